@@ -1,0 +1,45 @@
+# The two commands the README documents: `make suite` and `make test`.
+# Both install what is missing (Debian packages), then build into build/.
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+PYTHON := /usr/bin/python3
+JOBS ?= $(shell nproc)
+
+# In CI every warning is an error.
+ifeq ($(CI),true)
+WERROR := ON
+else
+WERROR := OFF
+endif
+
+.PHONY: all deps build test unit pytest suite clean format
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSTARTTLS_WERROR=$(WERROR)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake -DSTARTTLS_WERROR=$(WERROR) $(BUILD_DIR) >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+unit: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+pytest: build
+	$(PYTHON) -m pytest pytest -n $(JOBS)
+
+test: unit pytest
+
+suite: build
+	$(PYTHON) pytest/suite.py --build-dir $(BUILD_DIR)
+
+format:
+	git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)
