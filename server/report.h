@@ -1,0 +1,24 @@
+// The JSON report of a session; every other rendering is made from it.
+// The schema is documented in README.md ("Reports").
+#ifndef STARTTLS_SERVER_REPORT_H_
+#define STARTTLS_SERVER_REPORT_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "server/judge.h"
+#include "server/scenario.h"
+#include "server/session.h"
+
+namespace starttls::server {
+
+[[nodiscard]] nlohmann::json SessionReport(const Scenario& scenario,
+                                           const SessionRecord& record,
+                                           const Verdict& verdict);
+
+// Serializes a report; bytes that are not UTF-8 become U+FFFD.
+[[nodiscard]] std::string DumpReport(const nlohmann::json& report);
+
+}  // namespace starttls::server
+
+#endif  // STARTTLS_SERVER_REPORT_H_

@@ -1,0 +1,156 @@
+#include "server/scenario.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace starttls::server {
+namespace {
+
+using ::testing::ElementsAre;
+
+constexpr std::string_view kMinimal =
+    "Summary: minimal\n"
+    "\n"
+    "S: 220 ready\n"
+    "C: EHLO *\n"
+    "serve\n";
+
+std::string ErrorOf(std::string_view text) {
+  auto r = ParseScenario(text, "t.smtp");
+  return r ? std::string("parsed") : r.error().ToString();
+}
+
+TEST(ParseScenario, ReadsHeadersAndStepsInOrder) {
+  auto r = ParseScenario(
+      "# a comment\n"
+      "Summary: the article's session\n"
+      "Host: smtp.example.test\n"
+      "Expect: refuse\n"
+      "Timeout: 250ms\n"
+      "\n"
+      "S: 220 BLU0  ready \n"
+      "C: EHLO *\n"
+      "tls\n"
+      "close\n",
+      "dir/hotmail.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->name, "hotmail");
+  EXPECT_EQ(r->summary, "the article's session");
+  EXPECT_EQ(r->host, "smtp.example.test");
+  EXPECT_EQ(r->expect, Expectation::kRefuse);
+  EXPECT_EQ(r->timeout, std::chrono::milliseconds(250));
+  ASSERT_EQ(r->steps.size(), 4u);
+  EXPECT_EQ(r->steps[0].kind, Step::Kind::kSend);
+  // Sent text is kept byte for byte, inner and trailing spaces included.
+  EXPECT_EQ(r->steps[0].text, "220 BLU0  ready ");
+  EXPECT_EQ(r->steps[0].line, 7);
+  EXPECT_EQ(r->steps[1].kind, Step::Kind::kExpect);
+  EXPECT_EQ(r->steps[1].text, "EHLO *");
+  EXPECT_EQ(r->steps[2].kind, Step::Kind::kTls);
+  EXPECT_EQ(r->steps[3].kind, Step::Kind::kClose);
+}
+
+TEST(ParseScenario, AcceptsCrlfLineEndings) {
+  auto r = ParseScenario("Summary: x\r\nS: 220 ready\r\nserve\r\n", "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->steps[0].text, "220 ready");
+}
+
+TEST(ParseScenario, DefaultsApplyWhenHeadersAreAbsent) {
+  auto r = ParseScenario(kMinimal, "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->host, "mail.example.test");
+  EXPECT_EQ(r->expect, Expectation::kDeliver);
+  EXPECT_EQ(r->timeout, std::chrono::seconds(10));
+}
+
+TEST(ParseScenarioErrors, NameFileLineAndColumn) {
+  EXPECT_EQ(ErrorOf("Summary: x\nS: 220\nfrobnicate now\n"),
+            "t.smtp:3:1: unknown step \"frobnicate\" (steps: S:, C:, tls, "
+            "serve, close)");
+  EXPECT_EQ(ErrorOf("Summary: x\nBogus: 1\nS: 220\n"),
+            "t.smtp:2:1: unknown header field \"Bogus:\" (known: Summary, "
+            "Host, Expect, Timeout, Capabilities)");
+  EXPECT_EQ(ErrorOf("Summary: x\nSummary: y\nS: 220\n"),
+            "t.smtp:2:1: duplicate header field \"Summary:\"");
+  EXPECT_EQ(ErrorOf("S: 220\n"),
+            "t.smtp:1:1: missing header field \"Summary:\"");
+  EXPECT_EQ(ErrorOf("Summary: x\n\n"), "t.smtp:3:1: the scenario has no steps");
+  EXPECT_EQ(ErrorOf("Summary: x\nS: 220\nHost: h\n"),
+            "t.smtp:3:1: header field \"Host:\" after the first step (line 2)");
+  EXPECT_EQ(ErrorOf("Summary:\nS: 220\n"),
+            "t.smtp:1:9: header field \"Summary:\" has no value");
+  EXPECT_EQ(ErrorOf("Summary: x\nExpect:  maybe\nS: 220\n"),
+            "t.smtp:2:10: Expect must be deliver or refuse, not \"maybe\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nTimeout: 10\nS: 220\n"),
+            "t.smtp:2:10: Timeout must be a positive duration such as 500ms or "
+            "10s, not \"10\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nHost: bad host!\nS: 220\n"),
+            "t.smtp:2:7: invalid host name \"bad host!\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nS:220\n"),
+            "t.smtp:2:3: expected a space after \"S:\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nC: \n"),
+            "t.smtp:2:3: \"C:\" needs a pattern for the client's line");
+  EXPECT_EQ(ErrorOf("Summary: x\nS: 220\x01\n"),
+            "t.smtp:2:7: control character 0x01 in a transcript line");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls\ntls\n"),
+            "t.smtp:3:1: TLS was already started at line 2");
+  EXPECT_EQ(ErrorOf("Summary: x\nserve\nS: 250\n"),
+            "t.smtp:3:1: step after \"serve\" at line 2 can never run");
+  EXPECT_EQ(ErrorOf("Summary: x\nclose\nclose\n"),
+            "t.smtp:3:1: step after \"close\" at line 2 can never run");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls  fast\n"),
+            "t.smtp:2:6: expected key=value, found \"fast\"");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls speed=1\n"),
+            "t.smtp:2:5: unknown option \"speed\" for step \"tls\"");
+  EXPECT_EQ(ErrorOf("Summary: x\n  serve\n"),
+            "t.smtp:2:1: a step starts at the beginning of its line");
+  EXPECT_EQ(ErrorOf("Summary: x\nCapabilities: A,,B\nserve\n"),
+            "t.smtp:2:15: empty capability in the list");
+}
+
+TEST(LoadScenario, MissingFileIsAnErrorWithoutPosition) {
+  auto r = LoadScenario("/nonexistent/x.smtp");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().ToString(), "/nonexistent/x.smtp: cannot read the file");
+}
+
+TEST(MatchesClientLine, VerbIgnoresCaseArgumentsDoNot) {
+  EXPECT_TRUE(MatchesClientLine("STARTTLS", "starttls"));
+  EXPECT_TRUE(MatchesClientLine("MAIL FROM:<*>", "mail FROM:<a@b>"));
+  EXPECT_FALSE(MatchesClientLine("MAIL FROM:<*>", "MAIL from:<a@b>"));
+  EXPECT_FALSE(MatchesClientLine("STARTTLS", "STARTTLS x"));
+  EXPECT_FALSE(MatchesClientLine("STARTTLS", "QUIT"));
+}
+
+TEST(MatchesClientLine, TrailingWildcardArgumentIsOptional) {
+  EXPECT_TRUE(MatchesClientLine("EHLO *", "EHLO"));
+  EXPECT_TRUE(MatchesClientLine("EHLO *", "ehlo client.example.test"));
+  EXPECT_FALSE(MatchesClientLine("EHLO *", "EHLOX"));
+  EXPECT_FALSE(MatchesClientLine("EHLO *", "HELO x"));
+}
+
+TEST(ResponderCapabilities, ComeFromTheLastScriptedEhloReply) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 220 hi\nC: EHLO *\nS: 250-mx Hello\nS: 250-SIZE 100\n"
+      "S: 250 STARTTLS\nC: STARTTLS\nS: 220 go\ntls\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ElementsAre("SIZE 100", "STARTTLS"));
+}
+
+TEST(ResponderCapabilities, HeaderOverridesTheScript) {
+  auto r = ParseScenario(
+      "Summary: x\nCapabilities: PIPELINING, SIZE 5\nserve\n", "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ElementsAre("PIPELINING", "SIZE 5"));
+}
+
+TEST(ResponderCapabilities, DefaultsOfferStartTls) {
+  auto r = ParseScenario(kMinimal, "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ::testing::Contains("STARTTLS"));
+}
+
+}  // namespace
+}  // namespace starttls::server

@@ -1,0 +1,242 @@
+#include "server/server.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <set>
+
+#include "certs/run_pki.h"
+#include "common/atomic_file.h"
+#include "common/ossl.h"
+#include "server/judge.h"
+#include "server/report.h"
+#include "server/session.h"
+#include "server/wire.h"
+
+namespace starttls::server {
+namespace {
+
+using asio::ip::tcp;
+using tl::unexpected;
+
+tl::expected<tcp::endpoint, std::string> ParseListen(
+    const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return unexpected(fmt::format("--listen {}: expected ADDR:PORT", listen));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  asio::error_code ec;
+  asio::ip::address addr = asio::ip::make_address(host, ec);
+  if (ec)
+    return unexpected(
+        fmt::format("--listen {}: bad address \"{}\"", listen, host));
+  char* end = nullptr;
+  long port = std::strtol(listen.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || colon + 1 == listen.size() || port < 0 || port > 65535) {
+    return unexpected(fmt::format("--listen {}: bad port", listen));
+  }
+  return tcp::endpoint(addr, static_cast<unsigned short>(port));
+}
+
+tl::expected<std::filesystem::path, std::string> MakeRunDir(
+    const std::filesystem::path& wanted) {
+  std::error_code ec;
+  if (!wanted.empty()) {
+    std::filesystem::create_directories(wanted / "sessions", ec);
+    if (ec)
+      return unexpected(
+          fmt::format("--run-dir {}: {}", wanted.string(), ec.message()));
+    return std::filesystem::absolute(wanted);
+  }
+  std::filesystem::path tmpl =
+      std::filesystem::temp_directory_path(ec) / "starttls-mock.XXXXXX";
+  std::string buf = tmpl.string();
+  if (ec || mkdtemp(buf.data()) == nullptr) {
+    return unexpected(
+        fmt::format("cannot create a run directory {}", tmpl.string()));
+  }
+  std::filesystem::create_directories(std::filesystem::path(buf) / "sessions",
+                                      ec);
+  if (ec) return unexpected(fmt::format("{}: {}", buf, ec.message()));
+  return std::filesystem::path(buf);
+}
+
+tl::expected<ossl::SslCtxPtr, std::string> MakeTlsContext(
+    const certs::RunPkiFiles& pki) {
+  ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx ||
+      SSL_CTX_use_certificate_chain_file(ctx.get(), pki.chain_file.c_str()) !=
+          1 ||
+      SSL_CTX_use_PrivateKey_file(ctx.get(), pki.key_file.c_str(),
+                                  SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1) {
+    return unexpected("TLS context: " + ossl::DrainErrors());
+  }
+  return ctx;
+}
+
+class Server {
+ public:
+  Server(const ServerOptions& options, std::filesystem::path run_dir,
+         SSL_CTX* tls)
+      : options_(options),
+        run_dir_(std::move(run_dir)),
+        tls_(tls),
+        acceptor_(io_),
+        signals_(io_, SIGINT, SIGTERM) {}
+
+  tl::expected<unsigned short, std::string> Listen(
+      const tcp::endpoint& endpoint) {
+    asio::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return unexpected(fmt::format("cannot listen on {}: {}", options_.listen,
+                                    ec.message()));
+    }
+    return acceptor_.local_endpoint().port();
+  }
+
+  tl::expected<void, std::string> Run() {
+    signals_.async_wait([this](const asio::error_code& ec, int) {
+      if (!ec) Stop();
+    });
+    asio::co_spawn(io_, AcceptLoop(), asio::detached);
+    io_.run();
+    if (auto r = WriteAggregate(); !r) return r;
+    if (!internal_errors_.empty()) return unexpected(internal_errors_.front());
+    return {};
+  }
+
+ private:
+  void Stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    asio::error_code ignored;
+    acceptor_.close(ignored);
+    signals_.cancel(ignored);
+    for (Wire* wire : active_) wire->Abort();
+  }
+
+  asio::awaitable<void> AcceptLoop() {
+    int accepted = 0;
+    while (!stopping_ &&
+           (!options_.sessions || accepted < *options_.sessions)) {
+      auto [ec, socket] = co_await acceptor_.async_accept(
+          asio::experimental::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (stopping_) break;
+        continue;  // a connection that failed before accept; keep serving
+      }
+      int n = ++accepted;
+      asio::co_spawn(
+          io_, RunOne(std::move(socket), n), [this, n](std::exception_ptr e) {
+            if (!e) return;
+            try {
+              std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+              internal_errors_.push_back(
+                  fmt::format("session {}: internal error: {}", n, ex.what()));
+            }
+            std::cerr << "starttls-mock: " << internal_errors_.back() << "\n";
+            SessionDone();
+          });
+    }
+    asio::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+  asio::awaitable<void> RunOne(tcp::socket socket, int n) {
+    const Scenario& scenario =
+        options_.scenarios[(n - 1) % options_.scenarios.size()];
+    auto record = std::make_unique<SessionRecord>();
+    Wire wire(std::move(socket), &record->events);
+    active_.insert(&wire);
+    if (stopping_) wire.Abort();
+    co_await RunSession(&wire,
+                        {.scenario = &scenario, .tls = tls_, .connection = n},
+                        record.get());
+    active_.erase(&wire);
+
+    nlohmann::json report =
+        SessionReport(scenario, *record, Judge(scenario, *record));
+    std::filesystem::path file =
+        run_dir_ / "sessions" / fmt::format("{:04}-{}.json", n, scenario.name);
+    if (auto r = WriteFileAtomically(file, DumpReport(report)); !r) {
+      internal_errors_.push_back(r.error());
+    }
+    reports_.push_back(std::move(report));
+    if (auto r = WriteAggregate(); !r) internal_errors_.push_back(r.error());
+    SessionDone();
+  }
+
+  void SessionDone() {
+    ++done_;
+    if (options_.sessions && done_ >= *options_.sessions) Stop();
+  }
+
+  tl::expected<void, std::string> WriteAggregate() {
+    if (!options_.report) return {};
+    std::vector<std::string> paths;
+    for (const Scenario& s : options_.scenarios) paths.push_back(s.path);
+    nlohmann::json all = {{"scenarios", paths},
+                          {"run_dir", run_dir_.string()},
+                          {"sessions", reports_}};
+    return WriteFileAtomically(*options_.report, DumpReport(all));
+  }
+
+  const ServerOptions& options_;
+  std::filesystem::path run_dir_;
+  SSL_CTX* tls_;
+  asio::io_context io_{1};
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  bool stopping_ = false;
+  int done_ = 0;
+  std::set<Wire*> active_;
+  std::vector<nlohmann::json> reports_;
+  std::vector<std::string> internal_errors_;
+};
+
+}  // namespace
+
+tl::expected<void, std::string> RunServer(const ServerOptions& options,
+                                          std::ostream* ready) {
+  if (options.scenarios.empty())
+    return unexpected(std::string("no scenario to serve"));
+  auto endpoint = ParseListen(options.listen);
+  if (!endpoint) return unexpected(endpoint.error());
+  auto run_dir = MakeRunDir(options.run_dir);
+  if (!run_dir) return unexpected(run_dir.error());
+
+  std::vector<std::string> hosts;
+  for (const Scenario& s : options.scenarios) {
+    if (std::find(hosts.begin(), hosts.end(), s.host) == hosts.end()) {
+      hosts.push_back(s.host);
+    }
+  }
+  auto pki = certs::IssueRunPki(*run_dir, hosts);
+  if (!pki) return unexpected(pki.error());
+  auto tls = MakeTlsContext(*pki);
+  if (!tls) return unexpected(tls.error());
+
+  Server server(options, *run_dir, tls->get());
+  auto port = server.Listen(*endpoint);
+  if (!port) return unexpected(port.error());
+  *ready << fmt::format("READY port={} cafile={}", *port, pki->ca_file.string())
+         << std::endl;
+  return server.Run();
+}
+
+}  // namespace starttls::server

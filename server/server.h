@@ -1,0 +1,40 @@
+// The mock server: accepts connections, plays one scenario per connection,
+// and writes a JSON report for every session.
+#ifndef STARTTLS_SERVER_SERVER_H_
+#define STARTTLS_SERVER_SERVER_H_
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <tl/expected.hpp>
+#include <vector>
+
+#include "server/scenario.h"
+
+namespace starttls::server {
+
+struct ServerOptions {
+  // Connection k (1-based) plays scenarios[(k - 1) % scenarios.size()].
+  std::vector<Scenario> scenarios;
+  std::string listen = "127.0.0.1:0";  // ADDR:PORT, IPv6 as [ADDR]:PORT
+  // Stop after this many sessions have ended; unset: until a signal.
+  std::optional<int> sessions;
+  // Certificates and per-session reports go here; empty: a new directory
+  // under $TMPDIR.
+  std::filesystem::path run_dir;
+  // Also keep all reports in this one file, rewritten after every session.
+  std::optional<std::filesystem::path> report;
+};
+
+// Prepares the run (directory, certificates, listening socket), prints
+// "READY port=<n> cafile=<path>" to *ready, then serves until the session
+// count is reached or SIGINT/SIGTERM arrives, and writes every report before
+// returning. An error is one line for people.
+[[nodiscard]] tl::expected<void, std::string> RunServer(
+    const ServerOptions& options, std::ostream* ready);
+
+}  // namespace starttls::server
+
+#endif  // STARTTLS_SERVER_SERVER_H_

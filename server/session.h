@@ -1,0 +1,59 @@
+// The scenario interpreter: one coroutine per accepted connection that plays
+// the scenario's steps top to bottom over a Wire, hands the rest to the
+// built-in responder at `serve`, and returns what happened.
+#ifndef STARTTLS_SERVER_SESSION_H_
+#define STARTTLS_SERVER_SESSION_H_
+
+#include <asio.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/event_log.h"
+#include "server/responder.h"
+#include "server/scenario.h"
+#include "server/wire.h"
+
+namespace starttls::server {
+
+// A client line that did not match the script.
+struct Mismatch {
+  int line = 0;          // the scenario line of the `C:` step
+  std::string expected;  // its pattern
+  std::string actual;    // what the client sent
+};
+
+struct SessionRecord {
+  std::string scenario;  // name
+  std::string scenario_path;
+  int connection = 0;  // 1-based, in accept order
+  std::string peer;
+  std::chrono::system_clock::time_point started;
+  std::chrono::microseconds duration{0};
+  // True when every step up to and including `serve` (or the last step) ran.
+  bool script_completed = false;
+  std::optional<Mismatch> mismatch;
+  bool timed_out = false;    // a wait for the client reached its deadline
+  bool interrupted = false;  // the server was told to stop
+  std::string ended;         // how the session ended, for people
+  TlsFacts tls;
+  std::vector<ReceivedMessage> messages;
+  EventLog events;
+};
+
+struct SessionContext {
+  const Scenario* scenario = nullptr;
+  SSL_CTX* tls = nullptr;  // serves the scenario's host
+  int connection = 0;
+};
+
+// Plays ctx.scenario over `wire`, whose log must be `record->events`.
+// *record and *wire must stay alive until the coroutine completes; the wire is
+// closed when it returns.
+asio::awaitable<void> RunSession(Wire* wire, const SessionContext& ctx,
+                                 SessionRecord* record);
+
+}  // namespace starttls::server
+
+#endif  // STARTTLS_SERVER_SESSION_H_
