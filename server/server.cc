@@ -176,7 +176,12 @@ class Server {
     if (auto r = WriteFileAtomically(file, DumpReport(report)); !r) {
       internal_errors_.push_back(r.error());
     }
-    reports_.push_back(std::move(report));
+    // Keep the aggregate in connection order, whatever order sessions end in.
+    auto at = std::upper_bound(reports_.begin(), reports_.end(), n,
+                               [](int k, const nlohmann::json& r) {
+                                 return k < r["connection"].get<int>();
+                               });
+    reports_.insert(at, std::move(report));
     if (auto r = WriteAggregate(); !r) internal_errors_.push_back(r.error());
     SessionDone();
   }

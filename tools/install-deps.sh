@@ -10,7 +10,7 @@ packages=(
   libasio-dev libexpected-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev
   python3 python3-pytest python3-pytest-xdist python3-pytest-timeout
-  swaks curl
+  swaks libnet-ssleay-perl curl
 )
 
 missing=()

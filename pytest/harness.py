@@ -1,0 +1,154 @@
+"""Starts starttls-mock and clients for tests and for `make suite`.
+
+Everything here waits with a deadline: the server's readiness is its READY
+line, never a sleep, and every process is killed if it outlives its budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get("STARTTLS_BUILD_DIR", ROOT / "build")).resolve()
+
+
+def binary(name: str) -> Path:
+    path = build_dir() / "bin" / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `make build` first")
+    return path
+
+
+class ServerError(Exception):
+    """The mock server failed; the message carries what it printed."""
+
+
+@dataclass
+class MockServer:
+    """One `starttls-mock serve` process, listening on an ephemeral port."""
+
+    scenarios: list[Path]
+    run_dir: Path
+    sessions: int | None = None
+    listen: str = "127.0.0.1:0"
+    extra_args: list[str] = field(default_factory=list)
+    port: int = 0
+    cafile: Path | None = None
+    proc: subprocess.Popen | None = None
+    stderr: str = ""
+
+    @property
+    def report_path(self) -> Path:
+        return self.run_dir / "report.json"
+
+    def start(self, timeout: float = 15.0) -> "MockServer":
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        argv = [str(binary("starttls-mock")), "serve", *map(str, self.scenarios),
+                "--listen", self.listen, "--run-dir", str(self.run_dir),
+                "--report", str(self.report_path), *self.extra_args]
+        if self.sessions is not None:
+            argv += ["--sessions", str(self.sessions)]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = self._read_ready_line(timeout)
+        fields = dict(part.split("=", 1) for part in line.split()[1:])
+        self.port = int(fields["port"])
+        self.cafile = Path(fields["cafile"])
+        return self
+
+    def _read_ready_line(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        buf = b""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    self.kill()
+                    raise ServerError(f"no READY line within {timeout}s: {self.stderr}")
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    self.proc.wait(timeout=5)
+                    self.stderr = self.proc.stderr.read().decode(errors="replace")
+                    raise ServerError(
+                        f"starttls-mock exited with {self.proc.returncode} before "
+                        f"it was ready: {self.stderr.strip()}")
+                buf += chunk
+        line = buf.split(b"\n", 1)[0].decode()
+        if not line.startswith("READY "):
+            self.kill()
+            raise ServerError(f"unexpected first line from starttls-mock: {line!r}")
+        return line
+
+    def wait(self, timeout: float = 30.0) -> int:
+        """Waits for the server to exit by itself (after --sessions)."""
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise ServerError(f"starttls-mock did not exit within {timeout}s")
+        self.stderr = err.decode(errors="replace")
+        return self.proc.returncode
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """Asks the server to stop (SIGTERM) and waits for it."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            self.stderr = err.decode(errors="replace")
+
+    def report(self) -> dict:
+        return json.loads(self.report_path.read_text())
+
+    def sessions_reports(self) -> list[dict]:
+        return self.report()["sessions"]
+
+
+@dataclass
+class ClientResult:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_client(argv: list[str], timeout: float = 30.0) -> ClientResult:
+    """Runs a client command line (never through a shell) with a deadline."""
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        return ClientResult(argv, -1, (e.stdout or b"").decode(errors="replace"),
+                            f"killed after {timeout}s")
+    return ClientResult(argv, done.returncode, done.stdout.decode(errors="replace"),
+                        done.stderr.decode(errors="replace"))
+
+
+def reference_client(server: MockServer, servername: str = "mail.example.test",
+                     extra: list[str] | None = None) -> list[str]:
+    return [str(binary("starttls-client")), "--host", "127.0.0.1",
+            "--port", str(server.port), "--cafile", str(server.cafile),
+            "--servername", servername, "--require-tls", "--timeout", "10",
+            *(extra or [])]
+
+
+def scenario_files() -> list[Path]:
+    return sorted(SCENARIOS.rglob("*.smtp"))

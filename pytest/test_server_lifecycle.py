@@ -1,0 +1,159 @@
+"""The server's contract with whoever runs it: bad scenarios are refused
+before anything is served, clients that vanish mid-step do not take the
+server down, and a stop signal still writes every report."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+import subprocess
+
+import pytest
+
+import harness
+
+
+def serve_argv(*args):
+    return [str(harness.binary("starttls-mock")), "serve", *map(str, args)]
+
+
+@pytest.mark.parametrize("text, where, message", [
+    ("S: 220 hi\n", "1:1", 'missing header field "Summary:"'),
+    ("Summary: x\nS: 220 hi\nfrob\n", "3:1", 'unknown step "frob"'),
+    ("Summary: x\nExpect: maybe\nserve\n", "2:9", 'Expect must be deliver or refuse'),
+    ("Summary: x\ntls x=1\n", "2:5", 'unknown option "x" for step "tls"'),
+])
+def test_malformed_scenario_is_refused_with_its_position(tmp_path, text, where, message):
+    bad = tmp_path / "bad.smtp"
+    bad.write_text(text)
+    run_dir = tmp_path / "run"
+    done = subprocess.run(serve_argv(bad, "--run-dir", run_dir), capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stdout == "", "nothing is served, so no READY line"
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"{bad}:{where}: {message}")
+    assert not run_dir.exists(), "nothing is written for a refused scenario"
+
+
+def test_bad_usage_exits_2_with_one_line(tmp_path):
+    done = subprocess.run(serve_argv("--sessions", "0", harness.SCENARIOS / "hotmail-2009.smtp"),
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_unusable_listen_address_is_an_error(tmp_path, scenario_path):
+    done = subprocess.run(serve_argv(scenario_path("hotmail-2009"), "--listen", "127.0.0.1:x",
+                                     "--run-dir", tmp_path / "run"),
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert "bad port" in done.stderr
+
+
+def test_listens_on_ipv6_loopback(mock_server, scenario_path):
+    server = mock_server(scenario_path("hotmail-2009"), sessions=1, listen="[::1]:0")
+    with socket.create_connection(("::1", server.port), timeout=10) as s:
+        assert s.recv(3) == b"220"
+    assert server.wait() == 0
+
+
+def deliver_with_smtplib(server):
+    context = ssl.create_default_context(cafile=str(server.cafile))
+    with smtplib.SMTP("127.0.0.1", server.port, local_hostname="c.example.test",
+                      timeout=10) as smtp:
+        smtp._host = "mail.example.test"
+        smtp.starttls(context=context)
+        smtp.sendmail("a@example.test", ["b@example.test"], "Subject: x\r\n\r\nx\r\n")
+
+
+def read_reply(sock_file):
+    lines = []
+    while True:
+        line = sock_file.readline()
+        lines.append(line)
+        if len(line) < 4 or line[3:4] != b"-":
+            return lines
+
+
+# Each function plays the client up to some point and then vanishes.
+def vanish_before_greeting(sock, f, cafile):
+    pass
+
+
+def vanish_mid_line(sock, f, cafile):
+    read_reply(f)
+    sock.sendall(b"EHL")
+
+
+def vanish_after_ehlo(sock, f, cafile):
+    read_reply(f)
+    sock.sendall(b"EHLO c.example.test\r\n")
+
+
+def vanish_after_starttls(sock, f, cafile):
+    vanish_after_ehlo(sock, f, cafile)
+    read_reply(f)
+    sock.sendall(b"STARTTLS\r\n")
+
+
+def vanish_mid_handshake(sock, f, cafile):
+    vanish_after_starttls(sock, f, cafile)
+    read_reply(f)
+    sock.sendall(bytes.fromhex("1603010200010001fc0303"))  # a ClientHello's start
+
+
+def vanish_after_handshake(sock, f, cafile):
+    vanish_after_starttls(sock, f, cafile)
+    read_reply(f)
+    context = ssl.create_default_context(cafile=cafile)
+    tls = context.wrap_socket(sock, server_hostname="mail.example.test")
+    tls.sendall(b"EHLO c.example.test\r\nMAIL FROM:<a@example.test>\r\n"
+                b"RCPT TO:<b@example.test>\r\nDATA\r\n")
+    tls.recv(4096)
+    tls.sendall(b"Subject: half a message\r\n")
+    return tls
+
+
+@pytest.mark.parametrize("vanish", [
+    vanish_before_greeting, vanish_mid_line, vanish_after_ehlo, vanish_after_starttls,
+    vanish_mid_handshake, vanish_after_handshake])
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_client_vanishing_mid_step_leaves_server_serving(mock_server, scenario_path,
+                                                         vanish, how):
+    server = mock_server(scenario_path("hotmail-2009"), sessions=2)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    f = sock.makefile("rb")
+    used = vanish(sock, f, str(server.cafile)) or sock
+    if how == "reset":
+        used.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    f.close()  # the file object holds the socket open too
+    used.close()
+    sock.close()
+
+    deliver_with_smtplib(server)  # the server still serves the next client
+    assert server.wait() == 0
+    first, second = server.sessions_reports()
+    assert not first["delivered"]
+    assert first["observed"] == "refused"
+    assert first["ended"]
+    assert second["delivered"] and second["verdict"] == "pass"
+
+
+def test_sigterm_stops_the_server_and_writes_reports(mock_server, scenario_path):
+    server = mock_server(scenario_path("hotmail-2009"))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        assert s.recv(3) == b"220"
+        # Ask for the stop while the session waits for this client's EHLO.
+        assert server.stop() == 0
+    [session] = server.sessions_reports()
+    assert session["observed"] == "interrupted"
+    assert session["verdict"] == "fail"
+    assert (server.run_dir / "sessions" / "0001-hotmail-2009.json").exists()
+
+
+def test_sigterm_with_no_session_writes_an_empty_report(mock_server, scenario_path):
+    server = mock_server(scenario_path("hotmail-2009"))
+    assert server.stop() == 0
+    assert server.report()["sessions"] == []
