@@ -1,0 +1,146 @@
+#include "server/session.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "server/judge.h"
+
+namespace starttls::server {
+namespace {
+
+using ::testing::HasSubstr;
+using tcp = asio::ip::tcp;
+
+Scenario Parse(std::string_view text) {
+  auto s = ParseScenario(text, "t.smtp");
+  EXPECT_TRUE(s.has_value()) << s.error().ToString();
+  return *s;
+}
+
+// Plays `scenario` on one loopback connection whose client side is `client`,
+// run on its own thread with a blocking socket.
+SessionRecord Play(const Scenario& scenario,
+                   std::function<void(tcp::socket&)> client) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io,
+                         tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  tcp::socket client_socket(io);
+  client_socket.connect(acceptor.local_endpoint());
+  SessionRecord record;
+  Wire wire(acceptor.accept(), &record.events);
+  std::thread client_thread([&] { client(client_socket); });
+  asio::co_spawn(
+      io, RunSession(&wire, {.scenario = &scenario, .connection = 1}, &record),
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  io.run();
+  client_thread.join();
+  return record;
+}
+
+std::string ReadSome(tcp::socket& s) {
+  char buf[4096];
+  asio::error_code ec;
+  size_t n = s.read_some(asio::buffer(buf), ec);
+  return std::string(buf, ec ? 0 : n);
+}
+
+// Reads until the server closes, returning everything it sent.
+std::string ReadAll(tcp::socket& s) {
+  std::string all;
+  for (std::string got = ReadSome(s); !got.empty(); got = ReadSome(s))
+    all += got;
+  return all;
+}
+
+TEST(RunSession, ScriptedLinesAreSentWithCrlfAndMatchedLinesAdvance) {
+  Scenario scenario =
+      Parse("Summary: x\nS: 220 hi\nC: EHLO *\nS: 250 ok\nclose\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    asio::write(s, asio::buffer(std::string("ehlo me\r\n")));
+    got = ReadAll(s);
+  });
+  EXPECT_EQ(got, "220 hi\r\n250 ok\r\n");
+  EXPECT_TRUE(r.script_completed);
+  EXPECT_FALSE(r.mismatch.has_value());
+  EXPECT_THAT(r.ended, HasSubstr("the server closed the connection"));
+}
+
+TEST(RunSession, MismatchEndsTheSessionWithExpectedAndActualLine) {
+  Scenario scenario = Parse("Summary: x\nS: 220 hi\nC: STARTTLS\nS: 220 go\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    asio::write(s, asio::buffer(std::string("MAIL FROM:<a@b>\r\n")));
+    got = ReadAll(s);
+  });
+  EXPECT_EQ(got, "220 hi\r\n") << "nothing after the mismatch";
+  ASSERT_TRUE(r.mismatch.has_value());
+  EXPECT_EQ(r.mismatch->line, 3);
+  EXPECT_EQ(r.mismatch->expected, "STARTTLS");
+  EXPECT_EQ(r.mismatch->actual, "MAIL FROM:<a@b>");
+  EXPECT_FALSE(r.script_completed);
+  EXPECT_FALSE(Judge(scenario, r).pass);
+}
+
+TEST(RunSession, AfterTheLastStepTheServerRecordsUntilTheClientCloses) {
+  Scenario scenario = Parse("Summary: x\nS: 220 hi\n");
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("QUIT\r\n")));
+    s.shutdown(tcp::socket::shutdown_send);
+    ReadAll(s);
+  });
+  EXPECT_TRUE(r.script_completed);
+  EXPECT_FALSE(r.timed_out);
+  const auto& events = r.events.events();
+  auto quit = std::find_if(events.begin(), events.end(), [](const Event& e) {
+    return e.from == Peer::kClient && e.bytes == "QUIT\r\n";
+  });
+  EXPECT_NE(quit, events.end());
+}
+
+TEST(RunSession, SilentClientTimesOutAtTheScenarioTimeout) {
+  Scenario scenario =
+      Parse("Summary: x\nTimeout: 100ms\nS: 220 hi\nC: EHLO *\n");
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) { ReadAll(s); });
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_EQ(ObserveOutcome(r), Outcome::kHung);
+  EXPECT_THAT(r.ended, HasSubstr("while the script expected \"EHLO *\""));
+}
+
+TEST(RunSession, ServeDeliversInPlainTextWhenTheScenarioSaysSo) {
+  Scenario scenario =
+      Parse("Summary: x\nCapabilities: PIPELINING\nS: 220 hi\nserve\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    asio::write(s, asio::buffer(std::string(
+                       "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"
+                       "hello\r\n.\r\nQUIT\r\n")));
+    got = ReadAll(s);
+  });
+  EXPECT_THAT(got,
+              HasSubstr("250 2.0.0 Message 1 accepted\r\n221 2.0.0 Bye\r\n"));
+  ASSERT_EQ(r.messages.size(), 1u);
+  EXPECT_FALSE(r.messages[0].over_tls);
+  EXPECT_EQ(r.ended, "the client quit");
+}
+
+TEST(RunSession, ServeTakesOverAfterAScriptedEhlo) {
+  Scenario scenario =
+      Parse("Summary: x\nS: 220 hi\nC: EHLO *\nS: 250 mx\nserve\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    asio::write(
+        s, asio::buffer(std::string("EHLO c\r\nMAIL FROM:<a@b>\r\nQUIT\r\n")));
+    got = ReadAll(s);
+  });
+  // The responder saw the scripted EHLO, so MAIL is in sequence.
+  EXPECT_THAT(got, HasSubstr("250 2.1.0 Sender OK\r\n"));
+}
+
+}  // namespace
+}  // namespace starttls::server
