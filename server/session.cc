@@ -149,7 +149,7 @@ class Interpreter {
 
 }  // namespace
 
-asio::awaitable<void> RunSession(Wire* wire, const SessionContext& ctx,
+asio::awaitable<void> RunSession(Wire* wire, SessionContext ctx,
                                  SessionRecord* record) {
   record->scenario = ctx.scenario->name;
   record->scenario_path = ctx.scenario->path;

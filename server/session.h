@@ -49,9 +49,10 @@ struct SessionContext {
 };
 
 // Plays ctx.scenario over `wire`, whose log must be `record->events`.
-// *record and *wire must stay alive until the coroutine completes; the wire is
-// closed when it returns.
-asio::awaitable<void> RunSession(Wire* wire, const SessionContext& ctx,
+// *record, *wire and *ctx.scenario must stay alive until the coroutine
+// completes; the wire is closed when it returns. (ctx is taken by value: a
+// coroutine outlives the caller's temporaries.)
+asio::awaitable<void> RunSession(Wire* wire, SessionContext ctx,
                                  SessionRecord* record);
 
 }  // namespace starttls::server
