@@ -127,3 +127,26 @@ def test_client_trusting_another_ca_delivers_nothing(mock_server, scenario_path)
     assert not session["tls"]["established"]
     assert session["verdict"] == "fail"
     assert "unknown ca" in session["tls"]["error"]
+
+
+@pytest.mark.parametrize("servername, extra, error", [
+    ("other.example.test", [], "hostname mismatch"),
+    ("mail.example.test", ["--cafile", "/etc/ssl/certs/ca-certificates.crt"],
+     "unable to get local issuer certificate"),
+])
+def test_reference_client_refuses_a_certificate_it_cannot_verify(
+        mock_server, scenario_path, servername, extra, error):
+    server = mock_server(scenario_path("hotmail-2009"), sessions=1)
+    argv = harness.reference_client(server, servername=servername)
+    if extra:  # replace the run's CA with one that did not sign the server
+        argv[argv.index("--cafile") + 1] = extra[1]
+    result = harness.run_client(argv)
+    assert result.returncode == 7, result.stderr
+    assert result.stderr.startswith("starttls-client: certificate-rejected:")
+    assert error in result.stderr
+    assert server.wait() == 0
+    [session] = server.sessions_reports()
+    assert not session["delivered"]
+    assert not session["tls"]["established"]
+    # The client aborted the handshake itself and sent nothing after it.
+    assert not [e for e in session["events"] if e.get("layer") == "tls"]
