@@ -178,6 +178,17 @@ tl::expected<void, Error> SocketTransport::Wait(short events, Deadline deadline,
   }
 }
 
+tl::expected<bool, Error> SocketTransport::WaitForTls(
+    int ssl_error, Deadline deadline, std::string_view what) const {
+  if (ssl_error != SSL_ERROR_WANT_READ && ssl_error != SSL_ERROR_WANT_WRITE) {
+    return false;
+  }
+  auto ready =
+      Wait(ssl_error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, what);
+  if (!ready) return tl::unexpected(ready.error());
+  return true;
+}
+
 tl::expected<std::string, Error> SocketTransport::Read(std::size_t max,
                                                        Deadline deadline) {
   if (fd_ < 0) return Fail(ErrorCode::kConnectionLost, "connection closed");
@@ -192,27 +203,22 @@ tl::expected<std::string, Error> SocketTransport::Read(std::size_t max,
         return buf;
       }
       const int saved_errno = errno;
-      switch (SSL_get_error(ssl_.get(), 0)) {
-        case SSL_ERROR_WANT_READ:
-          if (auto w = Wait(POLLIN, deadline, "data from the server"); !w) {
-            return tl::unexpected(w.error());
-          }
-          continue;
-        case SSL_ERROR_WANT_WRITE:
-          if (auto w = Wait(POLLOUT, deadline, "the socket to drain"); !w) {
-            return tl::unexpected(w.error());
-          }
-          continue;
-        case SSL_ERROR_ZERO_RETURN:
-          return Fail(ErrorCode::kConnectionLost,
-                      "server closed the TLS session");
-        default:
-          // SYSCALL with errno 0 is an EOF without close_notify; either way
-          // the session is gone.
-          tls_failed_ = true;
-          return Fail(ErrorCode::kConnectionLost,
-                      fmt::format("TLS read: {}", TlsFailure(saved_errno)));
+      const int err = SSL_get_error(ssl_.get(), 0);
+      if (auto retry = WaitForTls(err, deadline, "data from the server");
+          !retry) {
+        return tl::unexpected(retry.error());
+      } else if (*retry) {
+        continue;
       }
+      if (err == SSL_ERROR_ZERO_RETURN) {
+        return Fail(ErrorCode::kConnectionLost,
+                    "server closed the TLS session");
+      }
+      // SYSCALL with errno 0 is an EOF without close_notify; either way the
+      // session is gone.
+      tls_failed_ = true;
+      return Fail(ErrorCode::kConnectionLost,
+                  fmt::format("TLS read: {}", TlsFailure(saved_errno)));
     }
     const ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
     if (n > 0) {
@@ -246,22 +252,16 @@ tl::expected<void, Error> SocketTransport::Write(std::string_view data,
         continue;
       }
       const int saved_errno = errno;
-      switch (SSL_get_error(ssl_.get(), 0)) {
-        case SSL_ERROR_WANT_READ:
-          if (auto w = Wait(POLLIN, deadline, "the TLS session"); !w) {
-            return tl::unexpected(w.error());
-          }
-          continue;
-        case SSL_ERROR_WANT_WRITE:
-          if (auto w = Wait(POLLOUT, deadline, "the socket to drain"); !w) {
-            return tl::unexpected(w.error());
-          }
-          continue;
-        default:
-          tls_failed_ = true;
-          return Fail(ErrorCode::kConnectionLost,
-                      fmt::format("TLS write: {}", TlsFailure(saved_errno)));
+      if (auto retry = WaitForTls(SSL_get_error(ssl_.get(), 0), deadline,
+                                  "the socket to drain");
+          !retry) {
+        return tl::unexpected(retry.error());
+      } else if (*retry) {
+        continue;
       }
+      tls_failed_ = true;
+      return Fail(ErrorCode::kConnectionLost,
+                  fmt::format("TLS write: {}", TlsFailure(saved_errno)));
     }
     const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n >= 0) {
@@ -358,12 +358,9 @@ tl::expected<TlsInfo, Error> SocketTransport::DoHandshake(
     if (rc == 1) break;
     const int saved_errno = errno;
     const int err = SSL_get_error(ssl.get(), rc);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      if (auto w = Wait(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline,
-                        "the TLS handshake");
-          !w) {
-        return tl::unexpected(w.error());
-      }
+    if (auto retry = WaitForTls(err, deadline, "the TLS handshake"); !retry) {
+      return tl::unexpected(retry.error());
+    } else if (*retry) {
       continue;
     }
     if (const long v = SSL_get_verify_result(ssl.get()); v != X509_V_OK) {

@@ -50,6 +50,11 @@ class SocketTransport final : public Transport {
   // Waits until `events` are ready on the socket or `deadline` passes.
   [[nodiscard]] tl::expected<void, Error> Wait(short events, Deadline deadline,
                                                std::string_view what) const;
+  // For an SSL_get_error() result: waits for the socket when OpenSSL wants
+  // to read or write and returns true (retry the call); false for any other
+  // result, which the caller handles.
+  [[nodiscard]] tl::expected<bool, Error> WaitForTls(
+      int ssl_error, Deadline deadline, std::string_view what) const;
 
   int fd_;
   std::string peer_;
