@@ -27,8 +27,10 @@ tl::expected<RunPkiFiles, std::string> IssueRunPki(
 
   auto leaf_key = GenerateKey(KeyType::kEcP256);
   if (!leaf_key) return tl::unexpected(leaf_key.error());
-  CertSpec leaf_spec{.common_name = hosts.front(),
-                     .extensions = ServerExtensions(hosts)};
+  // X.509 caps a CN at 64 characters; the SAN carries the name anyway.
+  CertSpec leaf_spec{
+      .common_name = hosts.front().size() <= 64 ? hosts.front() : "",
+      .extensions = ServerExtensions(hosts)};
   auto leaf = Issue(leaf_spec, leaf_key->get(), ca->get(), ca_key->get());
   if (!leaf) return tl::unexpected(leaf.error());
 

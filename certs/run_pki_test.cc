@@ -71,6 +71,21 @@ TEST_F(RunPkiTest, TwoRunsHaveDifferentCaNames) {
             0);
 }
 
+TEST_F(RunPkiTest, HostNamesLongerThanACommonNameAllowsAreStillCertified) {
+  std::string host = std::string(70, 'a') + ".example.test";
+  auto files = IssueRunPki(dir_, {host});
+  ASSERT_TRUE(files.has_value()) << files.error();
+  ossl::X509Ptr leaf = ReadCert(files->chain_file);
+  ossl::X509Ptr ca = ReadCert(files->ca_file);
+  ossl::X509StorePtr store(X509_STORE_new());
+  X509_STORE_add_cert(store.get(), ca.get());
+  ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), nullptr);
+  X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(ctx.get()),
+                              host.c_str(), 0);
+  EXPECT_EQ(X509_verify_cert(ctx.get()), 1);
+}
+
 TEST_F(RunPkiTest, UnwritableDirectoryIsAnErrorNamingThePath) {
   auto files = IssueRunPki(dir_ / "missing", {"mail.example.test"});
   ASSERT_FALSE(files.has_value());

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -27,6 +28,9 @@ WordSteps() {
       };
   return *steps;
 }
+
+// Longer waits would only hide a hang.
+constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(1);
 
 constexpr std::string_view kHeaders[] = {"Summary", "Host", "Expect", "Timeout",
                                          "Capabilities"};
@@ -57,7 +61,9 @@ bool IsHeaderName(std::string_view s) {
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
   double value = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || value < 0) return std::nullopt;
+  if (ec != std::errc() || !std::isfinite(value) || value < 0) {
+    return std::nullopt;
+  }
   std::string_view unit(end, s.data() + s.size() - end);
   if (unit == "ms") return std::chrono::milliseconds(static_cast<long>(value));
   if (unit == "s")
@@ -172,11 +178,11 @@ class Parser {
       }
     } else if (name == "Timeout") {
       auto d = ParseDuration(value);
-      if (!d || d->count() == 0) {
+      if (!d || d->count() == 0 || *d > kMaxTimeout) {
         return unexpected(Error(
             n, value_col,
-            fmt::format("Timeout must be a positive duration such as 500ms or "
-                        "10s, not \"{}\"",
+            fmt::format("Timeout must be a duration from 1ms to 1h such as "
+                        "500ms or 10s, not \"{}\"",
                         value)));
       }
       scenario_.timeout = *d;
@@ -367,7 +373,7 @@ bool MatchesClientLine(std::string_view pattern, std::string_view line) {
 
 std::vector<std::string> ResponderCapabilities(const Scenario& scenario) {
   if (!scenario.capabilities.empty()) return scenario.capabilities;
-  std::vector<std::string> found;
+  std::optional<std::vector<std::string>> found;
   const auto& steps = scenario.steps;
   for (size_t i = 0; i < steps.size(); ++i) {
     if (steps[i].kind != Step::Kind::kExpect ||
@@ -387,7 +393,8 @@ std::vector<std::string> ResponderCapabilities(const Scenario& scenario) {
     }
     if (!first) found = std::move(keywords);
   }
-  if (!found.empty()) return found;
+  // A scripted one-line EHLO reply means "no extensions", STARTTLS included.
+  if (found) return *found;
   return {"PIPELINING", "SIZE 10485760", "8BITMIME", "ENHANCEDSTATUSCODES",
           "STARTTLS"};
 }

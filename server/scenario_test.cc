@@ -82,9 +82,22 @@ TEST(ParseScenarioErrors, NameFileLineAndColumn) {
             "t.smtp:1:9: header field \"Summary:\" has no value");
   EXPECT_EQ(ErrorOf("Summary: x\nExpect:  maybe\nS: 220\n"),
             "t.smtp:2:10: Expect must be deliver or refuse, not \"maybe\"");
-  EXPECT_EQ(ErrorOf("Summary: x\nTimeout: 10\nS: 220\n"),
-            "t.smtp:2:10: Timeout must be a positive duration such as 500ms or "
-            "10s, not \"10\"");
+  EXPECT_EQ(
+      ErrorOf("Summary: x\nTimeout: 10\nS: 220\n"),
+      "t.smtp:2:10: Timeout must be a duration from 1ms to 1h such as 500ms "
+      "or 10s, not \"10\"");
+  EXPECT_EQ(
+      ErrorOf("Summary: x\nTimeout: infs\nS: 220\n"),
+      "t.smtp:2:10: Timeout must be a duration from 1ms to 1h such as 500ms "
+      "or 10s, not \"infs\"");
+  EXPECT_EQ(
+      ErrorOf("Summary: x\nTimeout: 2h\nS: 220\n"),
+      "t.smtp:2:10: Timeout must be a duration from 1ms to 1h such as 500ms "
+      "or 10s, not \"2h\"");
+  EXPECT_EQ(
+      ErrorOf("Summary: x\nTimeout: 3601s\nS: 220\n"),
+      "t.smtp:2:10: Timeout must be a duration from 1ms to 1h such as 500ms "
+      "or 10s, not \"3601s\"");
   EXPECT_EQ(ErrorOf("Summary: x\nHost: bad host!\nS: 220\n"),
             "t.smtp:2:7: invalid host name \"bad host!\"");
   EXPECT_EQ(ErrorOf("Summary: x\nS:220\n"),
@@ -137,6 +150,13 @@ TEST(ResponderCapabilities, ComeFromTheLastScriptedEhloReply) {
       "t.smtp");
   ASSERT_TRUE(r.has_value());
   EXPECT_THAT(ResponderCapabilities(*r), ElementsAre("SIZE 100", "STARTTLS"));
+}
+
+TEST(ResponderCapabilities, AOneLineScriptedEhloReplyOffersNothing) {
+  auto r = ParseScenario("Summary: x\nS: 220 hi\nC: EHLO *\nS: 250 mx\nserve\n",
+                         "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ::testing::IsEmpty());
 }
 
 TEST(ResponderCapabilities, HeaderOverridesTheScript) {

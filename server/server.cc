@@ -7,6 +7,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <set>
 
@@ -126,6 +127,7 @@ class Server {
     asio::error_code ignored;
     acceptor_.close(ignored);
     signals_.cancel(ignored);
+    backoff_.cancel();
     for (Wire* wire : active_) wire->Abort();
   }
 
@@ -133,22 +135,32 @@ class Server {
     int accepted = 0;
     while (!stopping_ &&
            (!options_.sessions || accepted < *options_.sessions)) {
-      auto [ec, socket] = co_await acceptor_.async_accept(
+      auto accepted_socket = co_await acceptor_.async_accept(
           asio::experimental::as_tuple(asio::use_awaitable));
+      auto& [ec, socket] = accepted_socket;
       if (ec) {
         if (stopping_) break;
-        continue;  // a connection that failed before accept; keep serving
+        if (ec != asio::error::connection_aborted) {
+          // Out of descriptors or buffers: back off instead of spinning.
+          backoff_.expires_after(std::chrono::milliseconds(100));
+          (void)co_await backoff_.async_wait(
+              asio::experimental::as_tuple(asio::use_awaitable));
+        }
+        continue;
       }
       int n = ++accepted;
       asio::co_spawn(
           io_, RunOne(std::move(socket), n), [this, n](std::exception_ptr e) {
             if (!e) return;
+            std::string what = "unknown exception";
             try {
               std::rethrow_exception(e);
             } catch (const std::exception& ex) {
-              internal_errors_.push_back(
-                  fmt::format("session {}: internal error: {}", n, ex.what()));
+              what = ex.what();
+            } catch (...) {
             }
+            internal_errors_.push_back(
+                fmt::format("session {}: internal error: {}", n, what));
             std::cerr << "starttls-mock: " << internal_errors_.back() << "\n";
             SessionDone();
           });
@@ -162,12 +174,15 @@ class Server {
         options_.scenarios[(n - 1) % options_.scenarios.size()];
     auto record = std::make_unique<SessionRecord>();
     Wire wire(std::move(socket), &record->events);
+    // Stop() must never reach a Wire that is gone, even if RunSession throws.
     active_.insert(&wire);
+    std::unique_ptr<Wire, std::function<void(Wire*)>> registered(
+        &wire, [this](Wire* w) { active_.erase(w); });
     if (stopping_) wire.Abort();
     co_await RunSession(&wire,
                         {.scenario = &scenario, .tls = tls_, .connection = n},
                         record.get());
-    active_.erase(&wire);
+    registered.reset();
 
     nlohmann::json report =
         SessionReport(scenario, *record, Judge(scenario, *record));
@@ -207,6 +222,7 @@ class Server {
   asio::io_context io_{1};
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
+  asio::steady_timer backoff_{io_};
   bool stopping_ = false;
   int done_ = 0;
   std::set<Wire*> active_;

@@ -28,11 +28,7 @@ class Interpreter {
     }
     if (go_on) {
       record_->script_completed = true;
-      if (record_->ended.empty()) {
-        // The script is over: watch what the client still does.
-        WireError end = co_await wire_->DrainUntilClosed(WaitDeadline());
-        Ended(end, "after the last step");
-      }
+      if (record_->ended.empty()) co_await AfterScript();
     }
     co_await wire_->Close(WaitDeadline());
     record_->tls = wire_->tls();
@@ -57,6 +53,7 @@ class Interpreter {
     std::string where = fmt::format("(scenario line {})", step.line);
     switch (step.kind) {
       case Step::Kind::kSend: {
+        greeted_ = true;
         auto sent = co_await wire_->Send(step.text + "\r\n", WaitDeadline());
         if (!sent) Ended(sent.error(), where);
         co_return sent.has_value();
@@ -100,8 +97,35 @@ class Interpreter {
     co_return false;
   }
 
+  // The script is over: answer QUIT so a client that gives up politely is
+  // not kept waiting, and record anything else until the client goes away.
+  asio::awaitable<void> AfterScript() {
+    while (true) {
+      auto line = co_await wire_->ReadLine(kMaxLineLength, WaitDeadline());
+      if (!line) {
+        Ended(line.error(), "after the last step");
+        co_return;
+      }
+      if (MatchesClientLine("QUIT", *line)) {
+        (void)co_await wire_->Send("221 2.0.0 Bye\r\n", WaitDeadline());
+        record_->ended = "the client quit after the last step";
+        co_return;
+      }
+    }
+  }
+
   // The built-in responder answers until the client quits or goes away.
   asio::awaitable<bool> Serve() {
+    if (!greeted_) {
+      // A scenario that is only `serve` still owes the client a greeting.
+      auto sent = co_await wire_->Send(
+          fmt::format("220 {} ESMTP starttls-mock\r\n", scenario_.host),
+          WaitDeadline());
+      if (!sent) {
+        Ended(sent.error(), "while sending the responder's greeting");
+        co_return true;
+      }
+    }
     while (true) {
       auto line = co_await wire_->ReadLine(kMaxLineLength, WaitDeadline());
       if (!line) {
@@ -145,6 +169,7 @@ class Interpreter {
   SessionRecord* record_;
   Responder responder_;
   std::chrono::steady_clock::time_point session_deadline_;
+  bool greeted_ = false;  // the script has sent something to the client
 };
 
 }  // namespace

@@ -103,6 +103,29 @@ TEST(RunSession, AfterTheLastStepTheServerRecordsUntilTheClientCloses) {
   EXPECT_NE(quit, events.end());
 }
 
+TEST(RunSession, AfterTheLastStepQuitIsAnswered) {
+  Scenario scenario = Parse("Summary: x\nS: 220 hi\nC: EHLO *\nS: 250 mx\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    asio::write(s, asio::buffer(std::string("EHLO c\r\nQUIT\r\n")));
+    got = ReadAll(s);
+  });
+  EXPECT_EQ(got, "220 hi\r\n250 mx\r\n221 2.0.0 Bye\r\n");
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(ObserveOutcome(r), Outcome::kRefused);
+}
+
+TEST(RunSession, ServeAloneGreetsTheClientFirst) {
+  Scenario scenario = Parse("Summary: x\nHost: mx.example.test\nserve\n");
+  std::string got;
+  Play(scenario, [&](tcp::socket& s) {
+    asio::write(s, asio::buffer(std::string("QUIT\r\n")));
+    got = ReadAll(s);
+  });
+  EXPECT_EQ(got,
+            "220 mx.example.test ESMTP starttls-mock\r\n221 2.0.0 Bye\r\n");
+}
+
 TEST(RunSession, SilentClientTimesOutAtTheScenarioTimeout) {
   Scenario scenario =
       Parse("Summary: x\nTimeout: 100ms\nS: 220 hi\nC: EHLO *\n");

@@ -4,6 +4,7 @@
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <optional>
 
 namespace starttls::server {
 namespace {
@@ -109,16 +110,20 @@ asio::awaitable<WireResult<void>> Wire::FlushTls(Deadline deadline) {
   co_return co_await SendRaw(out, Layer::kTlsRecord, deadline);
 }
 
-WireError Wire::TlsError(int ret, std::string_view what) {
-  int err = SSL_get_error(ssl_.get(), ret);
-  if (err == SSL_ERROR_ZERO_RETURN) {
+WireError Wire::TlsError(int ssl_error, std::string_view what) {
+  if (ssl_error == SSL_ERROR_ZERO_RETURN) {
     log_->Mark(Event::Kind::kClosed, Peer::kClient, "close_notify");
     return {WireError::Kind::kClosed, "the client sent close_notify"};
   }
+  tls_fatal_ = true;
   return {WireError::Kind::kTls,
           fmt::format("{}: {}", what,
                       ossl::DrainErrors("unexpected end of stream"))};
 }
+
+// OpenSSL's error queue is per thread and every session runs on this one, so
+// each SSL_* result is turned into a WireError before the next co_await, when
+// another session may use the queue.
 
 asio::awaitable<WireResult<void>> Wire::StartTls(SSL_CTX* ctx,
                                                  Deadline deadline) {
@@ -140,26 +145,31 @@ asio::awaitable<WireResult<void>> Wire::StartTls(SSL_CTX* ctx,
   while (true) {
     ERR_clear_error();
     int ret = SSL_do_handshake(ssl_.get());
-    // Flush first: on failure this carries the server's alert to the client.
-    auto flushed = co_await FlushTls(deadline);
+    int err = ret == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), ret);
+    std::optional<WireError> failure;
+    if (err != SSL_ERROR_NONE && err != SSL_ERROR_WANT_READ) {
+      failure = TlsError(err, "handshake failed");
+    }
     if (const char* sni =
             SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name)) {
       tls_facts_.sni = sni;
     }
-    if (ret == 1) break;
-    if (SSL_get_error(ssl_.get(), ret) == SSL_ERROR_WANT_READ && flushed) {
-      if (auto got = co_await ReadRaw(deadline); !got) {
-        tls_facts_.error = "handshake not finished: " + got.error().message;
-        log_->Mark(Event::Kind::kTlsFailed, Peer::kServer, tls_facts_.error);
-        co_return unexpected(got.error());
-      }
-      continue;
+    // Flush even on failure: it carries the server's alert to the client.
+    if (auto flushed = co_await FlushTls(deadline); !flushed && !failure) {
+      failure = flushed.error();
     }
-    WireError error =
-        flushed ? TlsError(ret, "handshake failed") : flushed.error();
-    tls_facts_.error = error.message;
-    log_->Mark(Event::Kind::kTlsFailed, Peer::kServer, tls_facts_.error);
-    co_return unexpected(error);
+    if (!failure && err == SSL_ERROR_WANT_READ) {
+      if (auto got = co_await ReadRaw(deadline); !got) {
+        failure = got.error();
+        failure->message = "handshake not finished: " + failure->message;
+      }
+    }
+    if (failure) {
+      tls_facts_.error = failure->message;
+      log_->Mark(Event::Kind::kTlsFailed, Peer::kServer, tls_facts_.error);
+      co_return unexpected(*failure);
+    }
+    if (err == SSL_ERROR_NONE) break;
   }
   tls_facts_.established = true;
   tls_facts_.version = SSL_get_version(ssl_.get());
@@ -180,14 +190,16 @@ asio::awaitable<WireResult<void>> Wire::ReadTls(Deadline deadline) {
       co_return WireResult<void>{};
     }
     int err = SSL_get_error(ssl_.get(), n);
+    std::optional<WireError> failure;
+    if (err != SSL_ERROR_WANT_READ) failure = TlsError(err, "TLS read failed");
     // Post-handshake messages (session tickets, key updates) may be queued.
     if (auto flushed = co_await FlushTls(deadline); !flushed) {
       co_return unexpected(flushed.error());
     }
-    if (err != SSL_ERROR_WANT_READ)
-      co_return unexpected(TlsError(n, "TLS read failed"));
-    if (auto got = co_await ReadRaw(deadline); !got)
+    if (failure) co_return unexpected(*failure);
+    if (auto got = co_await ReadRaw(deadline); !got) {
       co_return unexpected(got.error());
+    }
   }
 }
 
@@ -225,26 +237,21 @@ asio::awaitable<WireResult<void>> Wire::Send(std::string_view data,
   if (!ssl_) co_return co_await SendRaw(data, Layer::kPlain, deadline);
   log_->Bytes(Peer::kServer, Layer::kTlsData, data);
   ERR_clear_error();
-  if (SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size())) <= 0) {
-    co_return unexpected(WireError{WireError::Kind::kTls,
-                                   "TLS write failed: " + ossl::DrainErrors()});
+  if (int n = SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
+      n <= 0) {
+    co_return unexpected(
+        TlsError(SSL_get_error(ssl_.get(), n), "TLS write failed"));
   }
   co_return co_await FlushTls(deadline);
 }
 
-asio::awaitable<WireError> Wire::DrainUntilClosed(Deadline deadline) {
-  while (true) {
-    auto got = co_await ReadSome(deadline);
-    if (!got) co_return got.error();
-    app_in_.clear();
-    raw_in_.clear();
-  }
-}
-
 asio::awaitable<void> Wire::Close(Deadline deadline) {
   if (closed_) co_return;
-  if (ssl_ && tls_facts_.established && !aborted_) {
+  // SSL_shutdown is not allowed after a fatal error (see its manual page).
+  if (ssl_ && tls_facts_.established && !tls_fatal_ && !aborted_) {
+    ERR_clear_error();
     SSL_shutdown(ssl_.get());
+    ERR_clear_error();
     (void)co_await FlushTls(deadline);
   }
   closed_ = true;

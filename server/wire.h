@@ -66,10 +66,6 @@ class Wire {
   [[nodiscard]] asio::awaitable<WireResult<void>> StartTls(SSL_CTX* ctx,
                                                            Deadline deadline);
 
-  // Reads and records whatever the client still sends until it closes the
-  // connection or the deadline passes; returns what ended the wait.
-  [[nodiscard]] asio::awaitable<WireError> DrainUntilClosed(Deadline deadline);
-
   // Ends the connection: close_notify when TLS is up, then FIN.
   asio::awaitable<void> Close(Deadline deadline);
 
@@ -94,15 +90,18 @@ class Wire {
   asio::awaitable<WireResult<void>> ReadTls(Deadline deadline);
   // ReadTls() once TLS has started, ReadRaw() before.
   asio::awaitable<WireResult<void>> ReadSome(Deadline deadline);
-  WireError TlsError(int ret, std::string_view what);
+  // Turns an SSL_get_error() result into a WireError, draining OpenSSL's
+  // error queue; must run before the next co_await.
+  WireError TlsError(int ssl_error, std::string_view what);
 
   asio::ip::tcp::socket socket_;
   asio::steady_timer timer_;
   EventLog* log_;
   bool aborted_ = false;
   bool closed_ = false;
-  std::string raw_in_;  // plaintext received and not yet consumed
-  std::string app_in_;  // decrypted bytes not yet consumed
+  bool tls_fatal_ = false;  // OpenSSL reported a fatal error on ssl_
+  std::string raw_in_;      // plaintext received and not yet consumed
+  std::string app_in_;      // decrypted bytes not yet consumed
   std::array<char, 16384> buf_;
   ossl::SslPtr ssl_;
   BIO* rbio_ = nullptr;  // owned by ssl_
