@@ -152,6 +152,18 @@ TEST(RunSession, ServeDeliversInPlainTextWhenTheScenarioSaysSo) {
   EXPECT_EQ(r.ended, "the client quit");
 }
 
+TEST(RunSession, ServeRefusesAnOverlongLineAndEndsTheSession) {
+  Scenario scenario = Parse("Summary: x\nserve\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    asio::error_code ignored;  // the server may close before all is written
+    asio::write(s, asio::buffer(std::string(70 * 1024, 'x')), ignored);
+    got = ReadAll(s);
+  });
+  EXPECT_THAT(got, HasSubstr("500 5.5.2 Line too long\r\n"));
+  EXPECT_THAT(r.ended, HasSubstr("longer than"));
+}
+
 TEST(RunSession, ServeTakesOverAfterAScriptedEhlo) {
   Scenario scenario =
       Parse("Summary: x\nS: 220 hi\nC: EHLO *\nS: 250 mx\nserve\n");

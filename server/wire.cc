@@ -12,6 +12,9 @@ namespace {
 using namespace asio::experimental::awaitable_operators;
 using tl::unexpected;
 
+// How long Close() waits for the client's FIN after sending its own.
+constexpr std::chrono::seconds kLinger{2};
+
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
 WireError FromErrorCode(const asio::error_code& ec) {
@@ -86,6 +89,7 @@ asio::awaitable<WireResult<void>> Wire::ReadRaw(Deadline deadline) {
     WireError error = FromErrorCode(ec);
     if (error.kind == WireError::Kind::kClosed ||
         error.kind == WireError::Kind::kReset) {
+      peer_closed_ = true;
       log_->Mark(Event::Kind::kClosed, Peer::kClient,
                  error.kind == WireError::Kind::kClosed ? "fin" : "reset");
     }
@@ -257,7 +261,16 @@ asio::awaitable<void> Wire::Close(Deadline deadline) {
   closed_ = true;
   log_->Mark(Event::Kind::kClosed, Peer::kServer, "fin");
   asio::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  // A lingering close: closing with unread client bytes would send a RST,
+  // which can destroy the server's last reply before the client reads it.
+  // So read (and record) until the client's FIN, for a bounded time.
+  Deadline linger =
+      std::min(deadline, std::chrono::steady_clock::now() + kLinger);
+  while (!peer_closed_ && !aborted_) {
+    if (auto got = co_await ReadRaw(linger); !got) break;
+    raw_in_.clear();
+  }
   socket_.close(ignored);
 }
 

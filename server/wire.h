@@ -66,7 +66,8 @@ class Wire {
   [[nodiscard]] asio::awaitable<WireResult<void>> StartTls(SSL_CTX* ctx,
                                                            Deadline deadline);
 
-  // Ends the connection: close_notify when TLS is up, then FIN.
+  // Ends the connection: close_notify when TLS is up, then FIN; then waits
+  // (at most until `deadline`, and never long) for the client's FIN.
   asio::awaitable<void> Close(Deadline deadline);
 
   // Ends every pending and future operation with WireError::kAborted. Safe to
@@ -98,10 +99,11 @@ class Wire {
   asio::steady_timer timer_;
   EventLog* log_;
   bool aborted_ = false;
-  bool closed_ = false;
-  bool tls_fatal_ = false;  // OpenSSL reported a fatal error on ssl_
-  std::string raw_in_;      // plaintext received and not yet consumed
-  std::string app_in_;      // decrypted bytes not yet consumed
+  bool closed_ = false;       // the server has ended the connection
+  bool peer_closed_ = false;  // the client has (FIN or reset)
+  bool tls_fatal_ = false;    // OpenSSL reported a fatal error on ssl_
+  std::string raw_in_;        // plaintext received and not yet consumed
+  std::string app_in_;        // decrypted bytes not yet consumed
   std::array<char, 16384> buf_;
   ossl::SslPtr ssl_;
   BIO* rbio_ = nullptr;  // owned by ssl_
