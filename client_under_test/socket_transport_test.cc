@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -129,7 +130,9 @@ TEST(SocketTransport, HandshakeRefusesWhilePlaintextIsWaitingOnTheSocket) {
   auto transport = ConnectTo(peer);
   ASSERT_TRUE(transport);
   peer.Send("250 injected\r\n");
-  std::this_thread::sleep_for(100ms);  // Loopback delivery.
+  // Wait until the bytes have arrived, without reading them.
+  pollfd pfd{.fd = transport->native_handle(), .events = POLLIN};
+  ASSERT_EQ(poll(&pfd, 1, 5000), 1);
   auto tls = transport->DoHandshake(kTls, In(5s));
   ASSERT_FALSE(tls);
   EXPECT_EQ(tls.error().code, ErrorCode::kUnexpectedPlaintext);

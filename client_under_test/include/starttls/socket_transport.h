@@ -39,6 +39,8 @@ class SocketTransport final : public Transport {
 
   // "[::1]:2525" style name of the connected peer, for transcripts.
   [[nodiscard]] const std::string& peer() const { return peer_; }
+  // The socket, for poll(); reading or writing it directly bypasses TLS.
+  [[nodiscard]] int native_handle() const { return fd_; }
 
   // Sends a TLS close_notify if secure (best effort, without waiting for the
   // peer's) and closes the socket. Idempotent; the destructor calls it.
