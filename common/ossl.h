@@ -31,6 +31,12 @@ using X509NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME_free>>;
 using X509ExtPtr =
     std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
 using X509StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE_free>>;
+using X509CrlPtr = std::unique_ptr<X509_CRL, Deleter<X509_CRL_free>>;
+using X509RevokedPtr =
+    std::unique_ptr<X509_REVOKED, Deleter<X509_REVOKED_free>>;
+using Asn1EnumeratedPtr =
+    std::unique_ptr<ASN1_ENUMERATED, Deleter<ASN1_ENUMERATED_free>>;
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, Deleter<ASN1_TIME_free>>;
 using X509StoreCtxPtr =
     std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
 using SslCtxPtr = std::unique_ptr<SSL_CTX, Deleter<SSL_CTX_free>>;
