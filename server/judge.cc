@@ -11,12 +11,25 @@ Outcome ObserveOutcome(const SessionRecord& record) {
   return Outcome::kRefused;
 }
 
-Verdict Judge(const Scenario& scenario, const SessionRecord& record) {
-  Verdict v{.observed = ObserveOutcome(record)};
-  Outcome wanted = scenario.expect == Expectation::kDeliver
-                       ? Outcome::kDelivered
-                       : Outcome::kRefused;
-  if (v.observed != wanted) {
+Verdict Judge(const Scenario& scenario, const SessionRecord& record,
+              bool bad_certificate) {
+  Verdict v{.observed = ObserveOutcome(record),
+            .findings = RunOracles(
+                {.record = &record, .bad_certificate = bad_certificate})};
+  bool allowed = false;
+  switch (scenario.expect) {
+    case Expectation::kDeliver:
+      allowed = v.observed == Outcome::kDelivered;
+      break;
+    case Expectation::kRefuse:
+      allowed = v.observed == Outcome::kRefused;
+      break;
+    case Expectation::kDeliverOrRefuse:
+      allowed =
+          v.observed == Outcome::kDelivered || v.observed == Outcome::kRefused;
+      break;
+  }
+  if (!allowed) {
     v.reasons.push_back(fmt::format("expected the client to {}, observed {}",
                                     ExpectationName(scenario.expect),
                                     OutcomeName(v.observed)));
@@ -26,6 +39,9 @@ Verdict Judge(const Scenario& scenario, const SessionRecord& record) {
         "the client sent \"{}\" where scenario line {} expected \"{}\"",
         record.mismatch->actual, record.mismatch->line,
         record.mismatch->expected));
+  }
+  for (const Finding& f : v.findings) {
+    v.reasons.push_back(fmt::format("{}: {}", f.id, f.message));
   }
   v.pass = v.reasons.empty();
   return v;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "server/oracles.h"
 #include "server/scenario.h"
 #include "server/session.h"
 
@@ -21,13 +22,17 @@ enum class Outcome {
 struct Verdict {
   Outcome observed;
   bool pass = false;
+  std::vector<Finding> findings;  // the oracles that fired
   // Why the verdict is a failure, one sentence each; empty on a pass.
   std::vector<std::string> reasons;
 };
 
 [[nodiscard]] Outcome ObserveOutcome(const SessionRecord& record);
+// `bad_certificate`: the session presented a certificate a correct client
+// must reject.
 [[nodiscard]] Verdict Judge(const Scenario& scenario,
-                            const SessionRecord& record);
+                            const SessionRecord& record,
+                            bool bad_certificate = false);
 [[nodiscard]] std::string_view OutcomeName(Outcome o);
 
 }  // namespace starttls::server

@@ -50,6 +50,18 @@ json SessionReport(const Scenario& scenario, const SessionRecord& record,
                         {"over_tls", m.over_tls},
                         {"data", m.data}});
   }
+  json oracles = json::array();
+  for (const Finding& f : verdict.findings) {
+    json evidence = json::array();
+    for (const Evidence& e : f.evidence) {
+      evidence.push_back({{"event", e.event},
+                          {"t", static_cast<double>(e.at.count()) / 1e6},
+                          {"offset", e.offset},
+                          {"detail", e.detail}});
+    }
+    oracles.push_back(
+        {{"id", f.id}, {"message", f.message}, {"evidence", evidence}});
+  }
   json mismatch = nullptr;
   if (record.mismatch) {
     mismatch = {{"line", record.mismatch->line},
@@ -61,6 +73,8 @@ json SessionReport(const Scenario& scenario, const SessionRecord& record,
       {"scenario_path", record.scenario_path},
       {"summary", scenario.summary},
       {"connection", record.connection},
+      {"script_connection", record.script_connection},
+      {"certificate", scenario.certificate},
       {"peer", record.peer},
       {"started_at",
        fmt::format(
@@ -76,6 +90,7 @@ json SessionReport(const Scenario& scenario, const SessionRecord& record,
         {"version", record.tls.version},
         {"cipher", record.tls.cipher},
         {"sni", record.tls.sni},
+        {"client_alert", record.tls.client_alert},
         {"error", record.tls.error}}},
       {"delivered", !record.messages.empty()},
       {"messages", messages},
@@ -84,6 +99,7 @@ json SessionReport(const Scenario& scenario, const SessionRecord& record,
       {"observed", OutcomeName(verdict.observed)},
       {"verdict", verdict.pass ? "pass" : "fail"},
       {"reasons", verdict.reasons},
+      {"oracles", oracles},
       {"events", events},
   };
 }

@@ -1,6 +1,7 @@
 #include "server/scenario.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
@@ -11,29 +12,76 @@
 #include <set>
 #include <sstream>
 
+#include "server/tls_alert.h"
+
 namespace starttls::server {
 namespace {
 
 using tl::unexpected;
 
+// What an option's value must be.
+enum class OptionType {
+  kBytes,     // any bytes; quote and escape them: data="220 ok\r\n"
+  kDuration,  // 0ms to 1h
+  kCount,     // a whole number from 1
+  kOffsets,   // ascending whole numbers from 1, comma-separated
+  kVersion,   // a TLS version: 1.0, 1.1, 1.2, 1.3
+  kLevel,     // an OpenSSL security level, 0 to 5
+  kText,      // an OpenSSL list (ciphers, groups), passed through
+  kChoice,    // one of `choices`
+  kAlert,     // a TLS alert name (server/tls_alert.h)
+};
+
+struct OptionSpec {
+  OptionType type;
+  std::vector<std::string_view> choices = {};
+};
+
+struct WordStep {
+  Step::Kind kind;
+  std::map<std::string, OptionSpec, std::less<>> options;
+  std::vector<std::string_view> required = {};
+};
+
 // The steps named by a word, and the options each accepts.
-const std::map<std::string_view, std::pair<Step::Kind, std::set<std::string>>>&
-WordSteps() {
-  static const auto* steps =
-      new std::map<std::string_view,
-                   std::pair<Step::Kind, std::set<std::string>>>{
-          {"tls", {Step::Kind::kTls, {}}},
-          {"serve", {Step::Kind::kServe, {}}},
-          {"close", {Step::Kind::kClose, {}}},
-      };
+const std::map<std::string_view, WordStep>& WordSteps() {
+  static const auto* steps = new std::map<std::string_view, WordStep>{
+      {"send", {Step::Kind::kRaw, {{"data", {OptionType::kBytes}}}, {"data"}}},
+      {"write",
+       {Step::Kind::kWrite,
+        {{"delay", {OptionType::kDuration}},
+         {"quiet", {OptionType::kDuration}},
+         {"split", {OptionType::kOffsets}},
+         {"drip", {OptionType::kCount}},
+         {"gap", {OptionType::kDuration}}}}},
+      {"tls",
+       {Step::Kind::kTls,
+        {{"min", {OptionType::kVersion}},
+         {"max", {OptionType::kVersion}},
+         {"seclevel", {OptionType::kLevel}},
+         {"ciphers", {OptionType::kText}},
+         {"ciphersuites", {OptionType::kText}},
+         {"groups", {OptionType::kText}},
+         {"abort", {OptionType::kChoice, {"alert", "stall", "close", "reset"}}},
+         {"alert", {OptionType::kAlert}},
+         {"corrupt", {OptionType::kCount}},
+         {"truncate", {OptionType::kCount}}}}},
+      {"serve", {Step::Kind::kServe, {}}},
+      {"stall", {Step::Kind::kStall, {}}},
+      {"close",
+       {Step::Kind::kClose,
+        {{"how", {OptionType::kChoice, {"fin", "reset", "half"}}},
+         {"notify", {OptionType::kChoice, {"yes", "no"}}}}}},
+      {"connection", {Step::Kind::kConnection, {}}},
+  };
   return *steps;
 }
 
 // Longer waits would only hide a hang.
 constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(1);
 
-constexpr std::string_view kHeaders[] = {"Summary", "Host", "Expect", "Timeout",
-                                         "Capabilities"};
+constexpr std::string_view kHeaders[] = {
+    "Summary", "Host", "Expect", "Timeout", "Capabilities", "Certificate"};
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -55,20 +103,6 @@ bool IsHeaderName(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](char c) {
            return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
          });
-}
-
-// Parses "250ms", "10s" or "1.5s".
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
-  double value = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || !std::isfinite(value) || value < 0) {
-    return std::nullopt;
-  }
-  std::string_view unit(end, s.data() + s.size() - end);
-  if (unit == "ms") return std::chrono::milliseconds(static_cast<long>(value));
-  if (unit == "s")
-    return std::chrono::milliseconds(static_cast<long>(value * 1000));
-  return std::nullopt;
 }
 
 bool IsHostName(std::string_view s) {
@@ -104,6 +138,10 @@ class Parser {
     }
     if (scenario_.steps.empty()) {
       return unexpected(Error(line_no + 1, 1, "the scenario has no steps"));
+    }
+    if (scenario_.steps.back().kind == Step::Kind::kConnection) {
+      return unexpected(Error(scenario_.steps.back().line, 1,
+                              "\"connection\" is not followed by any step"));
     }
     return std::move(scenario_);
   }
@@ -141,7 +179,7 @@ class Parser {
       return unexpected(Error(
           n, 1,
           fmt::format("unknown header field \"{}:\" (known: Summary, Host, "
-                      "Expect, Timeout, Capabilities)",
+                      "Expect, Timeout, Capabilities, Certificate)",
                       name)));
     }
     if (!seen_.insert(std::string(name)).second) {
@@ -159,6 +197,16 @@ class Parser {
         static_cast<int>(name.size() + 2 + raw_value.find_first_not_of(" \t"));
     if (name == "Summary") {
       scenario_.summary = std::string(value);
+    } else if (name == "Certificate") {
+      if (!std::all_of(value.begin(), value.end(), [](char c) {
+            return std::islower(static_cast<unsigned char>(c)) ||
+                   std::isdigit(static_cast<unsigned char>(c)) || c == '-';
+          })) {
+        return unexpected(Error(
+            n, value_col,
+            fmt::format("invalid certificate profile name \"{}\"", value)));
+      }
+      scenario_.certificate = std::string(value);
     } else if (name == "Host") {
       if (!IsHostName(value)) {
         return unexpected(Error(
@@ -170,11 +218,13 @@ class Parser {
         scenario_.expect = Expectation::kDeliver;
       } else if (value == "refuse") {
         scenario_.expect = Expectation::kRefuse;
+      } else if (value == "deliver-or-refuse") {
+        scenario_.expect = Expectation::kDeliverOrRefuse;
       } else {
-        return unexpected(
-            Error(n, value_col,
-                  fmt::format("Expect must be deliver or refuse, not \"{}\"",
-                              value)));
+        return unexpected(Error(n, value_col,
+                                fmt::format("Expect must be deliver, refuse or "
+                                            "deliver-or-refuse, not \"{}\"",
+                                            value)));
       }
     } else if (name == "Timeout") {
       auto d = ParseDuration(value);
@@ -243,13 +293,17 @@ class Parser {
     std::string_view word = line.substr(0, word_end);
     auto it = WordSteps().find(word);
     if (it == WordSteps().end()) {
-      return unexpected(Error(n, 1,
-                              fmt::format("unknown step \"{}\" (steps: S:, C:, "
-                                          "tls, serve, close)",
-                                          word)));
+      return unexpected(Error(
+          n, 1,
+          fmt::format("unknown step \"{}\" (steps: S:, C:, send, write, tls, "
+                      "serve, stall, close, connection)",
+                      word)));
     }
-    if (auto r = CheckReachable(n); !r) return r;
-    Step step{.kind = it->second.first, .line = n};
+    const WordStep& spec = it->second;
+    if (spec.kind != Step::Kind::kConnection) {
+      if (auto r = CheckReachable(n); !r) return r;
+    }
+    Step step{.kind = spec.kind, .line = n};
     if (step.kind == Step::Kind::kTls) {
       if (tls_line_ != 0) {
         return unexpected(Error(
@@ -258,56 +312,230 @@ class Parser {
       }
       tls_line_ = n;
     }
+    if (step.kind == Step::Kind::kConnection) {
+      if (scenario_.steps.empty() ||
+          scenario_.steps.back().kind == Step::Kind::kConnection) {
+        return unexpected(Error(n, 1,
+                                "\"connection\" must follow the previous "
+                                "connection's steps"));
+      }
+      tls_line_ = 0;
+    }
     size_t pos = word_end;
     while (pos != std::string_view::npos && pos < line.size()) {
       pos = line.find_first_not_of(" \t", pos);
       if (pos == std::string_view::npos) break;
-      size_t end = line.find_first_of(" \t", pos);
-      std::string_view token = line.substr(pos, end == std::string_view::npos
-                                                    ? std::string_view::npos
-                                                    : end - pos);
       int col = static_cast<int>(pos) + 1;
-      size_t eq = token.find('=');
-      if (eq == std::string_view::npos || eq == 0) {
-        return unexpected(Error(
-            n, col, fmt::format("expected key=value, found \"{}\"", token)));
+      size_t eq = line.find('=', pos);
+      size_t blank = line.find_first_of(" \t", pos);
+      if (eq == std::string_view::npos || eq == pos || eq > blank) {
+        return unexpected(
+            Error(n, col,
+                  fmt::format("expected key=value, found \"{}\"",
+                              line.substr(pos, blank == std::string_view::npos
+                                                   ? std::string_view::npos
+                                                   : blank - pos))));
       }
-      std::string key(token.substr(0, eq));
-      if (!it->second.second.contains(key)) {
+      std::string key(line.substr(pos, eq - pos));
+      auto option = spec.options.find(key);
+      if (option == spec.options.end()) {
         return unexpected(Error(
             n, col,
             fmt::format("unknown option \"{}\" for step \"{}\"", key, word)));
       }
-      if (!step.options.emplace(key, std::string(token.substr(eq + 1)))
-               .second) {
+      auto value = ReadValue(line, eq + 1, n, &pos);
+      if (!value) return unexpected(value.error());
+      int value_col = static_cast<int>(eq) + 2;
+      if (auto r = CheckValue(option->second, key, *value, n, value_col); !r) {
+        return unexpected(r.error());
+      }
+      if (!step.options.emplace(key, std::move(*value)).second) {
         return unexpected(
             Error(n, col, fmt::format("option \"{}\" given twice", key)));
       }
-      pos = end;
     }
+    for (std::string_view key : spec.required) {
+      if (!step.options.contains(std::string(key))) {
+        return unexpected(
+            Error(n, 1, fmt::format("step \"{}\" needs {}=", word, key)));
+      }
+    }
+    if (auto r = CheckCombination(step, n); !r) return unexpected(r.error());
+    if (step.kind == Step::Kind::kRaw) step.text = step.options.at("data");
     scenario_.steps.push_back(std::move(step));
     return {};
   }
 
-  // Steps after `serve` or `close` could never run.
+  // Reads a bare value (up to the next blank) or a quoted one with C escapes
+  // starting at line[start]; leaves *end just past it.
+  tl::expected<std::string, ParseError> ReadValue(std::string_view line,
+                                                  size_t start, int n,
+                                                  size_t* end) const {
+    if (start >= line.size() || line[start] != '"') {
+      size_t blank = line.find_first_of(" \t", start);
+      *end = blank;
+      return std::string(line.substr(start, blank == std::string_view::npos
+                                                ? std::string_view::npos
+                                                : blank - start));
+    }
+    size_t close = start + 1;
+    while (close < line.size() && line[close] != '"') {
+      close += line[close] == '\\' ? 2 : 1;
+    }
+    if (close >= line.size()) {
+      return unexpected(
+          Error(n, static_cast<int>(start) + 1, "unterminated quoted value"));
+    }
+    auto value = Unescape(line.substr(start + 1, close - start - 1));
+    if (!value) {
+      return unexpected(Error(n, static_cast<int>(start + 2 + value.error()),
+                              "bad escape (use \\\\ \\\" \\r \\n \\t \\0 or "
+                              "\\xHH)"));
+    }
+    *end = close + 1;
+    if (*end < line.size() && line[*end] != ' ' && line[*end] != '\t') {
+      return unexpected(Error(n, static_cast<int>(*end) + 1,
+                              "expected a blank after the quoted value"));
+    }
+    return std::move(*value);
+  }
+
+  tl::expected<void, ParseError> CheckValue(const OptionSpec& spec,
+                                            const std::string& key,
+                                            const std::string& value, int n,
+                                            int col) const {
+    auto bad = [&](std::string_view what) {
+      return unexpected(Error(
+          n, col, fmt::format("{}= must be {}, not \"{}\"", key, what, value)));
+    };
+    auto count = [](std::string_view s) -> std::optional<int64_t> {
+      int64_t v = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc() || end != s.data() + s.size() || v < 1) {
+        return std::nullopt;
+      }
+      return v;
+    };
+    switch (spec.type) {
+      case OptionType::kBytes:
+        if (value.empty()) return bad("at least one byte");
+        return {};
+      case OptionType::kDuration: {
+        auto d = ParseDuration(value);
+        if (!d || *d > kMaxTimeout) {
+          return bad("a duration from 0ms to 1h such as 250ms or 2s");
+        }
+        return {};
+      }
+      case OptionType::kCount:
+        if (!count(value)) return bad("a whole number from 1");
+        return {};
+      case OptionType::kOffsets: {
+        int64_t last = 0;
+        std::string_view rest = value;
+        while (true) {
+          size_t comma = rest.find(',');
+          auto v = count(rest.substr(0, comma));
+          if (!v || *v <= last) {
+            return bad("ascending byte offsets from 1, such as 3 or 1,5");
+          }
+          last = *v;
+          if (comma == std::string_view::npos) break;
+          rest.remove_prefix(comma + 1);
+        }
+        return {};
+      }
+      case OptionType::kVersion:
+        if (value != "1.0" && value != "1.1" && value != "1.2" &&
+            value != "1.3") {
+          return bad("a TLS version: 1.0, 1.1, 1.2 or 1.3");
+        }
+        return {};
+      case OptionType::kLevel:
+        if (value.size() != 1 || value[0] < '0' || value[0] > '5') {
+          return bad("a security level from 0 to 5");
+        }
+        return {};
+      case OptionType::kText:
+        if (value.empty()) return bad("a list");
+        return {};
+      case OptionType::kChoice:
+        if (std::find(spec.choices.begin(), spec.choices.end(), value) ==
+            spec.choices.end()) {
+          return bad(fmt::format("one of {}", fmt::join(spec.choices, ", ")));
+        }
+        return {};
+      case OptionType::kAlert:
+        if (!AlertCode(value)) {
+          return bad("a TLS alert name such as handshake_failure");
+        }
+        return {};
+    }
+    return {};
+  }
+
+  // Options that only make sense together.
+  tl::expected<void, ParseError> CheckCombination(const Step& step,
+                                                  int n) const {
+    auto has = [&](const char* key) { return step.options.contains(key); };
+    if (has("gap") && !has("drip")) {
+      return unexpected(Error(n, 1, "gap= needs drip="));
+    }
+    if (has("drip") && has("split")) {
+      return unexpected(Error(n, 1, "use either drip= or split=, not both"));
+    }
+    if (has("alert") &&
+        (!has("abort") || step.options.at("abort") != "alert")) {
+      return unexpected(Error(n, 1, "alert= needs abort=alert"));
+    }
+    if (has("notify") && has("how") && step.options.at("how") == "reset") {
+      return unexpected(
+          Error(n, 1,
+                "notify= does not apply to how=reset (a reset sends "
+                "nothing)"));
+    }
+    if (has("min") && has("max") &&
+        step.options.at("min") > step.options.at("max")) {
+      return unexpected(Error(n, 1, "min= is above max="));
+    }
+    return {};
+  }
+
+  // Steps after `serve`, `stall` or `close` could never run, except the next
+  // `connection`.
   tl::expected<void, ParseError> CheckReachable(int n) const {
     if (!scenario_.steps.empty()) {
       const Step& last = scenario_.steps.back();
-      if (last.kind == Step::Kind::kServe || last.kind == Step::Kind::kClose) {
-        return unexpected(Error(
-            n, 1,
-            fmt::format("step after \"{}\" at line {} can never run",
-                        last.kind == Step::Kind::kServe ? "serve" : "close",
-                        last.line)));
+      if (IsFinal(last.kind)) {
+        return unexpected(
+            Error(n, 1,
+                  fmt::format("step after \"{}\" at line {} can never run",
+                              FinalName(last.kind), last.line)));
       }
     }
     return {};
+  }
+
+  static bool IsFinal(Step::Kind kind) {
+    return kind == Step::Kind::kServe || kind == Step::Kind::kClose ||
+           kind == Step::Kind::kStall;
+  }
+
+  static std::string_view FinalName(Step::Kind kind) {
+    switch (kind) {
+      case Step::Kind::kServe:
+        return "serve";
+      case Step::Kind::kStall:
+        return "stall";
+      default:
+        return "close";
+    }
   }
 
   std::string_view text_;
   Scenario scenario_;
   std::set<std::string> seen_;
-  int tls_line_ = 0;
+  int tls_line_ = 0;  // of the current connection
 };
 
 // Glob match where `*` matches any run of characters.
@@ -332,6 +560,124 @@ bool Glob(std::string_view p, std::string_view s) {
 }
 
 }  // namespace
+
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || !std::isfinite(value) || value < 0) {
+    return std::nullopt;
+  }
+  std::string_view unit(end, s.data() + s.size() - end);
+  if (value > 1e9) return std::nullopt;
+  if (unit == "ms") return std::chrono::milliseconds(static_cast<long>(value));
+  if (unit == "s")
+    return std::chrono::milliseconds(static_cast<long>(value * 1000));
+  return std::nullopt;
+}
+
+tl::expected<std::string, size_t> Unescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\') {
+      out += s[i];
+      continue;
+    }
+    if (i + 1 >= s.size()) return unexpected(i);
+    switch (s[i + 1]) {
+      case '\\':
+        out += '\\';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case '0':
+        out += '\0';
+        break;
+      case 'x': {
+        unsigned value = 0;
+        if (i + 3 >= s.size()) return unexpected(i);
+        auto [end, ec] =
+            std::from_chars(s.data() + i + 2, s.data() + i + 4, value, 16);
+        if (ec != std::errc() || end != s.data() + i + 4) return unexpected(i);
+        out += static_cast<char>(value);
+        i += 2;
+        break;
+      }
+      default:
+        return unexpected(i);
+    }
+    ++i;
+  }
+  return out;
+}
+
+int ConnectionCount(const Scenario& scenario) {
+  return 1 +
+         static_cast<int>(std::count_if(
+             scenario.steps.begin(), scenario.steps.end(),
+             [](const Step& s) { return s.kind == Step::Kind::kConnection; }));
+}
+
+std::span<const Step> ConnectionSteps(const Scenario& scenario, int n) {
+  auto begin = scenario.steps.begin();
+  for (int k = 1; k < n && begin != scenario.steps.end(); ++k) {
+    begin = std::find_if(begin, scenario.steps.end(), [](const Step& s) {
+      return s.kind == Step::Kind::kConnection;
+    });
+    if (begin != scenario.steps.end()) ++begin;
+  }
+  auto end = std::find_if(begin, scenario.steps.end(), [](const Step& s) {
+    return s.kind == Step::Kind::kConnection;
+  });
+  return {begin, end};
+}
+
+std::chrono::milliseconds DurationOption(const Step& step, std::string_view key,
+                                         std::chrono::milliseconds fallback) {
+  auto it = step.options.find(std::string(key));
+  if (it == step.options.end()) return fallback;
+  return ParseDuration(it->second).value_or(fallback);
+}
+
+int64_t IntOption(const Step& step, std::string_view key, int64_t fallback) {
+  auto it = step.options.find(std::string(key));
+  if (it == step.options.end()) return fallback;
+  int64_t v = fallback;
+  std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  return v;
+}
+
+std::string TextOption(const Step& step, std::string_view key,
+                       std::string_view fallback) {
+  auto it = step.options.find(std::string(key));
+  return it == step.options.end() ? std::string(fallback) : it->second;
+}
+
+std::vector<int64_t> IntListOption(const Step& step, std::string_view key) {
+  std::vector<int64_t> out;
+  auto it = step.options.find(std::string(key));
+  if (it == step.options.end()) return out;
+  std::string_view rest = it->second;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    int64_t v = 0;
+    std::from_chars(item.data(), item.data() + item.size(), v);
+    out.push_back(v);
+    rest = comma == std::string_view::npos ? std::string_view()
+                                           : rest.substr(comma + 1);
+  }
+  return out;
+}
 
 std::string ParseError::ToString() const {
   if (line == 0) return fmt::format("{}: {}", file, message);
@@ -371,10 +717,11 @@ bool MatchesClientLine(std::string_view pattern, std::string_view line) {
   return prest == " *" && lrest.empty();
 }
 
-std::vector<std::string> ResponderCapabilities(const Scenario& scenario) {
+std::vector<std::string> ResponderCapabilities(const Scenario& scenario,
+                                               int connection) {
   if (!scenario.capabilities.empty()) return scenario.capabilities;
   std::optional<std::vector<std::string>> found;
-  const auto& steps = scenario.steps;
+  std::span<const Step> steps = ConnectionSteps(scenario, connection);
   for (size_t i = 0; i < steps.size(); ++i) {
     if (steps[i].kind != Step::Kind::kExpect ||
         !Lower(steps[i].text).starts_with("ehlo")) {
@@ -400,7 +747,15 @@ std::vector<std::string> ResponderCapabilities(const Scenario& scenario) {
 }
 
 std::string_view ExpectationName(Expectation e) {
-  return e == Expectation::kDeliver ? "deliver" : "refuse";
+  switch (e) {
+    case Expectation::kDeliver:
+      return "deliver";
+    case Expectation::kRefuse:
+      return "refuse";
+    case Expectation::kDeliverOrRefuse:
+      return "deliver-or-refuse";
+  }
+  return "?";
 }
 
 }  // namespace starttls::server

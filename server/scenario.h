@@ -4,8 +4,11 @@
 #define STARTTLS_SERVER_SCENARIO_H_
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -15,20 +18,26 @@ namespace starttls::server {
 
 struct Step {
   enum class Kind {
-    kSend,    // S: text       the server sends text + CRLF
-    kExpect,  // C: pattern    the next client line must match pattern
-    kTls,     // tls           server-side TLS handshake on this connection
-    kServe,   // serve         the built-in responder answers the rest
-    kClose,   // close         the server closes the connection
+    kSend,        // S: text      queues text + CRLF
+    kExpect,      // C: pattern   the next client line must match pattern
+    kRaw,         // send data=   queues raw bytes
+    kWrite,       // write        sends what is queued, shaped by options
+    kTls,         // tls          server-side TLS handshake on this connection
+    kServe,       // serve        the built-in responder answers the rest
+    kStall,       // stall        never answers again
+    kClose,       // close        the server ends the connection
+    kConnection,  // connection   the steps after it play on the next one
   };
   Kind kind;
-  std::string text;  // S: payload or C: pattern; empty for the other kinds
-  std::map<std::string, std::string> options;  // key=value, validated per kind
+  // S: payload, C: pattern, or send's data (escapes decoded); else empty.
+  std::string text;
+  // key=value, validated per kind when parsed; quoted values are unescaped.
+  std::map<std::string, std::string> options;
   int line = 0;  // 1-based line in the scenario file
 };
 
 // What a correct client that requires TLS does with this scenario.
-enum class Expectation { kDeliver, kRefuse };
+enum class Expectation { kDeliver, kRefuse, kDeliverOrRefuse };
 
 struct Scenario {
   std::string name;  // the file name without its extension
@@ -41,8 +50,38 @@ struct Scenario {
   // EHLO keywords the built-in responder advertises; empty means "as the
   // script's own EHLO reply, or the defaults" (see ResponderCapabilities).
   std::vector<std::string> capabilities;
+  // The certificate profile the server presents at `tls` (see certs/).
+  std::string certificate = "valid";
+  // All connections' steps, separated by kConnection steps.
   std::vector<Step> steps;
 };
+
+// How many connections the scenario scripts (1 + its `connection` steps).
+[[nodiscard]] int ConnectionCount(const Scenario& scenario);
+
+// The steps of connection `n` (1-based, at most ConnectionCount()).
+[[nodiscard]] std::span<const Step> ConnectionSteps(const Scenario& scenario,
+                                                    int n);
+
+// Typed views of a step's options. The parser has validated every value, so
+// these only fall back to `fallback` when the option is absent.
+[[nodiscard]] std::chrono::milliseconds DurationOption(
+    const Step& step, std::string_view key, std::chrono::milliseconds fallback);
+[[nodiscard]] int64_t IntOption(const Step& step, std::string_view key,
+                                int64_t fallback);
+[[nodiscard]] std::string TextOption(const Step& step, std::string_view key,
+                                     std::string_view fallback);
+// A comma-separated list of numbers, e.g. split=1,5.
+[[nodiscard]] std::vector<int64_t> IntListOption(const Step& step,
+                                                 std::string_view key);
+
+// Parses "250ms", "10s" or "1.5s".
+[[nodiscard]] std::optional<std::chrono::milliseconds> ParseDuration(
+    std::string_view s);
+
+// Decodes C-style escapes: \\ \" \r \n \t \0 and \xHH. On error returns
+// the 0-based index of the bad escape.
+[[nodiscard]] tl::expected<std::string, size_t> Unescape(std::string_view s);
 
 struct ParseError {
   std::string file;
@@ -69,8 +108,9 @@ struct ParseError {
 
 // The EHLO keywords the responder offers for `scenario`: its Capabilities
 // header, else the keywords of the last scripted EHLO reply, else defaults.
+// Only connection `connection`'s steps are considered.
 [[nodiscard]] std::vector<std::string> ResponderCapabilities(
-    const Scenario& scenario);
+    const Scenario& scenario, int connection = 1);
 
 [[nodiscard]] std::string_view ExpectationName(Expectation e);
 

@@ -66,11 +66,11 @@ TEST(ParseScenario, DefaultsApplyWhenHeadersAreAbsent) {
 
 TEST(ParseScenarioErrors, NameFileLineAndColumn) {
   EXPECT_EQ(ErrorOf("Summary: x\nS: 220\nfrobnicate now\n"),
-            "t.smtp:3:1: unknown step \"frobnicate\" (steps: S:, C:, tls, "
-            "serve, close)");
+            "t.smtp:3:1: unknown step \"frobnicate\" (steps: S:, C:, send, "
+            "write, tls, serve, stall, close, connection)");
   EXPECT_EQ(ErrorOf("Summary: x\nBogus: 1\nS: 220\n"),
             "t.smtp:2:1: unknown header field \"Bogus:\" (known: Summary, "
-            "Host, Expect, Timeout, Capabilities)");
+            "Host, Expect, Timeout, Capabilities, Certificate)");
   EXPECT_EQ(ErrorOf("Summary: x\nSummary: y\nS: 220\n"),
             "t.smtp:2:1: duplicate header field \"Summary:\"");
   EXPECT_EQ(ErrorOf("S: 220\n"),
@@ -81,7 +81,8 @@ TEST(ParseScenarioErrors, NameFileLineAndColumn) {
   EXPECT_EQ(ErrorOf("Summary:\nS: 220\n"),
             "t.smtp:1:9: header field \"Summary:\" has no value");
   EXPECT_EQ(ErrorOf("Summary: x\nExpect:  maybe\nS: 220\n"),
-            "t.smtp:2:10: Expect must be deliver or refuse, not \"maybe\"");
+            "t.smtp:2:10: Expect must be deliver, refuse or "
+            "deliver-or-refuse, not \"maybe\"");
   EXPECT_EQ(
       ErrorOf("Summary: x\nTimeout: 10\nS: 220\n"),
       "t.smtp:2:10: Timeout must be a duration from 1ms to 1h such as 500ms "
@@ -120,6 +121,100 @@ TEST(ParseScenarioErrors, NameFileLineAndColumn) {
             "t.smtp:2:1: a step starts at the beginning of its line");
   EXPECT_EQ(ErrorOf("Summary: x\nCapabilities: A,,B\nserve\n"),
             "t.smtp:2:15: empty capability in the list");
+}
+
+TEST(ParseScenario, SendDecodesEscapesAndAddsNoLineEnding) {
+  auto r = ParseScenario(
+      "Summary: x\nsend data=\"220 ok\\r\\n\\x16\\x03\\\"q\\\\\"\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->steps[0].kind, Step::Kind::kRaw);
+  EXPECT_EQ(r->steps[0].text, std::string("220 ok\r\n\x16\x03\"q\\"));
+}
+
+TEST(ParseScenario, BareOptionValuesNeedNoQuotes) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 220 a\nwrite delay=150ms split=3,5\nS: 250 b\n"
+      "write drip=1 gap=1ms\nwrite quiet=250ms\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  const Step& w = r->steps[1];
+  EXPECT_EQ(w.kind, Step::Kind::kWrite);
+  EXPECT_EQ(DurationOption(w, "delay", {}), std::chrono::milliseconds(150));
+  EXPECT_THAT(IntListOption(w, "split"), ElementsAre(3, 5));
+  EXPECT_EQ(IntOption(r->steps[3], "drip", 0), 1);
+  EXPECT_EQ(DurationOption(r->steps[4], "quiet", {}),
+            std::chrono::milliseconds(250));
+}
+
+TEST(ParseScenario, ConnectionSeparatesTheScriptsOfSeveralConnections) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 220 one\ntls abort=close\nconnection\n"
+      "S: 220 two\ntls\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(ConnectionCount(*r), 2);
+  ASSERT_EQ(ConnectionSteps(*r, 1).size(), 2u);
+  EXPECT_EQ(ConnectionSteps(*r, 1)[0].text, "220 one");
+  ASSERT_EQ(ConnectionSteps(*r, 2).size(), 3u);
+  EXPECT_EQ(ConnectionSteps(*r, 2)[0].text, "220 two");
+}
+
+TEST(ParseScenario, ReadsExpectDeliverOrRefuseAndCertificate) {
+  auto r = ParseScenario(
+      "Summary: x\nExpect: deliver-or-refuse\nCertificate: expired\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->expect, Expectation::kDeliverOrRefuse);
+  EXPECT_EQ(r->certificate, "expired");
+}
+
+TEST(ParseScenarioErrors, OptionValuesAreCheckedWhereTheyAreWritten) {
+  EXPECT_EQ(ErrorOf("Summary: x\nsend\n"),
+            "t.smtp:2:1: step \"send\" needs data=");
+  EXPECT_EQ(ErrorOf("Summary: x\nsend data=\"abc\n"),
+            "t.smtp:2:11: unterminated quoted value");
+  EXPECT_EQ(ErrorOf("Summary: x\nsend data=\"a\\qb\"\n"),
+            "t.smtp:2:13: bad escape (use \\\\ \\\" \\r \\n \\t \\0 or "
+            "\\xHH)");
+  EXPECT_EQ(ErrorOf("Summary: x\nsend data=\"\\x4\"\n"),
+            "t.smtp:2:12: bad escape (use \\\\ \\\" \\r \\n \\t \\0 or "
+            "\\xHH)");
+  EXPECT_EQ(ErrorOf("Summary: x\nwrite delay=soon\n"),
+            "t.smtp:2:13: delay= must be a duration from 0ms to 1h such as "
+            "250ms or 2s, not \"soon\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nwrite split=5,3\n"),
+            "t.smtp:2:13: split= must be ascending byte offsets from 1, such "
+            "as 3 or 1,5, not \"5,3\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nwrite drip=0\n"),
+            "t.smtp:2:12: drip= must be a whole number from 1, not \"0\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nwrite gap=5ms\n"),
+            "t.smtp:2:1: gap= needs drip=");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls max=1.4\n"),
+            "t.smtp:2:9: max= must be a TLS version: 1.0, 1.1, 1.2 or 1.3, "
+            "not \"1.4\"");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls abort=alert alert=nope\n"),
+            "t.smtp:2:23: alert= must be a TLS alert name such as "
+            "handshake_failure, not \"nope\"");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls alert=unknown_ca\n"),
+            "t.smtp:2:1: alert= needs abort=alert");
+  EXPECT_EQ(ErrorOf("Summary: x\nclose how=later\n"),
+            "t.smtp:2:11: how= must be one of fin, reset, half, not \"later\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nconnection\nserve\n"),
+            "t.smtp:2:1: \"connection\" must follow the previous connection's "
+            "steps");
+  EXPECT_EQ(ErrorOf("Summary: x\nserve\nconnection\n"),
+            "t.smtp:3:1: \"connection\" is not followed by any step");
+  EXPECT_EQ(ErrorOf("Summary: x\nstall\nS: 220\n"),
+            "t.smtp:3:1: step after \"stall\" at line 2 can never run");
+  EXPECT_EQ(ErrorOf("Summary: x\nCertificate: Bad!\nserve\n"),
+            "t.smtp:2:14: invalid certificate profile name \"Bad!\"");
+}
+
+TEST(ParseScenario, TlsMayStartOncePerConnection) {
+  auto r = ParseScenario("Summary: x\ntls\nclose\nconnection\ntls\nserve\n",
+                         "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
 }
 
 TEST(LoadScenario, MissingFileIsAnErrorWithoutPosition) {

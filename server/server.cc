@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "certs/run_pki.h"
@@ -85,6 +86,10 @@ tl::expected<ossl::SslCtxPtr, std::string> MakeTlsContext(
   return ctx;
 }
 
+// How long sessions in progress may take to end by themselves once the
+// server is told to stop (their client has usually just exited).
+constexpr std::chrono::seconds kStopGrace{2};
+
 class Server {
  public:
   Server(const ServerOptions& options, std::filesystem::path run_dir,
@@ -93,7 +98,13 @@ class Server {
         run_dir_(std::move(run_dir)),
         tls_(tls),
         acceptor_(io_),
-        signals_(io_, SIGINT, SIGTERM) {}
+        signals_(io_, SIGINT, SIGTERM) {
+    // Connection k plays entries_[(k - 1) % size]: every connection of every
+    // scenario, in order.
+    for (const Scenario& s : options_.scenarios) {
+      for (int c = 1; c <= ConnectionCount(s); ++c) entries_.push_back({&s, c});
+    }
+  }
 
   tl::expected<unsigned short, std::string> Listen(
       const tcp::endpoint& endpoint) {
@@ -121,6 +132,8 @@ class Server {
   }
 
  private:
+  // Stops accepting; sessions in progress get kStopGrace to end by
+  // themselves, then are aborted (and reported as interrupted).
   void Stop() {
     if (stopping_) return;
     stopping_ = true;
@@ -128,7 +141,12 @@ class Server {
     acceptor_.close(ignored);
     signals_.cancel(ignored);
     backoff_.cancel();
-    for (Wire* wire : active_) wire->Abort();
+    if (active_.empty()) return;
+    grace_.expires_after(kStopGrace);
+    grace_.async_wait([this](const asio::error_code& ec) {
+      if (ec) return;
+      for (Wire* wire : active_) wire->Abort();
+    });
   }
 
   asio::awaitable<void> AcceptLoop() {
@@ -170,8 +188,14 @@ class Server {
   }
 
   asio::awaitable<void> RunOne(tcp::socket socket, int n) {
-    const Scenario& scenario =
-        options_.scenarios[(n - 1) % options_.scenarios.size()];
+    auto [scenario_ptr, script_connection] =
+        entries_[(n - 1) % entries_.size()];
+    const Scenario& scenario = *scenario_ptr;
+    // The connections of one scenario share what they learn about the
+    // client, starting afresh at its first connection.
+    std::shared_ptr<ScenarioRun>& run = runs_[&scenario];
+    if (script_connection == 1 || !run) run = std::make_shared<ScenarioRun>();
+    std::shared_ptr<ScenarioRun> this_run = run;
     auto record = std::make_unique<SessionRecord>();
     Wire wire(std::move(socket), &record->events);
     // Stop() must never reach a Wire that is gone, even if RunSession throws.
@@ -180,7 +204,11 @@ class Server {
         &wire, [this](Wire* w) { active_.erase(w); });
     if (stopping_) wire.Abort();
     co_await RunSession(&wire,
-                        {.scenario = &scenario, .tls = tls_, .connection = n},
+                        {.scenario = &scenario,
+                         .tls = tls_,
+                         .connection = n,
+                         .script_connection = script_connection,
+                         .run = this_run},
                         record.get());
     registered.reset();
 
@@ -204,6 +232,7 @@ class Server {
   void SessionDone() {
     ++done_;
     if (options_.sessions && done_ >= *options_.sessions) Stop();
+    if (stopping_ && active_.empty()) grace_.cancel();
   }
 
   tl::expected<void, std::string> WriteAggregate() {
@@ -223,6 +252,9 @@ class Server {
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   asio::steady_timer backoff_{io_};
+  asio::steady_timer grace_{io_};
+  std::vector<std::pair<const Scenario*, int>> entries_;
+  std::map<const Scenario*, std::shared_ptr<ScenarioRun>> runs_;
   bool stopping_ = false;
   int done_ = 0;
   std::set<Wire*> active_;

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "server/tls_alert.h"
+
 namespace starttls::server {
 namespace {
 
@@ -14,25 +18,36 @@ class Interpreter {
       : wire_(wire),
         ctx_(ctx),
         scenario_(*ctx.scenario),
+        steps_(ConnectionSteps(scenario_, ctx.script_connection)),
         record_(record),
         responder_({.hostname = scenario_.host,
-                    .capabilities = ResponderCapabilities(scenario_)}),
+                    .capabilities = ResponderCapabilities(
+                        scenario_, ctx.script_connection)}),
         session_deadline_(std::chrono::steady_clock::now() +
                           20 * scenario_.timeout) {}
 
   asio::awaitable<void> Run() {
     bool go_on = true;
-    for (const Step& step : scenario_.steps) {
+    for (const Step& step : steps_) {
+      if (step.kind != Step::Kind::kSend && step.kind != Step::Kind::kRaw &&
+          step.kind != Step::Kind::kWrite) {
+        go_on = co_await Flush(step, {});
+        if (!go_on) break;
+      }
       go_on = co_await RunStep(step);
       if (!go_on) break;
     }
+    if (go_on && !steps_.empty()) go_on = co_await Flush(steps_.back(), {});
     if (go_on) {
       record_->script_completed = true;
       if (record_->ended.empty()) co_await AfterScript();
     }
-    co_await wire_->Close(WaitDeadline());
+    co_await wire_->Close(WaitDeadline(), close_);
     record_->tls = wire_->tls();
     record_->messages = responder_.messages();
+    record_->earlier_tls_failure =
+        std::any_of(ctx_.run->tls_failed.begin(), ctx_.run->tls_failed.end(),
+                    [&](int c) { return c < ctx_.script_connection; });
   }
 
  private:
@@ -48,40 +63,43 @@ class Interpreter {
     record_->ended = fmt::format("{} {}", error.message, where);
   }
 
+  static std::string Where(const Step& step) {
+    return fmt::format("(scenario line {})", step.line);
+  }
+
+  // Sends what `S:` and `send` queued, in one write unless `shape` cuts it.
+  asio::awaitable<bool> Flush(const Step& step, const WriteShape& shape) {
+    if (pending_.empty()) co_return true;
+    std::string out = std::move(pending_);
+    pending_.clear();
+    greeted_ = true;
+    auto sent = co_await wire_->Send(out, WaitDeadline(), shape);
+    if (!sent) Ended(sent.error(), Where(step));
+    co_return sent.has_value();
+  }
+
+  void TlsFailed() { ctx_.run->tls_failed.push_back(ctx_.script_connection); }
+
   // Runs one step; false ends the session.
   asio::awaitable<bool> RunStep(const Step& step) {
-    std::string where = fmt::format("(scenario line {})", step.line);
     switch (step.kind) {
-      case Step::Kind::kSend: {
-        greeted_ = true;
-        auto sent = co_await wire_->Send(step.text + "\r\n", WaitDeadline());
-        if (!sent) Ended(sent.error(), where);
-        co_return sent.has_value();
-      }
-      case Step::Kind::kExpect: {
-        auto line = co_await wire_->ReadLine(kMaxLineLength, WaitDeadline());
-        if (!line) {
-          Ended(line.error(), fmt::format("while the script expected \"{}\" {}",
-                                          step.text, where));
-          co_return false;
-        }
-        if (!MatchesClientLine(step.text, *line)) {
-          record_->mismatch = Mismatch{step.line, step.text, *line};
-          record_->ended = fmt::format(
-              "the client sent \"{}\" where the script "
-              "expected \"{}\" {}",
-              *line, step.text, where);
-          co_return false;
-        }
-        // The responder follows the protocol state even while the script
-        // speaks, so that `serve` can take over at any point.
-        (void)responder_.OnLine(*line);
+      case Step::Kind::kSend:
+        pending_ += step.text + "\r\n";
         co_return true;
-      }
+      case Step::Kind::kRaw:
+        pending_ += step.text;
+        co_return true;
+      case Step::Kind::kWrite:
+        co_return co_await Write(step);
+      case Step::Kind::kExpect:
+        co_return co_await Expect(step);
       case Step::Kind::kTls: {
-        auto tls = co_await wire_->StartTls(ctx_.tls, WaitDeadline());
+        auto tls = co_await wire_->StartTls(ctx_.tls, ToTlsOptions(step),
+                                            WaitDeadline());
         if (!tls) {
-          Ended(tls.error(), fmt::format("during the TLS handshake {}", where));
+          TlsFailed();
+          Ended(tls.error(),
+                fmt::format("during the TLS handshake {}", Where(step)));
           co_return false;
         }
         responder_.OnTlsStarted();
@@ -89,12 +107,100 @@ class Interpreter {
       }
       case Step::Kind::kServe:
         co_return co_await Serve();
+      case Step::Kind::kStall: {
+        WireError ended = co_await wire_->Drain(WaitDeadline());
+        Ended(ended, fmt::format("while the server stalled {}", Where(step)));
+        co_return false;
+      }
       case Step::Kind::kClose:
+        close_ = ToCloseOptions(step);
         record_->ended =
-            fmt::format("the server closed the connection {}", where);
+            fmt::format("the server closed the connection {}", Where(step));
+        co_return true;
+      case Step::Kind::kConnection:
         co_return true;
     }
     co_return false;
+  }
+
+  asio::awaitable<bool> Write(const Step& step) {
+    if (auto delay = DurationOption(step, "delay", {}); delay.count() > 0) {
+      if (auto paused = co_await wire_->Pause(delay); !paused) {
+        Ended(paused.error(), Where(step));
+        co_return false;
+      }
+    }
+    if (auto window = DurationOption(step, "quiet", {}); window.count() > 0) {
+      if (auto quiet = co_await wire_->WaitQuiet(window, WaitDeadline());
+          !quiet) {
+        Ended(quiet.error(),
+              fmt::format("while holding a reply {}", Where(step)));
+        co_return false;
+      }
+    }
+    WriteShape shape{.drip = static_cast<size_t>(IntOption(step, "drip", 0)),
+                     .gap = DurationOption(step, "gap", {})};
+    for (int64_t at : IntListOption(step, "split")) {
+      shape.split.push_back(static_cast<size_t>(at));
+    }
+    co_return co_await Flush(step, shape);
+  }
+
+  asio::awaitable<bool> Expect(const Step& step) {
+    auto line = co_await wire_->ReadLine(kMaxLineLength, WaitDeadline());
+    if (!line) {
+      Ended(line.error(), fmt::format("while the script expected \"{}\" {}",
+                                      step.text, Where(step)));
+      co_return false;
+    }
+    if (!MatchesClientLine(step.text, *line)) {
+      record_->mismatch = Mismatch{step.line, step.text, *line};
+      record_->ended = fmt::format(
+          "the client sent \"{}\" where the script expected \"{}\" {}", *line,
+          step.text, Where(step));
+      co_return false;
+    }
+    // The responder follows the protocol state even while the script speaks,
+    // so that `serve` can take over at any point.
+    (void)responder_.OnLine(*line);
+    co_return true;
+  }
+
+  static int Version(std::string_view v) {
+    if (v == "1.0") return TLS1_VERSION;
+    if (v == "1.1") return TLS1_1_VERSION;
+    if (v == "1.2") return TLS1_2_VERSION;
+    if (v == "1.3") return TLS1_3_VERSION;
+    return 0;
+  }
+
+  static TlsOptions ToTlsOptions(const Step& step) {
+    TlsOptions o{
+        .min_version = Version(TextOption(step, "min", "")),
+        .max_version = Version(TextOption(step, "max", "")),
+        .security_level = static_cast<int>(IntOption(step, "seclevel", -1)),
+        .ciphers = TextOption(step, "ciphers", ""),
+        .ciphersuites = TextOption(step, "ciphersuites", ""),
+        .groups = TextOption(step, "groups", ""),
+        .corrupt_record = static_cast<int>(IntOption(step, "corrupt", 0)),
+        .truncate_record = static_cast<int>(IntOption(step, "truncate", 0))};
+    std::string abort = TextOption(step, "abort", "");
+    if (abort == "alert") o.abort = TlsOptions::Abort::kAlert;
+    if (abort == "stall") o.abort = TlsOptions::Abort::kStall;
+    if (abort == "close") o.abort = TlsOptions::Abort::kClose;
+    if (abort == "reset") o.abort = TlsOptions::Abort::kReset;
+    if (auto code = AlertCode(TextOption(step, "alert", "handshake_failure"))) {
+      o.alert = *code;
+    }
+    return o;
+  }
+
+  static CloseOptions ToCloseOptions(const Step& step) {
+    CloseOptions o{.notify = TextOption(step, "notify", "yes") == "yes"};
+    std::string how = TextOption(step, "how", "fin");
+    if (how == "reset") o.how = CloseOptions::How::kReset;
+    if (how == "half") o.how = CloseOptions::How::kHalf;
+    return o;
   }
 
   // The script is over: answer QUIT so a client that gives up politely is
@@ -151,8 +257,9 @@ class Interpreter {
           record_->ended = "the client quit";
           co_return true;
         case Responder::Action::kStartTls:
-          if (auto tls = co_await wire_->StartTls(ctx_.tls, WaitDeadline());
+          if (auto tls = co_await wire_->StartTls(ctx_.tls, {}, WaitDeadline());
               !tls) {
+            TlsFailed();
             Ended(tls.error(),
                   "during the TLS handshake the responder started");
             co_return true;
@@ -166,10 +273,13 @@ class Interpreter {
   Wire* wire_;
   const SessionContext& ctx_;
   const Scenario& scenario_;
+  std::span<const Step> steps_;
   SessionRecord* record_;
   Responder responder_;
   std::chrono::steady_clock::time_point session_deadline_;
   bool greeted_ = false;  // the script has sent something to the client
+  std::string pending_;   // queued by `S:` and `send`, not yet written
+  CloseOptions close_;
 };
 
 }  // namespace
@@ -179,6 +289,8 @@ asio::awaitable<void> RunSession(Wire* wire, SessionContext ctx,
   record->scenario = ctx.scenario->name;
   record->scenario_path = ctx.scenario->path;
   record->connection = ctx.connection;
+  record->script_connection = ctx.script_connection;
+  if (!ctx.run) ctx.run = std::make_shared<ScenarioRun>();
   record->peer = wire->peer();
   record->started = std::chrono::system_clock::now();
   Interpreter interpreter(wire, ctx, record);

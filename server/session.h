@@ -6,6 +6,7 @@
 
 #include <asio.hpp>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,7 +28,11 @@ struct Mismatch {
 struct SessionRecord {
   std::string scenario;  // name
   std::string scenario_path;
-  int connection = 0;  // 1-based, in accept order
+  int connection = 0;         // 1-based, in accept order
+  int script_connection = 1;  // which of the scenario's connections it played
+  // An earlier connection of the same run of the scenario failed its TLS
+  // handshake before this one ended.
+  bool earlier_tls_failure = false;
   std::string peer;
   std::chrono::system_clock::time_point started;
   std::chrono::microseconds duration{0};
@@ -42,10 +47,17 @@ struct SessionRecord {
   EventLog events;
 };
 
+// What the connections of one run of a multi-connection scenario share.
+struct ScenarioRun {
+  std::vector<int> tls_failed;  // script connections whose handshake failed
+};
+
 struct SessionContext {
   const Scenario* scenario = nullptr;
-  SSL_CTX* tls = nullptr;  // serves the scenario's host
+  SSL_CTX* tls = nullptr;  // presents the scenario's certificate
   int connection = 0;
+  int script_connection = 1;
+  std::shared_ptr<ScenarioRun> run;  // null: a run of its own
 };
 
 // Plays ctx.scenario over `wire`, whose log must be `record->events`.

@@ -6,6 +6,8 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <optional>
 
+#include "server/tls_alert.h"
+
 namespace starttls::server {
 namespace {
 
@@ -47,14 +49,12 @@ void Wire::Abort() {
   timer_.cancel();
 }
 
-asio::awaitable<WireResult<void>> Wire::SendRaw(std::string_view bytes,
-                                                Layer layer,
-                                                Deadline deadline) {
+asio::awaitable<WireResult<void>> Wire::WriteAll(std::string_view bytes,
+                                                 Deadline deadline) {
   if (aborted_)
     co_return unexpected(WireError{WireError::Kind::kAborted, "aborted"});
   if (closed_)
     co_return unexpected(WireError{WireError::Kind::kClosed, "already closed"});
-  log_->Bytes(Peer::kServer, layer, bytes);
   timer_.expires_at(deadline);
   auto result =
       co_await (asio::async_write(socket_, asio::buffer(bytes), kNoThrow) ||
@@ -68,6 +68,86 @@ asio::awaitable<WireResult<void>> Wire::SendRaw(std::string_view bytes,
   auto [ec, n] = std::get<0>(result);
   if (ec) co_return unexpected(FromErrorCode(ec));
   co_return WireResult<void>{};
+}
+
+asio::awaitable<WireResult<void>> Wire::SendRaw(std::string_view bytes,
+                                                Layer layer, Deadline deadline,
+                                                const WriteShape& shape) {
+  // The cut points: every `drip` bytes, or at the `split` offsets.
+  std::vector<size_t> cuts;
+  if (shape.drip > 0) {
+    for (size_t at = shape.drip; at < bytes.size(); at += shape.drip) {
+      cuts.push_back(at);
+    }
+  } else {
+    for (size_t at : shape.split) {
+      if (at < bytes.size()) cuts.push_back(at);
+    }
+  }
+  cuts.push_back(bytes.size());
+  size_t from = 0;
+  for (size_t i = 0; i < cuts.size(); ++i) {
+    if (i > 0 && shape.gap.count() > 0) {
+      if (auto paused = co_await Pause(shape.gap); !paused) {
+        co_return unexpected(paused.error());
+      }
+    }
+    std::string_view piece = bytes.substr(from, cuts[i] - from);
+    from = cuts[i];
+    log_->Bytes(Peer::kServer, layer, piece);
+    if (auto written = co_await WriteAll(piece, deadline); !written) {
+      co_return unexpected(written.error());
+    }
+    if (layer == Layer::kPlain) received_before_reply_ = plain_received_;
+  }
+  co_return WireResult<void>{};
+}
+
+asio::awaitable<WireResult<void>> Wire::Pause(
+    std::chrono::milliseconds duration) {
+  if (aborted_)
+    co_return unexpected(WireError{WireError::Kind::kAborted, "aborted"});
+  timer_.expires_after(duration);
+  (void)co_await timer_.async_wait(kNoThrow);
+  if (aborted_)
+    co_return unexpected(WireError{WireError::Kind::kAborted, "aborted"});
+  co_return WireResult<void>{};
+}
+
+asio::awaitable<WireResult<void>> Wire::WaitQuiet(
+    std::chrono::milliseconds window, Deadline deadline) {
+  while (true) {
+    Deadline quiet_until = std::chrono::steady_clock::now() + window;
+    if (quiet_until > deadline) {
+      co_return unexpected(WireError{
+          WireError::Kind::kTimeout,
+          "the client kept sending while the server waited for silence"});
+    }
+    auto got = co_await ReadSome(quiet_until);
+    if (!got) {
+      if (got.error().kind == WireError::Kind::kTimeout) break;
+      co_return unexpected(got.error());
+    }
+  }
+  co_return WireResult<void>{};
+}
+
+asio::awaitable<WireError> Wire::Drain(Deadline deadline) {
+  while (true) {
+    auto got = co_await ReadSome(deadline);
+    if (!got) co_return got.error();
+    raw_in_offset_ += raw_in_.size();
+    raw_in_.clear();
+    app_in_.clear();
+  }
+}
+
+void Wire::Reset() {
+  asio::error_code ignored;
+  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket_.close(ignored);
+  closed_ = true;
+  log_->Mark(Event::Kind::kClosed, Peer::kServer, "reset");
 }
 
 asio::awaitable<WireResult<void>> Wire::ReadRaw(Deadline deadline) {
@@ -102,16 +182,76 @@ asio::awaitable<WireResult<void>> Wire::ReadRaw(Deadline deadline) {
   } else {
     log_->Bytes(Peer::kClient, Layer::kPlain, got);
     raw_in_.append(got);
+    plain_received_ += got.size();
   }
   co_return WireResult<void>{};
 }
 
-asio::awaitable<WireResult<void>> Wire::FlushTls(Deadline deadline) {
+asio::awaitable<WireResult<void>> Wire::FlushTls(Deadline deadline,
+                                                 const WriteShape& shape) {
   if (BIO_ctrl_pending(wbio_) == 0) co_return WireResult<void>{};
   std::string out(BIO_ctrl_pending(wbio_), '\0');
   int n = BIO_read(wbio_, out.data(), static_cast<int>(out.size()));
   out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  co_return co_await SendRaw(out, Layer::kTlsRecord, deadline);
+  bool truncated = false;
+  ApplyRecordFaults(&out, &truncated);
+  auto sent = co_await SendRaw(out, Layer::kTlsRecord, deadline, shape);
+  if (!sent || !truncated) co_return sent;
+  tls_fatal_ = true;
+  Reset();
+  co_return unexpected(WireError{
+      WireError::Kind::kTls,
+      fmt::format("the scenario truncated TLS record {} and ended the "
+                  "connection",
+                  tls_options_.truncate_record)});
+}
+
+void Wire::ApplyRecordFaults(std::string* out, bool* truncated) {
+  size_t pos = 0;
+  while (pos < out->size()) {
+    if (record_left_ > 0) {
+      size_t take = std::min(record_left_, out->size() - pos);
+      record_left_ -= take;
+      pos += take;
+      continue;
+    }
+    if (out->size() - pos < 5) break;  // a memory BIO holds whole records
+    size_t length = (static_cast<unsigned char>((*out)[pos + 3]) << 8) |
+                    static_cast<unsigned char>((*out)[pos + 4]);
+    int index = ++records_sent_;
+    size_t end = std::min(pos + 5 + length, out->size());
+    record_left_ = pos + 5 + length - end;
+    if (index == tls_options_.corrupt_record && length > 0) {
+      (*out)[end - 1] = static_cast<char>((*out)[end - 1] ^ 0x01);
+      log_->Mark(
+          Event::Kind::kNote, Peer::kServer,
+          fmt::format("corrupted the last byte of TLS record {}", index));
+    }
+    if (index == tls_options_.truncate_record) {
+      out->resize(pos + 5 + length / 2);
+      log_->Mark(Event::Kind::kNote, Peer::kServer,
+                 fmt::format("truncated TLS record {} to {} of {} bytes", index,
+                             5 + length / 2, 5 + length));
+      *truncated = true;
+      record_left_ = 0;
+      return;
+    }
+    pos = end;
+  }
+}
+
+void Wire::InfoCallback(const SSL* ssl, int where, int ret) {
+  if ((where & SSL_CB_READ_ALERT) == 0) return;
+  auto* wire = static_cast<Wire*>(SSL_get_app_data(ssl));
+  if (wire == nullptr) return;
+  std::string name = AlertName(static_cast<uint8_t>(ret & 0xff));
+  if (wire->tls_facts_.client_alert.empty()) {
+    wire->tls_facts_.client_alert = name;
+  }
+  wire->log_->Mark(
+      Event::Kind::kNote, Peer::kClient,
+      fmt::format("TLS alert {} ({})", name,
+                  (ret >> 8) == SSL3_AL_FATAL ? "fatal" : "warning"));
 }
 
 WireError Wire::TlsError(int ssl_error, std::string_view what) {
@@ -130,20 +270,63 @@ WireError Wire::TlsError(int ssl_error, std::string_view what) {
 // another session may use the queue.
 
 asio::awaitable<WireResult<void>> Wire::StartTls(SSL_CTX* ctx,
+                                                 const TlsOptions& options,
                                                  Deadline deadline) {
+  tls_options_ = options;
+  // Bytes that arrived before the server's last write were sent before the
+  // client could have read the 220: they are not the handshake.
+  size_t early =
+      received_before_reply_ > raw_in_offset_
+          ? std::min<uint64_t>(received_before_reply_ - raw_in_offset_,
+                               raw_in_.size())
+          : 0;
+  raw_in_.erase(0, early);
+  raw_in_offset_ += early;
   log_->Mark(Event::Kind::kTlsStart, Peer::kServer,
-             fmt::format("{} plaintext bytes from the client were unread",
-                         raw_in_.size()));
+             early > 0
+                 ? fmt::format("discarded {} bytes the client sent before the "
+                               "server's reply; {} later bytes go to the "
+                               "handshake",
+                               early, raw_in_.size())
+                 : fmt::format("{} bytes from the client go to the handshake",
+                               raw_in_.size()));
+  if (options.abort != TlsOptions::Abort::kNone) {
+    co_return co_await AbortHandshake(deadline);
+  }
   ssl_.reset(SSL_new(ctx));
   rbio_ = BIO_new(BIO_s_mem());
   wbio_ = BIO_new(BIO_s_mem());
   if (!ssl_ || rbio_ == nullptr || wbio_ == nullptr) {
+    BIO_free(rbio_);
+    BIO_free(wbio_);
+    rbio_ = wbio_ = nullptr;
+    ssl_.reset();
     co_return unexpected(WireError{WireError::Kind::kTls, ossl::DrainErrors()});
   }
   SSL_set_bio(ssl_.get(), rbio_, wbio_);
   SSL_set_accept_state(ssl_.get());
-  // What the client sent after its STARTTLS line belongs to the handshake.
+  SSL_set_app_data(ssl_.get(), this);
+  SSL_set_info_callback(ssl_.get(), &Wire::InfoCallback);
+  if (options.security_level >= 0) {
+    SSL_set_security_level(ssl_.get(), options.security_level);
+  }
+  if ((options.min_version != 0 &&
+       SSL_set_min_proto_version(ssl_.get(), options.min_version) != 1) ||
+      (options.max_version != 0 &&
+       SSL_set_max_proto_version(ssl_.get(), options.max_version) != 1) ||
+      (!options.ciphers.empty() &&
+       SSL_set_cipher_list(ssl_.get(), options.ciphers.c_str()) != 1) ||
+      (!options.ciphersuites.empty() &&
+       SSL_set_ciphersuites(ssl_.get(), options.ciphersuites.c_str()) != 1) ||
+      (!options.groups.empty() &&
+       SSL_set1_groups_list(ssl_.get(), options.groups.c_str()) != 1)) {
+    tls_facts_.error = "the scenario's TLS options: " + ossl::DrainErrors();
+    tls_fatal_ = true;
+    log_->Mark(Event::Kind::kTlsFailed, Peer::kServer, tls_facts_.error);
+    co_return unexpected(WireError{WireError::Kind::kTls, tls_facts_.error});
+  }
   BIO_write(rbio_, raw_in_.data(), static_cast<int>(raw_in_.size()));
+  raw_in_offset_ += raw_in_.size();
   raw_in_.clear();
 
   while (true) {
@@ -180,6 +363,65 @@ asio::awaitable<WireResult<void>> Wire::StartTls(SSL_CTX* ctx,
   tls_facts_.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl_.get()));
   log_->Mark(Event::Kind::kTlsEstablished, Peer::kServer,
              fmt::format("{} {}", tls_facts_.version, tls_facts_.cipher));
+  co_return WireResult<void>{};
+}
+
+asio::awaitable<WireResult<void>> Wire::ReadFirstRecord(Deadline deadline) {
+  while (true) {
+    if (raw_in_.size() >= 5) {
+      size_t length = (static_cast<unsigned char>(raw_in_[3]) << 8) |
+                      static_cast<unsigned char>(raw_in_[4]);
+      if (raw_in_.size() >= 5 + length) co_return WireResult<void>{};
+    }
+    if (auto got = co_await ReadRaw(deadline); !got) {
+      co_return unexpected(got.error());
+    }
+  }
+}
+
+asio::awaitable<WireResult<void>> Wire::AbortHandshake(Deadline deadline) {
+  auto fail = [this](std::string message) {
+    tls_facts_.error = std::move(message);
+    log_->Mark(Event::Kind::kTlsFailed, Peer::kServer, tls_facts_.error);
+    return unexpected(WireError{WireError::Kind::kTls, tls_facts_.error});
+  };
+  if (auto got = co_await ReadFirstRecord(deadline); !got) {
+    co_return fail("handshake not begun: " + got.error().message);
+  }
+  switch (tls_options_.abort) {
+    case TlsOptions::Abort::kAlert: {
+      // A fatal alert in a plaintext TLS 1.2-format record.
+      const char record[] = {0x15,
+                             0x03,
+                             0x03,
+                             0x00,
+                             0x02,
+                             0x02,
+                             static_cast<char>(tls_options_.alert)};
+      (void)co_await SendRaw(std::string_view(record, sizeof record),
+                             Layer::kTlsRecord, deadline);
+      co_return fail(
+          fmt::format("the scenario answered the ClientHello with "
+                      "alert {}",
+                      AlertName(tls_options_.alert)));
+    }
+    case TlsOptions::Abort::kStall: {
+      WireError ended = co_await Drain(deadline);
+      auto error = fail("the scenario stalled after the ClientHello; then " +
+                        ended.message);
+      error.value().kind = ended.kind;
+      co_return error;
+    }
+    case TlsOptions::Abort::kClose:
+      co_return fail(
+          "the scenario closed the connection after the "
+          "ClientHello");
+    case TlsOptions::Abort::kReset:
+      Reset();
+      co_return fail("the scenario reset the connection after the ClientHello");
+    case TlsOptions::Abort::kNone:
+      break;
+  }
   co_return WireResult<void>{};
 }
 
@@ -222,6 +464,7 @@ asio::awaitable<WireResult<std::string>> Wire::ReadLine(size_t max_length,
     if (lf != std::string::npos) {
       std::string line = in.substr(0, lf);
       in.erase(0, lf + 1);
+      if (!ssl_) raw_in_offset_ += lf + 1;
       if (!line.empty() && line.back() == '\r') line.pop_back();
       co_return line;
     }
@@ -237,8 +480,9 @@ asio::awaitable<WireResult<std::string>> Wire::ReadLine(size_t max_length,
 }
 
 asio::awaitable<WireResult<void>> Wire::Send(std::string_view data,
-                                             Deadline deadline) {
-  if (!ssl_) co_return co_await SendRaw(data, Layer::kPlain, deadline);
+                                             Deadline deadline,
+                                             const WriteShape& shape) {
+  if (!ssl_) co_return co_await SendRaw(data, Layer::kPlain, deadline, shape);
   log_->Bytes(Peer::kServer, Layer::kTlsData, data);
   ERR_clear_error();
   if (int n = SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
@@ -246,29 +490,40 @@ asio::awaitable<WireResult<void>> Wire::Send(std::string_view data,
     co_return unexpected(
         TlsError(SSL_get_error(ssl_.get(), n), "TLS write failed"));
   }
-  co_return co_await FlushTls(deadline);
+  co_return co_await FlushTls(deadline, shape);
 }
 
-asio::awaitable<void> Wire::Close(Deadline deadline) {
+asio::awaitable<void> Wire::Close(Deadline deadline,
+                                  const CloseOptions& options) {
   if (closed_) co_return;
+  if (options.how == CloseOptions::How::kReset) {
+    Reset();
+    co_return;
+  }
   // SSL_shutdown is not allowed after a fatal error (see its manual page).
-  if (ssl_ && tls_facts_.established && !tls_fatal_ && !aborted_) {
+  if (options.notify && ssl_ && tls_facts_.established && !tls_fatal_ &&
+      !aborted_) {
     ERR_clear_error();
     SSL_shutdown(ssl_.get());
     ERR_clear_error();
     (void)co_await FlushTls(deadline);
   }
   closed_ = true;
-  log_->Mark(Event::Kind::kClosed, Peer::kServer, "fin");
+  log_->Mark(Event::Kind::kClosed, Peer::kServer,
+             options.how == CloseOptions::How::kHalf ? "half-close" : "fin");
   asio::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   // A lingering close: closing with unread client bytes would send a RST,
   // which can destroy the server's last reply before the client reads it.
-  // So read (and record) until the client's FIN, for a bounded time.
+  // So read (and record) until the client's FIN, for a bounded time; a
+  // half-close waits for it until the deadline.
   Deadline linger =
-      std::min(deadline, std::chrono::steady_clock::now() + kLinger);
+      options.how == CloseOptions::How::kHalf
+          ? deadline
+          : std::min(deadline, std::chrono::steady_clock::now() + kLinger);
   while (!peer_closed_ && !aborted_) {
     if (auto got = co_await ReadRaw(linger); !got) break;
+    raw_in_offset_ += raw_in_.size();
     raw_in_.clear();
   }
   socket_.close(ignored);

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "common/ossl.h"
 #include "server/event_log.h"
@@ -41,8 +42,49 @@ struct TlsFacts {
   bool established = false;
   std::string version;
   std::string cipher;
-  std::string sni;    // the server name the client asked for, if any
-  std::string error;  // why the handshake failed, if it did
+  std::string sni;           // the server name the client asked for, if any
+  std::string error;         // why the handshake failed, if it did
+  std::string client_alert;  // the alert the client sent, e.g. "unknown_ca"
+};
+
+// How one write is cut into TCP writes. Offsets are in the bytes as they go
+// on the wire: TLS records once TLS is up.
+struct WriteShape {
+  std::vector<size_t> split;         // cut before each of these offsets
+  size_t drip = 0;                   // else: writes of this many bytes
+  std::chrono::milliseconds gap{0};  // pause between drips
+};
+
+// How the server plays its side of one TLS handshake.
+struct TlsOptions {
+  int min_version = 0;  // TLS1_VERSION..TLS1_3_VERSION; 0: OpenSSL's default
+  int max_version = 0;
+  int security_level = -1;   // -1: the context's
+  std::string ciphers;       // TLS 1.2 and below, OpenSSL syntax
+  std::string ciphersuites;  // TLS 1.3
+  std::string groups;
+  // After the client's first record (its ClientHello) the server stops the
+  // handshake this way instead of answering.
+  enum class Abort { kNone, kAlert, kStall, kClose, kReset };
+  Abort abort = Abort::kNone;
+  uint8_t alert = 40;  // handshake_failure, for Abort::kAlert
+  // 1-based index of a record the server sends, counted from its first
+  // handshake record: flip a bit in its last byte, or send only half of it
+  // and end the connection. 0: none.
+  int corrupt_record = 0;
+  int truncate_record = 0;
+};
+
+// How the server ends the connection.
+struct CloseOptions {
+  enum class How {
+    kFin,    // close_notify (unless notify is false), FIN, brief linger
+    kReset,  // RST (SO_LINGER 0), nothing else
+    kHalf,   // close_notify and FIN, then wait for the client until the
+             // deadline
+  };
+  How how = How::kFin;
+  bool notify = true;  // send close_notify first when TLS is up
 };
 
 class Wire {
@@ -57,18 +99,35 @@ class Wire {
   [[nodiscard]] asio::awaitable<WireResult<std::string>> ReadLine(
       size_t max_length, Deadline deadline);
 
-  // Sends `data` at the current layer (encrypted once TLS is up).
-  [[nodiscard]] asio::awaitable<WireResult<void>> Send(std::string_view data,
-                                                       Deadline deadline);
+  // Sends `data` at the current layer (encrypted once TLS is up), cut into
+  // TCP writes as `shape` says.
+  [[nodiscard]] asio::awaitable<WireResult<void>> Send(
+      std::string_view data, Deadline deadline, const WriteShape& shape = {});
 
-  // Runs the server side of a TLS handshake on this connection. Bytes the
-  // client sent before this call and not yet read are fed to the handshake.
-  [[nodiscard]] asio::awaitable<WireResult<void>> StartTls(SSL_CTX* ctx,
-                                                           Deadline deadline);
+  // Reads and keeps whatever the client sends until it has been silent for
+  // `window`. Fails if the client goes away or `deadline` comes first.
+  [[nodiscard]] asio::awaitable<WireResult<void>> WaitQuiet(
+      std::chrono::milliseconds window, Deadline deadline);
 
-  // Ends the connection: close_notify when TLS is up, then FIN; then waits
-  // (at most until `deadline`, and never long) for the client's FIN.
-  asio::awaitable<void> Close(Deadline deadline);
+  // Waits `duration` without reading.
+  [[nodiscard]] asio::awaitable<WireResult<void>> Pause(
+      std::chrono::milliseconds duration);
+
+  // Reads and records everything the client sends, answering nothing, until
+  // it ends the connection (then kClosed or kReset) or `deadline` (kTimeout).
+  [[nodiscard]] asio::awaitable<WireError> Drain(Deadline deadline);
+
+  // Runs the server side of a TLS handshake on this connection. Plaintext
+  // the client sent after STARTTLS but before the server's last write (that
+  // is, before it could have read the 220) is discarded, as RFC 3207 and
+  // CVE-2011-0411 require; bytes sent after it are fed to the handshake.
+  [[nodiscard]] asio::awaitable<WireResult<void>> StartTls(
+      SSL_CTX* ctx, const TlsOptions& options, Deadline deadline);
+
+  // Ends the connection as `options` says; the default waits (at most until
+  // `deadline`, and never long) for the client's FIN.
+  asio::awaitable<void> Close(Deadline deadline,
+                              const CloseOptions& options = {});
 
   // Ends every pending and future operation with WireError::kAborted. Safe to
   // call from the same io_context at any time, also more than once.
@@ -79,14 +138,27 @@ class Wire {
   [[nodiscard]] std::string peer() const;
 
  private:
-  // Sends bytes exactly as given on the TCP stream.
+  // Sends bytes exactly as given on the TCP stream, cut as `shape` says.
   asio::awaitable<WireResult<void>> SendRaw(std::string_view bytes, Layer layer,
-                                            Deadline deadline);
+                                            Deadline deadline,
+                                            const WriteShape& shape = {});
+  asio::awaitable<WireResult<void>> WriteAll(std::string_view bytes,
+                                             Deadline deadline);
+  // Applies the record faults of tls_options_ to outgoing TLS records; may
+  // shorten *out (truncation), then sets *truncated.
+  void ApplyRecordFaults(std::string* out, bool* truncated);
+  // Reads until the client's first TLS record is complete.
+  asio::awaitable<WireResult<void>> ReadFirstRecord(Deadline deadline);
+  asio::awaitable<WireResult<void>> AbortHandshake(Deadline deadline);
+  // Closes the socket so that the peer sees a reset.
+  void Reset();
+  static void InfoCallback(const SSL* ssl, int where, int ret);
   // Waits for bytes from the client and stores them: in raw_in_ in plaintext,
   // in the read BIO once TLS has started.
   asio::awaitable<WireResult<void>> ReadRaw(Deadline deadline);
   // Sends what OpenSSL has queued in the write BIO.
-  asio::awaitable<WireResult<void>> FlushTls(Deadline deadline);
+  asio::awaitable<WireResult<void>> FlushTls(Deadline deadline,
+                                             const WriteShape& shape = {});
   // Decrypts what it can into app_in_; waits for records when it has none.
   asio::awaitable<WireResult<void>> ReadTls(Deadline deadline);
   // ReadTls() once TLS has started, ReadRaw() before.
@@ -99,11 +171,18 @@ class Wire {
   asio::steady_timer timer_;
   EventLog* log_;
   bool aborted_ = false;
-  bool closed_ = false;       // the server has ended the connection
-  bool peer_closed_ = false;  // the client has (FIN or reset)
-  bool tls_fatal_ = false;    // OpenSSL reported a fatal error on ssl_
-  std::string raw_in_;        // plaintext received and not yet consumed
-  std::string app_in_;        // decrypted bytes not yet consumed
+  bool closed_ = false;          // the server has ended the connection
+  bool peer_closed_ = false;     // the client has (FIN or reset)
+  bool tls_fatal_ = false;       // OpenSSL reported a fatal error on ssl_
+  std::string raw_in_;           // plaintext received and not yet consumed
+  uint64_t raw_in_offset_ = 0;   // client plaintext offset of raw_in_[0]
+  uint64_t plain_received_ = 0;  // client plaintext bytes received so far
+  // plain_received_ when the server last finished a plaintext write.
+  uint64_t received_before_reply_ = 0;
+  TlsOptions tls_options_;
+  int records_sent_ = 0;    // TLS records the server has sent
+  size_t record_left_ = 0;  // bytes of a record still to come in a flush
+  std::string app_in_;      // decrypted bytes not yet consumed
   std::array<char, 16384> buf_;
   ossl::SslPtr ssl_;
   BIO* rbio_ = nullptr;  // owned by ssl_
