@@ -13,7 +13,7 @@ else
 WERROR := OFF
 endif
 
-.PHONY: all deps build test unit pytest suite clean format
+.PHONY: all deps build test unit pytest suite bench clean format
 
 all: build
 
@@ -37,6 +37,11 @@ test: unit pytest
 
 suite: build
 	$(PYTHON) pytest/suite.py --build-dir $(BUILD_DIR)
+
+# Benchmarks on one core (bench/RESULTS.md); not part of `make test`.
+bench: build
+	taskset -c 0 $(BUILD_DIR)/bin/certs_bench --benchmark_repetitions=10 --benchmark_report_aggregates_only=true
+	taskset -c 0 bench/openssl_cli_catalogue.sh 5
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

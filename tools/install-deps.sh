@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libssl-dev openssl ca-certificates
   libasio-dev libexpected-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-pytest-xdist python3-pytest-timeout python3-aiosmtpd
   swaks libnet-ssleay-perl curl
 )
