@@ -731,7 +731,7 @@ tl::expected<CatalogueFiles, std::string> WriteCatalogue(
     const IssuedCatalogue& catalogue, const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   fs::path target = dir.lexically_normal();
-  if (target.has_filename() == false) target = target.parent_path();
+  if (!target.has_filename()) target = target.parent_path();
   std::error_code ec;
   if (fs::exists(target, ec)) {
     if (!fs::is_directory(target, ec)) {
