@@ -14,9 +14,10 @@ constexpr size_t kNever = std::numeric_limits<size_t>::max();
 
 // One line as one side sent it at one layer.
 struct Line {
-  std::string text;  // without CR LF
-  uint64_t end = 0;  // stream offset just past its LF
-  size_t event = 0;  // the event that completed it
+  std::string text;    // without CR LF
+  uint64_t begin = 0;  // stream offset of its first byte
+  uint64_t end = 0;    // stream offset just past its LF
+  size_t event = 0;    // the event that completed it
 };
 
 // The bytes one side sent at one layer, as the events carried them.
@@ -44,8 +45,10 @@ Stream Collect(const std::vector<Event>& events, Peer from, Layer layer) {
         partial += e.bytes[k];
         continue;
       }
+      uint64_t end = e.offset + k + 1;
+      uint64_t begin = end - partial.size() - 1;
       if (!partial.empty() && partial.back() == '\r') partial.pop_back();
-      s.lines.push_back({std::move(partial), e.offset + k + 1, i});
+      s.lines.push_back({std::move(partial), begin, end, i});
       partial.clear();
     }
   }
@@ -53,7 +56,7 @@ Stream Collect(const std::vector<Event>& events, Peer from, Layer layer) {
 }
 
 std::string Verb(std::string_view line) {
-  std::string verb(line.substr(0, line.find(' ')));
+  std::string verb(line.substr(0, line.find_first_of(" \r\n")));
   for (char& c : verb) {
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
@@ -202,7 +205,7 @@ class Checker {
           fmt::format("the client's first command over TLS was {}, not EHLO "
                       "(RFC 3207 section 4.2: forget what was learned before)",
                       verb),
-          At(first.event, first.end - first.text.size() - 1, first.text));
+          At(first.event, first.begin, first.text));
     } else if (verb == "EHLO" || verb == "HELO") {
       size_t reply = FinalReplyAfter(server_tls_, first.event);
       if (auto next = ClientBytesBefore(client_tls_, first.end, reply)) {
@@ -215,7 +218,7 @@ class Checker {
     for (const Line& l : client_tls_.lines) {
       if (Verb(l.text) == "STARTTLS") {
         Add("second-starttls", "the client sent STARTTLS again over TLS",
-            At(l.event, l.end - l.text.size() - 1, l.text));
+            At(l.event, l.begin, l.text));
         break;
       }
     }
@@ -227,7 +230,7 @@ class Checker {
     bool reported_auth = false;
     for (const Line& l : client_plain_.lines) {
       std::string verb = Verb(l.text);
-      Evidence evidence = At(l.event, l.end - l.text.size() - 1, l.text);
+      Evidence evidence = At(l.event, l.begin, l.text);
       bool mail =
           verb == "MAIL" || verb == "RCPT" || verb == "DATA" || verb == "BDAT";
       if (verb == "AUTH" && !reported_auth) {
@@ -236,15 +239,18 @@ class Checker {
             "the client sent AUTH before TLS protected the connection",
             evidence);
       }
-      if ((mail || verb == "AUTH") && !reported_mail) {
+      // AUTH counts as mail only for a downgrade: else a later MAIL must
+      // still be reported.
+      bool downgrade = input_.record->earlier_tls_failure;
+      if ((mail || (verb == "AUTH" && downgrade)) && !reported_mail) {
         reported_mail = true;
-        if (input_.record->earlier_tls_failure) {
+        if (downgrade) {
           Add("downgrade-by-reconnect",
               fmt::format("after a failed TLS handshake the client came back "
                           "and sent {} in plain text",
                           verb),
               evidence);
-        } else if (mail) {
+        } else {
           Add("plaintext-after-refusal",
               fmt::format("the client sent {} in plain text instead of "
                           "giving up without TLS",
