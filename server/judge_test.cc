@@ -7,6 +7,7 @@ namespace starttls::server {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 Scenario Expecting(Expectation e) {
@@ -62,6 +63,62 @@ TEST(Judge, ScriptMismatchFailsEvenWithTheRightOutcome) {
   EXPECT_THAT(v.reasons,
               ElementsAre("the client sent \"MAIL FROM:<a@b>\" where "
                           "scenario line 7 expected \"STARTTLS\""));
+}
+
+TEST(Judge, DeliveryPassesWhereDeliveryOrRefusalIsExpected) {
+  Verdict v = Judge(Expecting(Expectation::kDeliverOrRefuse), Delivered());
+  EXPECT_TRUE(v.pass);
+  EXPECT_EQ(v.observed, Outcome::kDelivered);
+}
+
+TEST(Judge, RefusalPassesWhereDeliveryOrRefusalIsExpected) {
+  Verdict v = Judge(Expecting(Expectation::kDeliverOrRefuse), SessionRecord{});
+  EXPECT_TRUE(v.pass);
+  EXPECT_EQ(v.observed, Outcome::kRefused);
+}
+
+TEST(Judge, AHangFailsWhereDeliveryOrRefusalIsExpected) {
+  SessionRecord r;
+  r.timed_out = true;
+  Verdict v = Judge(Expecting(Expectation::kDeliverOrRefuse), r);
+  EXPECT_FALSE(v.pass);
+  EXPECT_EQ(v.observed, Outcome::kHung);
+  EXPECT_THAT(v.reasons,
+              ElementsAre("expected the client to deliver-or-refuse, observed "
+                          "hung",
+                          HasSubstr("hang: ")));
+}
+
+TEST(Judge, AnInterruptedSessionFailsWhereDeliveryOrRefusalIsExpected) {
+  SessionRecord r;
+  r.interrupted = true;
+  Verdict v = Judge(Expecting(Expectation::kDeliverOrRefuse), r);
+  EXPECT_FALSE(v.pass);
+  EXPECT_EQ(v.observed, Outcome::kInterrupted);
+}
+
+TEST(Judge, AnOracleFindingFailsADeliveryOrRefusal) {
+  // Refused, as allowed, but after sending MAIL in plain text.
+  SessionRecord r;
+  r.events.Bytes(Peer::kServer, Layer::kPlain, "220 mx\r\n");
+  r.events.Bytes(Peer::kClient, Layer::kPlain, "MAIL FROM:<a@b>\r\n");
+  Verdict v = Judge(Expecting(Expectation::kDeliverOrRefuse), r);
+  EXPECT_FALSE(v.pass);
+  EXPECT_EQ(v.observed, Outcome::kRefused);
+  ASSERT_EQ(v.findings.size(), 1u);
+  EXPECT_EQ(v.findings[0].id, "plaintext-after-refusal");
+  EXPECT_THAT(v.reasons, ElementsAre(HasSubstr("plaintext-after-refusal: ")));
+}
+
+TEST(Judge, ABadCertificateIsPassedToTheOracles) {
+  SessionRecord r = Delivered();
+  r.events.Bytes(Peer::kClient, Layer::kTlsData, "EHLO c\r\n");
+  EXPECT_TRUE(Judge(Expecting(Expectation::kDeliverOrRefuse), r).pass);
+  Verdict v = Judge(Expecting(Expectation::kDeliverOrRefuse), r,
+                    /*bad_certificate=*/true);
+  EXPECT_FALSE(v.pass);
+  ASSERT_EQ(v.findings.size(), 1u);
+  EXPECT_EQ(v.findings[0].id, "proceeded-after-bad-certificate");
 }
 
 }  // namespace
