@@ -153,6 +153,15 @@ tl::expected<Reply, Error> Session::Ehlo() {
 }
 
 tl::expected<TlsInfo, Error> Session::StartTls() {
+  // A reply already waiting would be taken as the answer to STARTTLS, and
+  // the handshake would start before the server's real 220.
+  if (!parser_.buffered().empty()) {
+    can_quit_ = false;
+    return Fail(ErrorCode::kUnexpectedPlaintext,
+                fmt::format("server sent a reply nobody asked for before "
+                            "STARTTLS: {}",
+                            Quote(parser_.buffered())));
+  }
   auto reply = Command("STARTTLS", "STARTTLS");
   if (!reply) return tl::unexpected(reply.error());
   if (reply->code != 220) {

@@ -173,6 +173,20 @@ TEST_F(DeliverTest, EvenAPartialLineAfterThe220IsUnexpectedPlaintext) {
   EXPECT_EQ(result.error().code, ErrorCode::kUnexpectedPlaintext);
 }
 
+TEST_F(DeliverTest, AReplyNobodyAskedForIsNeverTakenAsTheAnswerToStartTls) {
+  Expect({
+      Server("220 mail.example.test ESMTP\r\n"),
+      Client("EHLO client.example.test\r\n"),
+      // A 220 arrives with the EHLO reply, before STARTTLS was sent.
+      Server("250-mail.example.test\r\n250 STARTTLS\r\n220 Ready\r\n"),
+      // Neither STARTTLS nor a handshake follows.
+  });
+  auto result = Run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kUnexpectedPlaintext);
+  EXPECT_THAT(result.error().message, HasSubstr("220 Ready"));
+}
+
 TEST_F(DeliverTest, PlaintextSeenByTheTransportEndsTheSessionWithoutQuit) {
   auto script = HappyScript();
   script.resize(NthRead(script, 2) + 1);

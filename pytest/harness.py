@@ -146,9 +146,33 @@ def reference_client(server: MockServer, servername: str = "mail.example.test",
                      extra: list[str] | None = None) -> list[str]:
     return [str(binary("starttls-client")), "--host", "127.0.0.1",
             "--port", str(server.port), "--cafile", str(server.cafile),
-            "--servername", servername, "--require-tls", "--timeout", "10",
+            "--servername", servername, "--require-tls",
             *(extra or [])]
 
 
 def scenario_files() -> list[Path]:
     return sorted(SCENARIOS.rglob("*.smtp"))
+
+
+@dataclass
+class RunVerdict:
+    passed: bool
+    observed: str
+    reasons: list[str]
+
+
+def judge_run(sessions: list[dict], client_status: int | None) -> RunVerdict:
+    """Combines the server's verdicts on one scenario's sessions with the
+    client's exit status: every session must pass, and a client must not
+    claim success for a message that was not delivered, nor failure for one
+    that was."""
+    reasons = []
+    for s in sessions:
+        prefix = f"connection {s['script_connection']}: " if len(sessions) > 1 else ""
+        reasons += [prefix + r for r in s["reasons"]]
+    delivered = any(s["delivered"] for s in sessions)
+    if client_status is not None and (client_status == 0) != delivered:
+        reasons.append(f"the client exited {client_status} but the message was "
+                       f"{'' if delivered else 'not '}delivered")
+    observed = "delivered" if delivered else sessions[-1]["observed"]
+    return RunVerdict(not reasons, observed, reasons)

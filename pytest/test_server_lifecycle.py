@@ -38,7 +38,7 @@ def test_malformed_scenario_is_refused_with_its_position(tmp_path, text, where, 
 
 
 def test_bad_usage_exits_2_with_one_line(tmp_path):
-    done = subprocess.run(serve_argv("--sessions", "0", harness.SCENARIOS / "hotmail-2009.smtp"),
+    done = subprocess.run(serve_argv("--sessions", "0", harness.SCENARIOS / "control" / "hotmail-2009.smtp"),
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1

@@ -53,7 +53,9 @@ const std::map<std::string_view, WordStep>& WordSteps() {
          {"quiet", {OptionType::kDuration}},
          {"split", {OptionType::kOffsets}},
          {"drip", {OptionType::kCount}},
-         {"gap", {OptionType::kDuration}}}}},
+         {"gap", {OptionType::kDuration}},
+         {"corrupt", {OptionType::kCount}},
+         {"truncate", {OptionType::kCount}}}}},
       {"tls",
        {Step::Kind::kTls,
         {{"min", {OptionType::kVersion}},
@@ -301,7 +303,7 @@ class Parser {
     }
     const WordStep& spec = it->second;
     if (spec.kind != Step::Kind::kConnection) {
-      if (auto r = CheckReachable(n); !r) return r;
+      if (auto r = CheckReachable(n, spec.kind); !r) return r;
     }
     Step step{.kind = spec.kind, .line = n};
     if (step.kind == Step::Kind::kTls) {
@@ -478,6 +480,12 @@ class Parser {
   tl::expected<void, ParseError> CheckCombination(const Step& step,
                                                   int n) const {
     auto has = [&](const char* key) { return step.options.contains(key); };
+    if (step.kind == Step::Kind::kWrite && tls_line_ == 0 &&
+        (has("corrupt") || has("truncate"))) {
+      return unexpected(Error(n, 1,
+                              "corrupt= and truncate= of a write need TLS: "
+                              "put the write after `tls`"));
+    }
     if (has("gap") && !has("drip")) {
       return unexpected(Error(n, 1, "gap= needs drip="));
     }
@@ -502,11 +510,16 @@ class Parser {
   }
 
   // Steps after `serve`, `stall` or `close` could never run, except the next
-  // `connection`.
-  tl::expected<void, ParseError> CheckReachable(int n) const {
+  // `connection` and a `close` after `serve`.
+  tl::expected<void, ParseError> CheckReachable(
+      int n, std::optional<Step::Kind> next = std::nullopt) const {
     if (!scenario_.steps.empty()) {
       const Step& last = scenario_.steps.back();
-      if (IsFinal(last.kind)) {
+      // `close` after `serve` says how the server ends the connection once
+      // the responder is done.
+      bool close_after_serve =
+          last.kind == Step::Kind::kServe && next == Step::Kind::kClose;
+      if (IsFinal(last.kind) && !close_after_serve) {
         return unexpected(
             Error(n, 1,
                   fmt::format("step after \"{}\" at line {} can never run",

@@ -31,13 +31,14 @@ class Interpreter {
     for (const Step& step : steps_) {
       if (step.kind != Step::Kind::kSend && step.kind != Step::Kind::kRaw &&
           step.kind != Step::Kind::kWrite) {
-        go_on = co_await Flush(step, {});
+        go_on = co_await Flush(step, kOneWrite);
         if (!go_on) break;
       }
       go_on = co_await RunStep(step);
       if (!go_on) break;
     }
-    if (go_on && !steps_.empty()) go_on = co_await Flush(steps_.back(), {});
+    if (go_on && !steps_.empty())
+      go_on = co_await Flush(steps_.back(), kOneWrite);
     if (go_on) {
       record_->script_completed = true;
       if (record_->ended.empty()) co_await AfterScript();
@@ -94,8 +95,8 @@ class Interpreter {
       case Step::Kind::kExpect:
         co_return co_await Expect(step);
       case Step::Kind::kTls: {
-        auto tls = co_await wire_->StartTls(ctx_.tls, ToTlsOptions(step),
-                                            WaitDeadline());
+        const TlsOptions options = ToTlsOptions(step);
+        auto tls = co_await wire_->StartTls(ctx_.tls, options, WaitDeadline());
         if (!tls) {
           TlsFailed();
           Ended(tls.error(),
@@ -114,8 +115,10 @@ class Interpreter {
       }
       case Step::Kind::kClose:
         close_ = ToCloseOptions(step);
-        record_->ended =
-            fmt::format("the server closed the connection {}", Where(step));
+        if (record_->ended.empty()) {
+          record_->ended =
+              fmt::format("the server closed the connection {}", Where(step));
+        }
         co_return true;
       case Step::Kind::kConnection:
         co_return true;
@@ -138,8 +141,11 @@ class Interpreter {
         co_return false;
       }
     }
-    WriteShape shape{.drip = static_cast<size_t>(IntOption(step, "drip", 0)),
-                     .gap = DurationOption(step, "gap", {})};
+    WriteShape shape{
+        .drip = static_cast<size_t>(IntOption(step, "drip", 0)),
+        .gap = DurationOption(step, "gap", {}),
+        .corrupt_record = static_cast<int>(IntOption(step, "corrupt", 0)),
+        .truncate_record = static_cast<int>(IntOption(step, "truncate", 0))};
     for (int64_t at : IntListOption(step, "split")) {
       shape.split.push_back(static_cast<size_t>(at));
     }
@@ -220,16 +226,17 @@ class Interpreter {
     }
   }
 
-  // The built-in responder answers until the client quits or goes away.
+  // The built-in responder answers until the client quits (true: a `close`
+  // after it may still run) or goes away (false).
   asio::awaitable<bool> Serve() {
     if (!greeted_) {
       // A scenario that is only `serve` still owes the client a greeting.
-      auto sent = co_await wire_->Send(
-          fmt::format("220 {} ESMTP starttls-mock\r\n", scenario_.host),
-          WaitDeadline());
+      const std::string greeting =
+          fmt::format("220 {} ESMTP starttls-mock\r\n", scenario_.host);
+      auto sent = co_await wire_->Send(greeting, WaitDeadline());
       if (!sent) {
         Ended(sent.error(), "while sending the responder's greeting");
-        co_return true;
+        co_return false;
       }
     }
     while (true) {
@@ -240,14 +247,14 @@ class Interpreter {
                                      WaitDeadline());
         }
         Ended(line.error(), "while the responder was serving");
-        co_return true;
+        co_return false;
       }
       Responder::Response response = responder_.OnLine(*line);
       if (!response.reply.empty()) {
         if (auto sent = co_await wire_->Send(response.reply, WaitDeadline());
             !sent) {
           Ended(sent.error(), "while the responder was serving");
-          co_return true;
+          co_return false;
         }
       }
       switch (response.action) {
@@ -257,12 +264,13 @@ class Interpreter {
           record_->ended = "the client quit";
           co_return true;
         case Responder::Action::kStartTls:
-          if (auto tls = co_await wire_->StartTls(ctx_.tls, {}, WaitDeadline());
+          if (auto tls = co_await wire_->StartTls(ctx_.tls, kDefaultTls,
+                                                  WaitDeadline());
               !tls) {
             TlsFailed();
             Ended(tls.error(),
                   "during the TLS handshake the responder started");
-            co_return true;
+            co_return false;
           }
           responder_.OnTlsStarted();
           break;

@@ -490,6 +490,13 @@ asio::awaitable<WireResult<void>> Wire::Send(std::string_view data,
     co_return unexpected(
         TlsError(SSL_get_error(ssl_.get(), n), "TLS write failed"));
   }
+  // Faults of this write count from its first record.
+  if (shape.corrupt_record > 0) {
+    tls_options_.corrupt_record = records_sent_ + shape.corrupt_record;
+  }
+  if (shape.truncate_record > 0) {
+    tls_options_.truncate_record = records_sent_ + shape.truncate_record;
+  }
   co_return co_await FlushTls(deadline, shape);
 }
 

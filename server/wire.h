@@ -53,6 +53,10 @@ struct WriteShape {
   std::vector<size_t> split;         // cut before each of these offsets
   size_t drip = 0;                   // else: writes of this many bytes
   std::chrono::milliseconds gap{0};  // pause between drips
+  // Under TLS: 1-based index, among the records of this write, of one to
+  // corrupt or to truncate (then the connection ends). 0: none.
+  int corrupt_record = 0;
+  int truncate_record = 0;
 };
 
 // How the server plays its side of one TLS handshake.
@@ -87,6 +91,13 @@ struct CloseOptions {
   bool notify = true;  // send close_notify first when TLS is up
 };
 
+// Defaults passed by reference. g++ 12 destroys a temporary twice when it
+// is created inside a co_await expression, so callers pass these instead of
+// `{}`.
+inline const WriteShape kOneWrite{};
+inline const TlsOptions kDefaultTls{};
+inline const CloseOptions kDefaultClose{};
+
 class Wire {
  public:
   // *log must outlive the Wire.
@@ -102,7 +113,8 @@ class Wire {
   // Sends `data` at the current layer (encrypted once TLS is up), cut into
   // TCP writes as `shape` says.
   [[nodiscard]] asio::awaitable<WireResult<void>> Send(
-      std::string_view data, Deadline deadline, const WriteShape& shape = {});
+      std::string_view data, Deadline deadline,
+      const WriteShape& shape = kOneWrite);
 
   // Reads and keeps whatever the client sends until it has been silent for
   // `window`. Fails if the client goes away or `deadline` comes first.
@@ -127,7 +139,7 @@ class Wire {
   // Ends the connection as `options` says; the default waits (at most until
   // `deadline`, and never long) for the client's FIN.
   asio::awaitable<void> Close(Deadline deadline,
-                              const CloseOptions& options = {});
+                              const CloseOptions& options = kDefaultClose);
 
   // Ends every pending and future operation with WireError::kAborted. Safe to
   // call from the same io_context at any time, also more than once.
@@ -139,9 +151,9 @@ class Wire {
 
  private:
   // Sends bytes exactly as given on the TCP stream, cut as `shape` says.
-  asio::awaitable<WireResult<void>> SendRaw(std::string_view bytes, Layer layer,
-                                            Deadline deadline,
-                                            const WriteShape& shape = {});
+  asio::awaitable<WireResult<void>> SendRaw(
+      std::string_view bytes, Layer layer, Deadline deadline,
+      const WriteShape& shape = kOneWrite);
   asio::awaitable<WireResult<void>> WriteAll(std::string_view bytes,
                                              Deadline deadline);
   // Applies the record faults of tls_options_ to outgoing TLS records; may
@@ -157,8 +169,8 @@ class Wire {
   // in the read BIO once TLS has started.
   asio::awaitable<WireResult<void>> ReadRaw(Deadline deadline);
   // Sends what OpenSSL has queued in the write BIO.
-  asio::awaitable<WireResult<void>> FlushTls(Deadline deadline,
-                                             const WriteShape& shape = {});
+  asio::awaitable<WireResult<void>> FlushTls(
+      Deadline deadline, const WriteShape& shape = kOneWrite);
   // Decrypts what it can into app_in_; waits for records when it has none.
   asio::awaitable<WireResult<void>> ReadTls(Deadline deadline);
   // ReadTls() once TLS has started, ReadRaw() before.

@@ -159,8 +159,8 @@ TEST_F(WireTlsTest, HandshakeOverMemoryBiosThenLinesTravelEncrypted) {
     int n = SSL_read(ssl.get(), buf, sizeof buf);
     if (n > 0) client_got.assign(buf, static_cast<size_t>(n));
   });
-  auto tls =
-      Run(wire_->StartTls(server_ctx_.get(), {}, In(milliseconds(10000))));
+  auto tls = Run(
+      wire_->StartTls(server_ctx_.get(), kDefaultTls, In(milliseconds(10000))));
   ASSERT_TRUE(tls.has_value()) << tls.error().message;
   auto line = Run(wire_->ReadLine(100, In(milliseconds(10000))));
   ASSERT_TRUE(line.has_value()) << line.error().message;
@@ -190,8 +190,8 @@ TEST_F(WireTlsTest, HandshakeOverMemoryBiosThenLinesTravelEncrypted) {
 
 TEST_F(WireTlsTest, PlaintextWhereTheHandshakeShouldBeFailsTheHandshake) {
   ClientSends("MAIL FROM:<a@b>\r\n");
-  auto tls =
-      Run(wire_->StartTls(server_ctx_.get(), {}, In(milliseconds(10000))));
+  auto tls = Run(
+      wire_->StartTls(server_ctx_.get(), kDefaultTls, In(milliseconds(10000))));
   ASSERT_FALSE(tls.has_value());
   EXPECT_EQ(tls.error().kind, WireError::Kind::kTls);
   EXPECT_FALSE(wire_->tls().established);
@@ -202,7 +202,8 @@ TEST_F(WireTlsTest, PlaintextWhereTheHandshakeShouldBeFailsTheHandshake) {
 }
 
 TEST_F(WireTlsTest, HandshakeGivesUpAtTheDeadline) {
-  auto tls = Run(wire_->StartTls(server_ctx_.get(), {}, In(milliseconds(50))));
+  auto tls = Run(
+      wire_->StartTls(server_ctx_.get(), kDefaultTls, In(milliseconds(50))));
   ASSERT_FALSE(tls.has_value());
   EXPECT_EQ(tls.error().kind, WireError::Kind::kTimeout);
 }
