@@ -142,6 +142,18 @@ def run_client(argv: list[str], timeout: float = 30.0) -> ClientResult:
                         done.stderr.decode(errors="replace"))
 
 
+def scenario_host(path: Path) -> str:
+    """The identity a scenario's server proves: its Host header, or the
+    default. Clients are told to verify this name (or address)."""
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("Host:"):
+            return line.split(":", 1)[1].strip()
+        if line.startswith(("S:", "C:")) or line.split(" ")[0] in (
+                "send", "write", "tls", "serve", "stall", "close", "connection"):
+            break
+    return "mail.example.test"
+
+
 def reference_client(server: MockServer, servername: str = "mail.example.test",
                      extra: list[str] | None = None) -> list[str]:
     return [str(binary("starttls-client")), "--host", "127.0.0.1",

@@ -29,7 +29,8 @@ def run_one(scenario: Path, work: Path) -> tuple[bool, str, str, str]:
     server = harness.MockServer([scenario], work / scenario.stem)
     server.start()
     client = harness.run_client(harness.reference_client(
-        server, extra=["--timeout", CLIENT_TIMEOUT]))
+        server, servername=harness.scenario_host(scenario),
+        extra=["--timeout", CLIENT_TIMEOUT]))
     # The client has exited; the server lets its sessions finish, then stops.
     code = server.stop()
     if code != 0:

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "certs/catalogue.h"
 #include "server/tls_alert.h"
 
 namespace starttls::server {
@@ -200,13 +201,12 @@ class Parser {
     if (name == "Summary") {
       scenario_.summary = std::string(value);
     } else if (name == "Certificate") {
-      if (!std::all_of(value.begin(), value.end(), [](char c) {
-            return std::islower(static_cast<unsigned char>(c)) ||
-                   std::isdigit(static_cast<unsigned char>(c)) || c == '-';
-          })) {
-        return unexpected(Error(
-            n, value_col,
-            fmt::format("invalid certificate profile name \"{}\"", value)));
+      if (certs::FindProfile(value) == nullptr) {
+        return unexpected(
+            Error(n, value_col,
+                  fmt::format("unknown certificate profile \"{}\" (see "
+                              "`starttls-mock certs --list`)",
+                              value)));
       }
       scenario_.certificate = std::string(value);
     } else if (name == "Host") {

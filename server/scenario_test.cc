@@ -207,8 +207,9 @@ TEST(ParseScenarioErrors, OptionValuesAreCheckedWhereTheyAreWritten) {
             "t.smtp:3:1: \"connection\" is not followed by any step");
   EXPECT_EQ(ErrorOf("Summary: x\nstall\nS: 220\n"),
             "t.smtp:3:1: step after \"stall\" at line 2 can never run");
-  EXPECT_EQ(ErrorOf("Summary: x\nCertificate: Bad!\nserve\n"),
-            "t.smtp:2:14: invalid certificate profile name \"Bad!\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nCertificate: bogus\nserve\n"),
+            "t.smtp:2:14: unknown certificate profile \"bogus\" (see "
+            "`starttls-mock certs --list`)");
 }
 
 TEST(ParseScenario, TlsMayStartOncePerConnection) {

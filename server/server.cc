@@ -12,7 +12,8 @@
 #include <map>
 #include <set>
 
-#include "certs/run_pki.h"
+#include "certs/catalogue.h"
+#include "certs/host_name.h"
 #include "common/atomic_file.h"
 #include "common/ossl.h"
 #include "server/judge.h"
@@ -72,16 +73,22 @@ tl::expected<std::filesystem::path, std::string> MakeRunDir(
   return std::filesystem::path(buf);
 }
 
+// A server context presenting one profile of the catalogue.
 tl::expected<ossl::SslCtxPtr, std::string> MakeTlsContext(
-    const certs::RunPkiFiles& pki) {
+    const certs::ProfileFiles& files) {
   ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-  if (!ctx ||
-      SSL_CTX_use_certificate_chain_file(ctx.get(), pki.chain_file.c_str()) !=
+  if (!ctx) return unexpected("TLS context: " + ossl::DrainErrors());
+  // Level 0 lets the server load and offer the weak leaves (rsa-1024,
+  // sha1-signature); whether to accept them is the client's decision.
+  SSL_CTX_set_security_level(ctx.get(), 0);
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.chain_file.c_str()) !=
           1 ||
-      SSL_CTX_use_PrivateKey_file(ctx.get(), pki.key_file.c_str(),
+      SSL_CTX_use_PrivateKey_file(ctx.get(), files.key_file.c_str(),
                                   SSL_FILETYPE_PEM) != 1 ||
       SSL_CTX_check_private_key(ctx.get()) != 1) {
-    return unexpected("TLS context: " + ossl::DrainErrors());
+    return unexpected(fmt::format("TLS context for {}: {}",
+                                  files.chain_file.string(),
+                                  ossl::DrainErrors()));
   }
   return ctx;
 }
@@ -92,8 +99,10 @@ constexpr std::chrono::seconds kStopGrace{2};
 
 class Server {
  public:
+  // tls maps profile names to contexts presenting them; every scenario's
+  // profile is present.
   Server(const ServerOptions& options, std::filesystem::path run_dir,
-         SSL_CTX* tls)
+         const std::map<std::string, ossl::SslCtxPtr, std::less<>>* tls)
       : options_(options),
         run_dir_(std::move(run_dir)),
         tls_(tls),
@@ -205,15 +214,20 @@ class Server {
     if (stopping_) wire.Abort();
     co_await RunSession(&wire,
                         {.scenario = &scenario,
-                         .tls = tls_,
+                         .tls = tls_->at(scenario.certificate).get(),
                          .connection = n,
                          .script_connection = script_connection,
                          .run = this_run},
                         record.get());
     registered.reset();
 
-    nlohmann::json report =
-        SessionReport(scenario, *record, Judge(scenario, *record));
+    const certs::Profile* profile = certs::FindProfile(scenario.certificate);
+    // A revoked leaf is only bad for a client that was given the CRL, and
+    // scenarios do not give clients one.
+    bool bad_certificate = profile != nullptr && !profile->good() &&
+                           !profile->policy_dependent() && !profile->needs_crl;
+    nlohmann::json report = SessionReport(
+        scenario, *record, Judge(scenario, *record, bad_certificate));
     std::filesystem::path file =
         run_dir_ / "sessions" / fmt::format("{:04}-{}.json", n, scenario.name);
     if (auto r = WriteFileAtomically(file, DumpReport(report)); !r) {
@@ -247,7 +261,7 @@ class Server {
 
   const ServerOptions& options_;
   std::filesystem::path run_dir_;
-  SSL_CTX* tls_;
+  const std::map<std::string, ossl::SslCtxPtr, std::less<>>* tls_;
   asio::io_context io_{1};
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
@@ -273,21 +287,42 @@ tl::expected<void, std::string> RunServer(const ServerOptions& options,
   auto run_dir = MakeRunDir(options.run_dir);
   if (!run_dir) return unexpected(run_dir.error());
 
+  // One issuance per run, for every scenario's host (a DNS name first, as
+  // the catalogue requires), shared by all scenarios.
   std::vector<std::string> hosts;
   for (const Scenario& s : options.scenarios) {
     if (std::find(hosts.begin(), hosts.end(), s.host) == hosts.end()) {
       hosts.push_back(s.host);
     }
   }
-  auto pki = certs::IssueRunPki(*run_dir, hosts);
-  if (!pki) return unexpected(pki.error());
-  auto tls = MakeTlsContext(*pki);
-  if (!tls) return unexpected(tls.error());
+  std::stable_partition(hosts.begin(), hosts.end(), [](const std::string& h) {
+    return !certs::IsIpLiteral(h);
+  });
+  if (certs::IsIpLiteral(hosts.front())) {
+    hosts.insert(hosts.begin(), "mail.example.test");
+  }
+  auto issued = certs::IssueCatalogue(hosts);
+  if (!issued) return unexpected(issued.error());
+  auto files = certs::WriteCatalogue(*issued, *run_dir / "pki");
+  if (!files) return unexpected(files.error());
+  std::map<std::string, ossl::SslCtxPtr, std::less<>> contexts;
+  for (const Scenario& s : options.scenarios) {
+    if (contexts.contains(s.certificate)) continue;
+    auto profile = files->profiles.find(s.certificate);
+    if (profile == files->profiles.end()) {
+      return unexpected(fmt::format("{}: unknown certificate profile \"{}\"",
+                                    s.path, s.certificate));
+    }
+    auto ctx = MakeTlsContext(profile->second);
+    if (!ctx) return unexpected(ctx.error());
+    contexts.emplace(s.certificate, std::move(*ctx));
+  }
 
-  Server server(options, *run_dir, tls->get());
+  Server server(options, *run_dir, &contexts);
   auto port = server.Listen(*endpoint);
   if (!port) return unexpected(port.error());
-  *ready << fmt::format("READY port={} cafile={}", *port, pki->ca_file.string())
+  *ready << fmt::format("READY port={} cafile={}", *port,
+                        files->ca_file.string())
          << std::endl;
   return server.Run();
 }
