@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -188,3 +189,57 @@ def judge_run(sessions: list[dict], client_status: int | None) -> RunVerdict:
                        f"{'' if delivered else 'not '}delivered")
     observed = "delivered" if delivered else sessions[-1]["observed"]
     return RunVerdict(not reasons, observed, reasons)
+
+
+# Per-step deadline given to clients; scenarios that stall wait longer
+# (their Timeout), so a correct client always gives up first.
+CLIENT_TIMEOUT = 3
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Path
+    client: ClientResult
+    sessions: list[dict]
+    verdict: RunVerdict
+
+    def explain(self) -> str:
+        """Expected, observed, the reasons, and the client's last words."""
+        expected = self.sessions[0]["expected"] if self.sessions else "?"
+        return (f"{self.scenario.name}: expected {expected}, observed "
+                f"{self.verdict.observed}; " + ("; ".join(self.verdict.reasons) or "ok")
+                + f"; client exit {self.client.returncode}: "
+                + self.client.stderr.strip()[-300:])
+
+    def oracles(self) -> set[str]:
+        return {o["id"] for s in self.sessions for o in s["oracles"]}
+
+
+def run_scenario(scenario: Path, work: Path,
+                 client_argv: "Callable[[MockServer, str], list[str]]",
+                 client_budget: float = 60.0) -> ScenarioResult:
+    """Serves one scenario on a fresh server, runs one client command against
+    it (client_argv(server, servername)), stops the server once the client
+    has exited, and judges the run."""
+    server = MockServer([scenario], work / scenario.stem)
+    server.start()
+    try:
+        client = run_client(client_argv(server, scenario_host(scenario)),
+                            timeout=client_budget)
+    finally:
+        # The client has exited; the server lets its sessions finish.
+        code = server.stop()
+    if code != 0 or server.stderr.strip():
+        raise ServerError(f"starttls-mock exited {code}: {server.stderr.strip()}")
+    sessions = server.sessions_reports()
+    if not sessions:
+        verdict = RunVerdict(False, "no-connection",
+                             [f"the client never connected: {client.stderr.strip()}"])
+    else:
+        verdict = judge_run(sessions, client.returncode)
+    return ScenarioResult(scenario, client, sessions, verdict)
+
+
+def reference_argv(server: MockServer, servername: str) -> list[str]:
+    return reference_client(server, servername,
+                            extra=["--timeout", str(CLIENT_TIMEOUT)])

@@ -20,28 +20,13 @@ from pathlib import Path
 import harness
 
 
-# Per-step deadline given to clients; scenarios that stall wait longer
-# (their Timeout), so a correct client always gives up first.
-CLIENT_TIMEOUT = "3"
-
-
 def run_one(scenario: Path, work: Path) -> tuple[bool, str, str, str]:
-    server = harness.MockServer([scenario], work / scenario.stem)
-    server.start()
-    client = harness.run_client(harness.reference_client(
-        server, servername=harness.scenario_host(scenario),
-        extra=["--timeout", CLIENT_TIMEOUT]))
-    # The client has exited; the server lets its sessions finish, then stops.
-    code = server.stop()
-    if code != 0:
-        return False, "error", "-", f"starttls-mock exited {code}: {server.stderr.strip()}"
-    sessions = server.sessions_reports()
-    if not sessions:
-        return False, "error", "-", f"the client never connected: {client.stderr.strip()}"
-    verdict = harness.judge_run(sessions, client.returncode)
-    detail = "; ".join(verdict.reasons) or sessions[-1]["ended"]
-    return (verdict.passed, sessions[0]["expected"], verdict.observed,
-            f"client exit {client.returncode}: {detail}")
+    result = harness.run_scenario(scenario, work, harness.reference_argv)
+    sessions = result.sessions
+    detail = "; ".join(result.verdict.reasons) or (sessions[-1]["ended"] if sessions else "")
+    expected = sessions[0]["expected"] if sessions else "-"
+    return (result.verdict.passed, expected, result.verdict.observed,
+            f"client exit {result.client.returncode}: {detail}")
 
 
 def main() -> int:
