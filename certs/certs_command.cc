@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <array>
@@ -15,6 +16,8 @@ nlohmann::json OutcomeJson(const Outcome& o) {
   return {
       {"verify_error", o.verify_error},
       {"verify_code", o.verify_code},
+      // The words OpenSSL (and clients built on it) print for the code.
+      {"verify_reason", X509_verify_cert_error_string(o.verify_code)},
       {"alert", o.alert.empty() ? nlohmann::json() : nlohmann::json(o.alert)},
       {"alert_code", o.alert_code}};
 }
@@ -51,6 +54,7 @@ nlohmann::json ProfilesJson() {
     // The headline answer, flattened for quick filtering.
     row["verify_error"] = p.openssl.verify_error;
     row["verify_code"] = p.openssl.verify_code;
+    row["verify_reason"] = row["openssl"]["verify_reason"];
     row["alert"] = row["openssl"]["alert"];
     out.push_back(std::move(row));
   }

@@ -1,0 +1,57 @@
+"""The certificate catalogue against the reference client: every bad profile
+is refused with OpenSSL's reason in the client's message, every good twin
+delivers, and the server's report records the alert the client sent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+import harness
+
+
+def _profiles() -> list[dict]:
+    done = subprocess.run([str(harness.binary("starttls-mock")), "certs", "--list", "--json"],
+                          capture_output=True, check=True, timeout=30)
+    return json.loads(done.stdout)
+
+
+PROFILES = _profiles()
+
+
+def _scenario(name: str):
+    return harness.SCENARIOS / "certificates" / f"{name}.smtp"
+
+
+def test_every_profile_has_a_scenario_and_its_twin_is_good():
+    by_name = {p["name"]: p for p in PROFILES}
+    for p in PROFILES:
+        assert _scenario(p["name"]).exists(), p["name"]
+        if p["twin"]:
+            assert by_name[p["twin"]]["good"], p["name"]
+
+
+@pytest.mark.parametrize("profile", [p for p in PROFILES if not p["good"]
+                                     and not p["policy_dependent"]
+                                     and not p["needs_crl"]],
+                         ids=lambda p: p["name"])
+def test_reference_client_refuses_and_names_the_reason(profile, tmp_path):
+    result = harness.run_scenario(_scenario(profile["name"]), tmp_path,
+                                  harness.reference_argv)
+    assert result.verdict.passed, result.explain()
+    assert result.verdict.observed == "refused"
+    assert result.client.returncode == 7, result.explain()  # certificate-rejected
+    assert profile["verify_reason"] in result.client.stderr, result.client.stderr
+    # What the client told the server, as the server saw it.
+    assert result.sessions[0]["tls"]["client_alert"] == profile["alert"]
+
+
+@pytest.mark.parametrize("profile", [p for p in PROFILES if p["good"]],
+                         ids=lambda p: p["name"])
+def test_good_twins_deliver(profile, tmp_path):
+    result = harness.run_scenario(_scenario(profile["name"]), tmp_path,
+                                  harness.reference_argv)
+    assert result.verdict.passed, result.explain()
+    assert result.verdict.observed == "delivered"
