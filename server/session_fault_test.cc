@@ -810,6 +810,57 @@ TEST_F(SessionFaultTest, EarlyTlsIsFoundOnTheWire) {
   EXPECT_EQ(findings[0].evidence[0].offset, 10u);
 }
 
+// The 220 goes out without its CRLF; the server then reads while it holds
+// the CRLF back, so a ClientHello sent on the incomplete reply is recorded
+// as plaintext before the reply is complete.
+std::string IncompleteReplyScenario(std::string_view quiet) {
+  return fmt::format(
+      "Summary: x\nTimeout: 5s\nS: 220 mx\nC: STARTTLS\n"
+      "send data=\"220 go\"\nwrite\n"
+      "send data=\"\\r\\n\"\nwrite quiet={}\n"
+      "tls\nC: EHLO *\nS: 250 ok\nclose\n",
+      quiet);
+}
+
+TEST_F(SessionFaultTest, TlsOnAnIncompleteReplyIsFoundOnTheWire) {
+  Scenario scenario = Parse(IncompleteReplyScenario("1s"));
+  TlsResult connect;
+  SessionRecord r = Play(scenario, [&](int fd) {
+    EXPECT_EQ(ReadLine(fd), "220 mx\r\n");
+    SendAll(fd, "STARTTLS\r\n");
+    char partial[6];
+    ASSERT_EQ(::recv(fd, partial, sizeof partial, MSG_WAITALL), 6);
+    // The buggy client starts TLS on "220 go" and gives up after a while.
+    timeval give_up{.tv_sec = 0, .tv_usec = 500000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &give_up, sizeof give_up);
+    connect = TlsClient(fd, ca_file()).Connect();
+  });
+  EXPECT_FALSE(connect.ok);
+  EXPECT_FALSE(r.tls.established);
+  auto findings = RunOracles({.record = &r});
+  ASSERT_FALSE(findings.empty());
+  EXPECT_EQ(findings[0].id, "tls-on-incomplete-reply");
+  EXPECT_EQ(findings[0].evidence[0].offset, 10u) << "just after STARTTLS";
+}
+
+TEST_F(SessionFaultTest, TlsAfterTheHeldCrlfIsNotAnIncompleteReply) {
+  Scenario scenario = Parse(IncompleteReplyScenario("300ms"));
+  TlsResult connect;
+  std::string line;
+  SessionRecord r = Play(scenario, [&](int fd) {
+    PlainUpToHandshake(fd);  // waits for the whole line
+    TlsClient tls(fd, ca_file());
+    connect = tls.Connect();
+    if (!connect.ok) return;
+    tls.Write("EHLO c\r\n");
+    tls.ReadLine(&line);
+  });
+  ASSERT_TRUE(connect.ok) << connect.errors;
+  EXPECT_EQ(line, "250 ok\r\n");
+  EXPECT_TRUE(r.tls.established);
+  EXPECT_THAT(FindingIds(r), IsEmpty());
+}
+
 // ---- connection ----
 
 constexpr std::string_view kTwoConnections =
