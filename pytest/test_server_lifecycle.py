@@ -21,8 +21,11 @@ def serve_argv(*args):
 @pytest.mark.parametrize("text, where, message", [
     ("S: 220 hi\n", "1:1", 'missing header field "Summary:"'),
     ("Summary: x\nS: 220 hi\nfrob\n", "3:1", 'unknown step "frob"'),
-    ("Summary: x\nExpect: maybe\nserve\n", "2:9", 'Expect must be deliver or refuse'),
+    ("Summary: x\nExpect: maybe\nserve\n", "2:9", 'Expect must be deliver, refuse or deliver-or-refuse'),
     ("Summary: x\ntls x=1\n", "2:5", 'unknown option "x" for step "tls"'),
+    ("Summary: x\nCertificate: nope\nserve\n", "2:14", 'unknown certificate profile "nope"'),
+    ("Summary: x\nwrite delay=soon\n", "2:13", "delay= must be a duration"),
+    ('Summary: x\nsend data="\\q"\n', "2:12", "bad escape"),
 ])
 def test_malformed_scenario_is_refused_with_its_position(tmp_path, text, where, message):
     bad = tmp_path / "bad.smtp"
