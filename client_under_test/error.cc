@@ -24,6 +24,8 @@ int ExitCode(ErrorCode code) {
       return 10;
     case ErrorCode::kRejected:
       return 11;
+    case ErrorCode::kAuth:
+      return 12;
   }
   return 4;  // Unreachable for valid enumerators; -Wswitch guards new ones.
 }
@@ -50,6 +52,8 @@ std::string_view ErrorName(ErrorCode code) {
       return "connection-lost";
     case ErrorCode::kRejected:
       return "message-rejected";
+    case ErrorCode::kAuth:
+      return "auth-failed";
   }
   return "protocol-error";
 }

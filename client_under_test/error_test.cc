@@ -22,16 +22,17 @@ TEST(ExitCode, TheTableIsStable) {
   EXPECT_EQ(ExitCode(ErrorCode::kTimeout), 9);
   EXPECT_EQ(ExitCode(ErrorCode::kConnectionLost), 10);
   EXPECT_EQ(ExitCode(ErrorCode::kRejected), 11);
+  EXPECT_EQ(ExitCode(ErrorCode::kAuth), 12);
 }
 
 TEST(ErrorName, NamesAreStableAndDistinct) {
   EXPECT_EQ(ErrorName(ErrorCode::kProtocol), "protocol-error");
   EXPECT_EQ(ErrorName(ErrorCode::kCertificate), "certificate-rejected");
   std::set<std::string_view> names;
-  for (int i = 0; i <= static_cast<int>(ErrorCode::kRejected); ++i) {
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kAuth); ++i) {
     names.insert(ErrorName(static_cast<ErrorCode>(i)));
   }
-  EXPECT_EQ(names.size(), 10u);
+  EXPECT_EQ(names.size(), 11u);
 }
 
 }  // namespace

@@ -12,10 +12,13 @@ namespace starttls::client {
 namespace {
 
 using ::testing::_;
+using ::testing::DoAll;
 using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::InSequence;
+using ::testing::Not;
 using ::testing::Return;
+using ::testing::SaveArg;
 using ::testing::StrEq;
 using ::testing::StrictMock;
 
@@ -55,6 +58,47 @@ std::vector<Step> HappyScript() {
       Server("221 Bye\r\n"),
   };
 }
+
+// The script of a STARTTLS session up to the reply to the EHLO sent over
+// TLS, with the given EHLO replies.
+std::vector<Step> UpToTlsEhlo(std::string plain_ehlo, std::string tls_ehlo) {
+  return {
+      Server("220 mail.example.test ESMTP\r\n"),
+      Client("EHLO client.example.test\r\n"),
+      Server(std::move(plain_ehlo)),
+      Client("STARTTLS\r\n"),
+      Server("220 Ready to start TLS\r\n"),
+      Handshake(),
+      Client("EHLO client.example.test\r\n"),
+      Server(std::move(tls_ehlo)),
+  };
+}
+
+// A successful mail transaction and QUIT.
+std::vector<Step> Transaction() {
+  return {
+      Client("MAIL FROM:<sender@example.test>\r\n"),
+      Server("250 OK\r\n"),
+      Client("RCPT TO:<recipient@example.test>\r\n"),
+      Server("250 OK\r\n"),
+      Client("DATA\r\n"),
+      Server("354 Go ahead\r\n"),
+      Client(kPayload),
+      Server("250 2.0.0 queued as 42\r\n"),
+      Client("QUIT\r\n"),
+      Server("221 Bye\r\n"),
+  };
+}
+
+std::vector<Step> Concat(std::vector<Step> a, const std::vector<Step>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+constexpr char kPlainEhlo[] =
+    "250-mail.example.test\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n";
+// "AUTH PLAIN " and base64("\0alice\0s3cret").
+constexpr char kAuthPlain[] = "AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n";
 
 // Index in `script` of its `n`th Read (0-based).
 std::size_t NthRead(const std::vector<Step>& script, int n) {
@@ -261,7 +305,7 @@ TEST_F(DeliverTest, StartTlsAnswered454IsTlsUnavailable) {
 }
 
 TEST_F(DeliverTest, OpportunisticPolicyNeverFallsBackAfterARefusedStartTls) {
-  options_.require_tls = false;
+  options_.policy = TlsPolicy::kOpportunistic;
   Expect({
       Server("220 mail.example.test ESMTP\r\n"),
       Client("EHLO client.example.test\r\n"),
@@ -277,7 +321,7 @@ TEST_F(DeliverTest, OpportunisticPolicyNeverFallsBackAfterARefusedStartTls) {
 }
 
 TEST_F(DeliverTest, OpportunisticPolicyNeverFallsBackAfterAFailedHandshake) {
-  options_.require_tls = false;
+  options_.policy = TlsPolicy::kOpportunistic;
   auto script = HappyScript();
   script.resize(NthRead(script, 2) + 1);
   Expect(script);
@@ -288,7 +332,7 @@ TEST_F(DeliverTest, OpportunisticPolicyNeverFallsBackAfterAFailedHandshake) {
 }
 
 TEST_F(DeliverTest, OpportunisticPolicyUsesPlaintextWhenStartTlsIsNotOffered) {
-  options_.require_tls = false;
+  options_.policy = TlsPolicy::kOpportunistic;
   Expect({
       Server("220 mail.example.test ESMTP\r\n"),
       Client("EHLO client.example.test\r\n"),
@@ -410,6 +454,242 @@ TEST_F(DeliverTest, TranscriptShowsBothSidesAndTheHandshake) {
   EXPECT_THAT(transcript, ::testing::Contains("S: 250-PIPELINING"));
 }
 
+// ---------------------------------------------------------------------------
+// The TLS policy.
+
+TEST_F(DeliverTest, RequireTlsNeverWritesMailOrAuthUnprotected) {
+  options_.auth = Credentials{"alice", "s3cret"};
+  Expect({
+      Server("220 mail.example.test ESMTP\r\n"),
+      Client("EHLO client.example.test\r\n"),
+      // AUTH offered in plain text, STARTTLS not at all: neither AUTH nor
+      // MAIL may follow, only QUIT.
+      Server("250-mail.example.test\r\n250 AUTH PLAIN LOGIN\r\n"),
+      Client("QUIT\r\n"),
+      Server("221 Bye\r\n"),
+  });
+  auto result = Run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kTlsUnavailable);
+}
+
+TEST_F(DeliverTest, RequireTlsNeverWritesMailAfterAFailedHandshake) {
+  options_.auth = Credentials{"alice", "s3cret"};
+  Expect({
+      Server("220 mail.example.test ESMTP\r\n"),
+      Client("EHLO client.example.test\r\n"), Server(kPlainEhlo),
+      Client("STARTTLS\r\n"), Server("220 Ready to start TLS\r\n"),
+      // Nothing after the failed handshake: no AUTH, no MAIL, no QUIT.
+  });
+  ExpectHandshakeFails(ErrorCode::kHandshake);
+  auto result = Run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kHandshake);
+}
+
+TEST_F(DeliverTest, OpportunisticPolicyNeverSendsCredentialsInPlainText) {
+  options_.policy = TlsPolicy::kOpportunistic;
+  options_.auth = Credentials{"alice", "s3cret"};
+  Expect({
+      Server("220 mail.example.test ESMTP\r\n"),
+      Client("EHLO client.example.test\r\n"),
+      Server("250-mail.example.test\r\n250 AUTH PLAIN LOGIN\r\n"),
+      Client("QUIT\r\n"),
+      Server("221 Bye\r\n"),
+  });
+  auto result = Run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kTlsUnavailable);
+}
+
+// ---------------------------------------------------------------------------
+// AUTH.
+
+TEST_F(DeliverTest, AuthPlainIsSentOnlyAfterTheHandshakeAndThePostTlsEhlo) {
+  options_.auth = Credentials{"alice", "s3cret"};
+  Expect(Concat(
+      UpToTlsEhlo(kPlainEhlo, "250-mail.example.test\r\n250 AUTH PLAIN\r\n"),
+      Concat({Client(kAuthPlain), Server("235 2.7.0 OK\r\n")}, Transaction())));
+  auto result = Run();
+  ASSERT_TRUE(result) << result.error().message;
+}
+
+TEST_F(DeliverTest, AuthLoginIsUsedWhenPlainIsNotOfferedOverTls) {
+  options_.auth = Credentials{"alice", "s3cret"};
+  Expect(Concat(
+      UpToTlsEhlo(kPlainEhlo, "250-mail.example.test\r\n250 AUTH LOGIN\r\n"),
+      Concat(
+          {
+              Client("AUTH LOGIN\r\n"),
+              Server("334 VXNlcm5hbWU6\r\n"),
+              Client("YWxpY2U=\r\n"),
+              Server("334 UGFzc3dvcmQ6\r\n"),
+              Client("czNjcmV0\r\n"),
+              Server("235 2.7.0 OK\r\n"),
+          },
+          Transaction())));
+  auto result = Run();
+  ASSERT_TRUE(result) << result.error().message;
+}
+
+TEST_F(DeliverTest, AuthMechanismIsChosenOnlyFromPostTlsCapabilities) {
+  // PLAIN was offered before TLS only; over TLS only LOGIN is.
+  options_.auth = Credentials{"alice", "s3cret"};
+  Expect(Concat(
+      UpToTlsEhlo("250-mail.example.test\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n",
+                  "250-mail.example.test\r\n250 AUTH LOGIN\r\n"),
+      Concat(
+          {
+              Client("AUTH LOGIN\r\n"),
+              Server("334 VXNlcm5hbWU6\r\n"),
+              Client("YWxpY2U=\r\n"),
+              Server("334 UGFzc3dvcmQ6\r\n"),
+              Client("czNjcmV0\r\n"),
+              Server("235 2.7.0 OK\r\n"),
+          },
+          Transaction())));
+  auto result = Run();
+  ASSERT_TRUE(result) << result.error().message;
+}
+
+TEST_F(DeliverTest, AuthOfferedOnlyBeforeTlsIsNeverUsed) {
+  options_.auth = Credentials{"alice", "s3cret"};
+  Expect(Concat(UpToTlsEhlo(kPlainEhlo, "250 mail.example.test\r\n"),
+                {Client("QUIT\r\n"), Server("221 Bye\r\n")}));
+  auto result = Run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kAuth);
+}
+
+TEST_F(DeliverTest, AuthWithNoUsableMechanismIsAuthFailedAndSendsNothing) {
+  options_.auth = Credentials{"alice", "s3cret", AuthMechanism::kPlain};
+  Expect(Concat(
+      UpToTlsEhlo(kPlainEhlo,
+                  "250-mail.example.test\r\n250 AUTH LOGIN CRAM-MD5\r\n"),
+      {Client("QUIT\r\n"), Server("221 Bye\r\n")}));
+  auto result = Run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kAuth);
+  EXPECT_THAT(result.error().message, HasSubstr("CRAM-MD5"));
+}
+
+TEST_F(DeliverTest, RefusedCredentialsAreAuthFailedAndMailIsNeverWritten) {
+  options_.auth = Credentials{"alice", "s3cret"};
+  Expect(Concat(
+      UpToTlsEhlo(kPlainEhlo, "250-mail.example.test\r\n250 AUTH PLAIN\r\n"),
+      {
+          Client(kAuthPlain),
+          Server("535 5.7.8 Authentication credentials invalid\r\n"),
+          Client("QUIT\r\n"),
+          Server("221 Bye\r\n"),
+      }));
+  auto result = Run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kAuth);
+  EXPECT_THAT(result.error().message, HasSubstr("535 5.7.8"));
+}
+
+TEST_F(DeliverTest, SecretsNeverAppearInTheTranscriptOrErrors) {
+  std::vector<std::string> transcript;
+  options_.log = [&](std::string_view line) { transcript.emplace_back(line); };
+  options_.auth = Credentials{"alice", "s3cret"};
+  Expect(Concat(
+      UpToTlsEhlo(kPlainEhlo, "250-mail.example.test\r\n250 AUTH LOGIN\r\n"),
+      {
+          Client("AUTH LOGIN\r\n"),
+          Server("334 VXNlcm5hbWU6\r\n"),
+          Client("YWxpY2U=\r\n"),
+          Server("334 UGFzc3dvcmQ6\r\n"),
+          Client("czNjcmV0\r\n"),
+          Server("535 5.7.8 no\r\n"),
+          Client("QUIT\r\n"),
+          Server("221 Bye\r\n"),
+      }));
+  auto result = Run();
+  ASSERT_FALSE(result);
+  transcript.push_back(result.error().message);
+  for (const std::string& line : transcript) {
+    for (const char* secret : {"alice", "s3cret", "YWxpY2U", "czNjcmV0"}) {
+      EXPECT_THAT(line, Not(HasSubstr(secret))) << line;
+    }
+  }
+  EXPECT_THAT(transcript, ::testing::Contains("C: <password hidden>"));
+}
+
+TEST_F(DeliverTest, ACredentialWithANulByteIsRefusedBeforeAnythingIsSent) {
+  options_.auth = Credentials{"alice", std::string("s3\0cret", 7)};
+  auto result = Run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kUsage);
+}
+
+// ---------------------------------------------------------------------------
+// Deadlines.
+
+TEST_F(DeliverTest, ATimeoutInTheHandshakeIsATimeout) {
+  Expect({
+      Server("220 mail.example.test ESMTP\r\n"),
+      Client("EHLO client.example.test\r\n"),
+      Server(kPlainEhlo),
+      Client("STARTTLS\r\n"),
+      Server("220 Ready to start TLS\r\n"),
+  });
+  ExpectHandshakeFails(ErrorCode::kTimeout);
+  auto result = Run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kTimeout);
+}
+
+TEST_F(DeliverTest, ATimeoutWhileWritingIsATimeout) {
+  Expect({Server("220 mail.example.test ESMTP\r\n")});
+  EXPECT_CALL(transport_, Write(StrEq("EHLO client.example.test\r\n"), _))
+      .WillOnce(Return(tl::unexpected(Error{ErrorCode::kTimeout, "inj"})));
+  auto result = Run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kTimeout);
+}
+
+// Each wait is given its own phase's bound, counted from when it starts.
+TEST_F(DeliverTest, EachPhaseWaitsUntilItsOwnDeadline) {
+  using std::chrono::seconds;
+  options_.timeouts = {.greeting = seconds(100),
+                       .reply = seconds(200),
+                       .handshake = seconds(300)};
+  Deadline greeting, ehlo, handshake;
+  auto ok = [] { return tl::expected<void, Error>(); };
+  const Deadline before = Clock::now();
+  EXPECT_CALL(transport_, Read(_, _))
+      .WillOnce(DoAll(SaveArg<1>(&greeting),
+                      Return("220 mail.example.test ESMTP\r\n")));
+  EXPECT_CALL(transport_, Write(_, _)).WillOnce(Return(ok()));
+  EXPECT_CALL(transport_, Read(_, _))
+      .WillOnce(DoAll(SaveArg<1>(&ehlo), Return(std::string(kPlainEhlo))));
+  EXPECT_CALL(transport_, Write(_, _)).WillOnce(Return(ok()));
+  EXPECT_CALL(transport_, Read(_, _))
+      .WillOnce(Return("220 Ready to start TLS\r\n"));
+  EXPECT_CALL(transport_, DoHandshake(_, _))
+      .WillOnce(DoAll(SaveArg<1>(&handshake),
+                      Return(tl::unexpected(Error{ErrorCode::kTimeout, "x"}))));
+  ASSERT_FALSE(Run());
+  const Deadline after = Clock::now();
+  EXPECT_GE(greeting, before + seconds(100));
+  EXPECT_LE(greeting, after + seconds(100));
+  EXPECT_GE(ehlo, before + seconds(200));
+  EXPECT_LE(ehlo, after + seconds(200));
+  EXPECT_GE(handshake, before + seconds(300));
+  EXPECT_LE(handshake, after + seconds(300));
+}
+
+TEST_F(DeliverTest, TheSessionDeadlineCapsEveryPhase) {
+  options_.session_deadline = Clock::now() + std::chrono::seconds(1);
+  EXPECT_CALL(transport_, Read(_, options_.session_deadline))
+      .WillOnce(Return(tl::unexpected(Error{ErrorCode::kTimeout, "late"})));
+  auto result = Run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kTimeout);
+  EXPECT_THAT(result.error().message, HasSubstr("session deadline"));
+}
+
 // The eight replies of a delivery: greeting, EHLO, STARTTLS, EHLO over TLS,
 // MAIL, RCPT, DATA and end of data.
 class DeliverPhaseTest : public DeliverTest,
@@ -425,7 +705,7 @@ TEST_P(DeliverPhaseTest, ATimeoutInAnyPhaseIsATimeout) {
   EXPECT_EQ(result.error().code, ErrorCode::kTimeout);
 }
 
-TEST_P(DeliverPhaseTest, AReplyCutShortByEofIsNeverSuccess) {
+TEST_P(DeliverPhaseTest, ATruncatedReplyIsAProtocolErrorNeverSuccess) {
   auto script = HappyScript();
   const std::size_t at = NthRead(script, GetParam());
   std::string& reply = script[at].bytes;
@@ -435,8 +715,8 @@ TEST_P(DeliverPhaseTest, AReplyCutShortByEofIsNeverSuccess) {
   ExpectReadFails(ErrorCode::kConnectionLost);
   auto result = Run();
   ASSERT_FALSE(result);
-  EXPECT_EQ(result.error().code, ErrorCode::kConnectionLost);
-  EXPECT_THAT(result.error().message, HasSubstr("in the middle of a reply"));
+  EXPECT_EQ(result.error().code, ErrorCode::kProtocol);
+  EXPECT_THAT(result.error().message, HasSubstr("truncated reply"));
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryReply, DeliverPhaseTest, ::testing::Range(0, 8));

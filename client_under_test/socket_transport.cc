@@ -13,6 +13,8 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "quote.h"
@@ -80,6 +82,56 @@ void RecordFirstHeader(int write_p, int /*version*/, int content_type,
   }
   first->seen = true;
   std::memcpy(first->bytes, buf, sizeof first->bytes);
+}
+
+// A client context that verifies the peer against the trust material in
+// `options`. Unreadable trust material is kUsage: it is the caller's input.
+tl::expected<ossl::SslCtxPtr, Error> MakeContext(const TlsOptions& options) {
+  ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  const int min_version =
+      options.min_version == TlsVersion::k1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (!ctx || SSL_CTX_set_min_proto_version(ctx.get(), min_version) != 1) {
+    return Fail(ErrorCode::kHandshake, ossl::DrainErrors());
+  }
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  // OpenSSL only looks into the directory when it needs an issuer, so a
+  // typo would surface as "unable to get local issuer certificate".
+  if (std::error_code ec; !options.cadir.empty() &&
+                          !std::filesystem::is_directory(options.cadir, ec)) {
+    return Fail(
+        ErrorCode::kUsage,
+        fmt::format("CA directory {} is not a directory", options.cadir));
+  }
+  if (options.cafile.empty() && options.cadir.empty()) {
+    if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+      return Fail(ErrorCode::kUsage,
+                  fmt::format("cannot load the system trust store: {}",
+                              ossl::DrainErrors()));
+    }
+  } else if (SSL_CTX_load_verify_locations(
+                 ctx.get(),
+                 options.cafile.empty() ? nullptr : options.cafile.c_str(),
+                 options.cadir.empty() ? nullptr : options.cadir.c_str()) !=
+             1) {
+    return Fail(
+        ErrorCode::kUsage,
+        fmt::format("cannot load CA certificates from {}: {}",
+                    options.cafile.empty() ? options.cadir : options.cafile,
+                    ossl::DrainErrors()));
+  }
+  if (!options.crlfile.empty()) {
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (lookup == nullptr || X509_load_crl_file(lookup, options.crlfile.c_str(),
+                                                X509_FILETYPE_PEM) < 1) {
+      return Fail(ErrorCode::kUsage,
+                  fmt::format("cannot load CRLs from {}: {}", options.crlfile,
+                              ossl::DrainErrors("no CRL in the file")));
+    }
+    X509_STORE_set_flags(store,
+                         X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  }
+  return ctx;
 }
 
 }  // namespace
@@ -311,24 +363,10 @@ tl::expected<TlsInfo, Error> SocketTransport::DoHandshake(
   }
 
   ERR_clear_error();
-  ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-  if (!ctx || SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) != 1) {
-    return Fail(ErrorCode::kHandshake, ossl::DrainErrors());
-  }
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  const int loaded = options.cafile.empty()
-                         ? SSL_CTX_set_default_verify_paths(ctx.get())
-                         : SSL_CTX_load_verify_locations(
-                               ctx.get(), options.cafile.c_str(), nullptr);
-  if (loaded != 1) {
-    return Fail(ErrorCode::kUsage,
-                fmt::format("cannot load CA certificates from {}: {}",
-                            options.cafile.empty() ? "the system store"
-                                                   : options.cafile,
-                            ossl::DrainErrors()));
-  }
+  auto ctx = MakeContext(options);
+  if (!ctx) return tl::unexpected(ctx.error());
 
-  ossl::SslPtr ssl(SSL_new(ctx.get()));
+  ossl::SslPtr ssl(SSL_new(ctx->get()));
   if (!ssl || SSL_set_fd(ssl.get(), fd_) != 1) {
     return Fail(ErrorCode::kHandshake, ossl::DrainErrors());
   }
@@ -364,9 +402,11 @@ tl::expected<TlsInfo, Error> SocketTransport::DoHandshake(
       continue;
     }
     if (const long v = SSL_get_verify_result(ssl.get()); v != X509_V_OK) {
+      ERR_clear_error();
       return Fail(ErrorCode::kCertificate,
-                  fmt::format("certificate rejected: {}",
-                              X509_verify_cert_error_string(v)));
+                  fmt::format("certificate rejected: {} (X509 verify error "
+                              "{})",
+                              X509_verify_cert_error_string(v), v));
     }
     if (first.seen && !first.LooksLikeTls()) {
       return Fail(
@@ -391,7 +431,7 @@ tl::expected<TlsInfo, Error> SocketTransport::DoHandshake(
                 "certificate");
   }
   TlsInfo info{SSL_get_version(ssl.get()), SSL_get_cipher_name(ssl.get())};
-  ctx_ = std::move(ctx);
+  ctx_ = std::move(*ctx);
   ssl_ = std::move(ssl);
   return info;
 }

@@ -187,5 +187,26 @@ TEST(SocketTransport, AMissingCaFileIsAUsageError) {
   EXPECT_EQ(tls.error().code, ErrorCode::kUsage);
 }
 
+TEST(SocketTransport, AMissingCaDirectoryIsAUsageError) {
+  Peer peer;
+  auto transport = ConnectTo(peer);
+  ASSERT_TRUE(transport);
+  TlsOptions tls{.servername = "mail", .cadir = "/nonexistent/certs"};
+  auto result = transport->DoHandshake(tls, In(5s));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kUsage);
+}
+
+TEST(SocketTransport, AnUnreadableCrlFileIsAUsageError) {
+  Peer peer;
+  auto transport = ConnectTo(peer);
+  ASSERT_TRUE(transport);
+  TlsOptions tls{.servername = "mail", .crlfile = "/nonexistent/crl.pem"};
+  auto result = transport->DoHandshake(tls, In(5s));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kUsage);
+  EXPECT_THAT(result.error().message, HasSubstr("crl.pem"));
+}
+
 }  // namespace
 }  // namespace starttls::client

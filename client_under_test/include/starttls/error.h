@@ -21,6 +21,7 @@ enum class ErrorCode {
   kTimeout,              // 9: a deadline expired
   kConnectionLost,       // 10: EOF or reset mid-session (also mid-reply)
   kRejected,             // 11: 4xx/5xx to MAIL, RCPT, DATA or end of data
+  kAuth,                 // 12: AUTH refused, or no mechanism we may use
 };
 
 struct Error {
@@ -31,7 +32,7 @@ struct Error {
 // Exit status of a successful delivery.
 inline constexpr int kExitDelivered = 0;
 
-// The process exit status for `code` (2..11, see ErrorCode).
+// The process exit status for `code` (2..12, see ErrorCode).
 [[nodiscard]] int ExitCode(ErrorCode code);
 
 // A stable, lower-case, hyphenated name such as "protocol-error".

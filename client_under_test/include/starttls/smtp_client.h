@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -15,21 +16,55 @@
 
 namespace starttls::client {
 
+// What the client does about TLS on its one connection.
+enum class TlsPolicy {
+  // STARTTLS must succeed before anything else is sent: a missing, refused
+  // or failed STARTTLS ends the session (kTlsUnavailable, kCertificate,
+  // kHandshake...). MAIL, RCPT, DATA and AUTH are never sent unprotected.
+  kRequireTls,
+  // STARTTLS is used when offered; plain text only when it is not offered.
+  // A STARTTLS that was attempted and refused or failed still ends the
+  // session: the client never silently continues on that connection.
+  kOpportunistic,
+};
+
+enum class AuthMechanism {
+  kAny,    // PLAIN if offered, else LOGIN.
+  kPlain,  // RFC 4616.
+  kLogin,  // draft-murchison-sasl-login.
+};
+
+// SMTP AUTH (RFC 4954). Credentials are only ever sent over TLS, and the
+// mechanism is chosen from the EHLO reply received over TLS; a server that
+// offers none we may use fails the session with kAuth before anything is
+// sent. Neither field appears in the transcript or in error messages.
+struct Credentials {
+  std::string user;
+  std::string password;
+  AuthMechanism mechanism = AuthMechanism::kAny;
+};
+
+// Per-phase bounds. Each wait ends at whichever comes first: its phase's
+// bound, counted from the start of the wait, or the session deadline.
+struct Timeouts {
+  std::chrono::milliseconds greeting{10'000};   // The server's 220 banner.
+  std::chrono::milliseconds reply{10'000};      // Each later reply; writes.
+  std::chrono::milliseconds handshake{10'000};  // DoHandshake().
+};
+
 struct SessionOptions {
-  // Without TLS required the policy is opportunistic: plain text is used only
-  // when the server does not offer STARTTLS. A STARTTLS that was attempted
-  // and failed always ends the session.
-  bool require_tls = true;
+  TlsPolicy policy = TlsPolicy::kRequireTls;
   std::string ehlo_name = "localhost";
   std::string from;     // Envelope sender, without angle brackets.
   std::string to;       // Envelope recipient, without angle brackets.
   std::string message;  // RFC 5322 text, any line endings, not dot-stuffed.
   TlsOptions tls;
-  // Bounds each reply and the TLS handshake; the session deadline bounds
-  // the whole conversation. Each wait uses whichever comes first.
-  std::chrono::milliseconds reply_timeout{10'000};
+  std::optional<Credentials> auth;  // No AUTH when empty.
+  Timeouts timeouts;
   Deadline session_deadline = Deadline::max();
-  // Receives the transcript ("C: ...", "S: ...", "-- ... --"), if set.
+  // Receives the transcript ("C: ...", "S: ...", "-- ... --"), if set. The
+  // line "-- TLS handshake --" marks where TLS begins. Secrets are replaced
+  // by placeholders such as "<password hidden>".
   std::function<void(std::string_view)> log;
 };
 
@@ -40,10 +75,13 @@ struct DeliveryResult {
 };
 
 // Delivers `options.message` over `transport`, which must be freshly
-// connected and not yet secure. Sends QUIT when the protocol still allows
-// it, including after a refusal, but not after the connection became
-// untrustworthy (unexpected plaintext, failed handshake, I/O error). The
-// caller closes the transport.
+// connected, in deferred-handshake mode and not yet secure: greeting, EHLO,
+// STARTTLS, DoHandshake(), EHLO again (capabilities from before TLS are
+// forgotten), optional AUTH, MAIL, RCPT, DATA. Sends QUIT when the protocol
+// still allows it, including after a refusal, but not after the connection
+// became untrustworthy (unexpected plaintext, failed handshake, I/O error,
+// truncated reply) nor in the middle of the message data. The caller closes
+// the transport. A reply cut short by EOF is kProtocol, never success.
 [[nodiscard]] tl::expected<DeliveryResult, Error> Deliver(
     Transport& transport, const SessionOptions& options);
 

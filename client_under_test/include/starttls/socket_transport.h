@@ -20,8 +20,10 @@ namespace starttls::client {
 class SocketTransport final : public Transport {
  public:
   // Resolves `host` (IPv4 or IPv6) and connects to the first address that
-  // accepts. Fails with kConnect, or kTimeout once `deadline` passes. Name
-  // resolution itself (getaddrinfo) cannot be bounded by the deadline.
+  // accepts. The connection is in deferred-handshake mode: it carries plain
+  // text, and never touches TLS until DoHandshake() is called. Fails with
+  // kConnect, or kTimeout once `deadline` passes. Name resolution itself
+  // (getaddrinfo) cannot be bounded by the deadline.
   [[nodiscard]] static tl::expected<std::unique_ptr<SocketTransport>, Error>
   Connect(const std::string& host, std::uint16_t port, Deadline deadline);
 

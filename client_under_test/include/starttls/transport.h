@@ -18,13 +18,28 @@ using Clock = std::chrono::steady_clock;
 // Every blocking operation takes the instant by which it must give up.
 using Deadline = Clock::time_point;
 
+// The lowest protocol version the client offers and accepts.
+enum class TlsVersion { k1_2, k1_3 };
+
+// How the server's certificate is verified. Verification is mandatory: there
+// is no option to skip it. OpenSSL's default security level (system policy,
+// /etc/ssl/openssl.cnf) is left as it is, never lowered.
 struct TlsOptions {
-  // PEM file of trusted CA certificates; empty means the system trust store.
+  // PEM file of trusted CA certificates. With `cadir` also empty, the system
+  // trust store is used.
   std::string cafile;
   // Name the certificate must match, and the SNI sent (unless it is an IP
   // address literal, which RFC 6066 forbids as SNI; then the certificate
-  // must carry it as an iPAddress SAN). Required: verification is mandatory.
+  // must carry it as an iPAddress SAN). Required.
   std::string servername;
+  // Directory of trusted CA certificates in OpenSSL's hashed layout
+  // (`openssl rehash`); may be combined with `cafile`.
+  std::string cadir;
+  // PEM file of CRLs. When set, revocation is checked for every certificate
+  // of the chain (X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL), so the
+  // file must hold a current CRL from each issuing CA.
+  std::string crlfile;
+  TlsVersion min_version = TlsVersion::k1_2;
 };
 
 struct TlsInfo {
@@ -45,11 +60,14 @@ class Transport {
   [[nodiscard]] virtual tl::expected<void, Error> Write(std::string_view data,
                                                         Deadline deadline) = 0;
 
-  // Starts TLS on the same connection. Precondition: !secure(). The caller
-  // must not call it while it holds unread plaintext; the transport fails
-  // with kUnexpectedPlaintext if the peer has already sent bytes it has not
-  // read. Certificate failures are kCertificate, others kHandshake. After a
-  // failure the connection must not be used for anything but closing.
+  // Starts TLS on the same connection: the deferred handshake. Precondition:
+  // !secure(). The caller must not call it while it holds unread plaintext;
+  // the transport fails with kUnexpectedPlaintext, never discarding them, if
+  // the peer has already sent bytes nobody has read. Certificate failures are
+  // kCertificate (the message names OpenSSL's verify reason), a passed
+  // deadline kTimeout, bad local trust material kUsage, others kHandshake.
+  // After a failure the connection must not be used for anything but
+  // closing.
   [[nodiscard]] virtual tl::expected<TlsInfo, Error> DoHandshake(
       const TlsOptions& options, Deadline deadline) = 0;
 
