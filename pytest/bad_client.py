@@ -338,6 +338,14 @@ def ehlo(conn: Connection, opts: Options) -> dict[str, str]:
 
 def starttls(conn: Connection, opts: Options) -> None:
     """Sends STARTTLS, reads the 220 and runs the handshake."""
+    if conn.buf:
+        # A reply already waiting (a 220 sent before the client asked) would
+        # be taken as the answer to STARTTLS, and the handshake would start
+        # before the server's real 220; the reference client refuses too.
+        conn.can_quit = False
+        raise Failure("unexpected-plaintext",
+                      f"server sent a reply nobody asked for before STARTTLS: "
+                      f"{bytes(conn.buf)!r}")
     if opts.bug("pipeline-after-starttls"):
         # Imitates clients that pipeline across STARTTLS (RFC 3207 section 4.2
         # forbids it): the EHLO goes out in plain text with the STARTTLS; the
