@@ -183,35 +183,6 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-# Pins the current starttls-mock does not meet yet; each is a bug in the
-# server, not in the pin (see the reason).
-HEAP_CORRUPTION = (
-    "starttls-mock dies of heap corruption (SIGABRT/SIGSEGV) when a client "
-    "reconnects: the ScenarioRun shared_ptr is released once too often in "
-    "Server::RunOne (valgrind: invalid read in _Sp_counted_base::_M_release, "
-    "block freed in RunOne)")
-REPLAY_LABEL = (
-    "a reconnect that replays a one-connection script is a new ScenarioRun "
-    "(earlier_tls_failure compares script connection numbers), so it is "
-    "labelled plaintext-after-refusal, not downgrade-by-reconnect")
-LOST_FAILURE = (
-    "when it does not crash, connection 2 may read the freed ScenarioRun, "
-    "lose connection 1's TLS failure and be labelled plaintext-after-refusal")
-KNOWN_SERVER_BUGS = {
-    ("plaintext-fallback", "reconnect/alert-then-plain"):
-        pytest.mark.xfail(raises=(harness.ServerError, AssertionError),
-                          reason=HEAP_CORRUPTION + "; " + LOST_FAILURE),
-    ("plaintext-fallback", "reconnect/reset-then-plain"):
-        pytest.mark.xfail(raises=(harness.ServerError, AssertionError),
-                          reason=HEAP_CORRUPTION + "; " + LOST_FAILURE),
-    ("plaintext-fallback", "certificates/expired"):
-        pytest.mark.xfail(raises=(harness.ServerError, AssertionError),
-                          reason=HEAP_CORRUPTION + "; " + REPLAY_LABEL),
-    ("plaintext-fallback", "tls/server-alert"):
-        pytest.mark.xfail(raises=(harness.ServerError, AssertionError),
-                          reason=HEAP_CORRUPTION + "; " + REPLAY_LABEL),
-}
-
 # Python's smtplib (smtplib_client.py): what it must pass, and the two real
 # smtplib bugs the catalogue catches.
 SMTPLIB_PINS: dict[str, tuple[str, ...]] = {
@@ -280,17 +251,7 @@ def smtplib_argv(server: harness.MockServer, servername: str) -> list[str]:
 
 
 def run(scenario: Path, work: Path, argv, budget: float = 60.0) -> harness.ScenarioResult:
-    """run_scenario, again after a server crash (a signal, not a verdict):
-    the current starttls-mock corrupts its heap now and then, see
-    HEAP_CORRUPTION. A reproducible crash still fails."""
-    for attempt in range(3):
-        try:
-            return harness.run_scenario(scenario, work / f"attempt{attempt}", argv,
-                                        client_budget=budget)
-        except harness.ServerError as e:
-            if "exited -" not in str(e) or attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    return harness.run_scenario(scenario, work, argv, client_budget=budget)
 
 
 def labels(result: harness.ScenarioResult) -> set[str]:
@@ -326,9 +287,7 @@ def check(result: harness.ScenarioResult, pinned: tuple[str, ...]) -> None:
 def switch_cases():
     for switch, pins in PINS.items():
         for name, pinned in pins.items():
-            marks = [KNOWN_SERVER_BUGS[(switch, name)]] if (switch, name) in KNOWN_SERVER_BUGS \
-                else []
-            yield pytest.param(switch, name, pinned, marks=marks, id=f"{switch}:{name}")
+            yield pytest.param(switch, name, pinned, id=f"{switch}:{name}")
 
 
 def test_every_switch_is_pinned():

@@ -200,10 +200,12 @@ class Server {
     auto [scenario_ptr, script_connection] =
         entries_[(n - 1) % entries_.size()];
     const Scenario& scenario = *scenario_ptr;
-    // The connections of one scenario share what they learn about the
-    // client, starting afresh at its first connection.
+    // The connections that play a scenario share what they learn about the
+    // client for the whole run: a client that comes back after a failed
+    // handshake is judged with that failure in mind, whichever of the
+    // scenario's connections it lands on.
     std::shared_ptr<ScenarioRun>& run = runs_[&scenario];
-    if (script_connection == 1 || !run) run = std::make_shared<ScenarioRun>();
+    if (!run) run = std::make_shared<ScenarioRun>();
     std::shared_ptr<ScenarioRun> this_run = run;
     auto record = std::make_unique<SessionRecord>();
     Wire wire(std::move(socket), &record->events);
@@ -212,13 +214,14 @@ class Server {
     std::unique_ptr<Wire, std::function<void(Wire*)>> registered(
         &wire, [this](Wire* w) { active_.erase(w); });
     if (stopping_) wire.Abort();
-    co_await RunSession(&wire,
-                        {.scenario = &scenario,
-                         .tls = tls_->at(scenario.certificate).get(),
-                         .connection = n,
-                         .script_connection = script_connection,
-                         .run = this_run},
-                        record.get());
+    // Named, not a temporary in the co_await expression: g++ 12 destroys
+    // such temporaries twice.
+    SessionContext context{.scenario = &scenario,
+                           .tls = tls_->at(scenario.certificate).get(),
+                           .connection = n,
+                           .script_connection = script_connection,
+                           .run = this_run};
+    co_await RunSession(&wire, std::move(context), record.get());
     registered.reset();
 
     const certs::Profile* profile = certs::FindProfile(scenario.certificate);

@@ -48,7 +48,7 @@ class Interpreter {
     record_->messages = responder_.messages();
     record_->earlier_tls_failure =
         std::any_of(ctx_.run->tls_failed.begin(), ctx_.run->tls_failed.end(),
-                    [&](int c) { return c < ctx_.script_connection; });
+                    [&](int c) { return c < ctx_.connection; });
   }
 
  private:
@@ -79,7 +79,7 @@ class Interpreter {
     co_return sent.has_value();
   }
 
-  void TlsFailed() { ctx_.run->tls_failed.push_back(ctx_.script_connection); }
+  void TlsFailed() { ctx_.run->tls_failed.push_back(ctx_.connection); }
 
   // Runs one step; false ends the session.
   asio::awaitable<bool> RunStep(const Step& step) {

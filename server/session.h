@@ -30,8 +30,8 @@ struct SessionRecord {
   std::string scenario_path;
   int connection = 0;         // 1-based, in accept order
   int script_connection = 1;  // which of the scenario's connections it played
-  // An earlier connection of the same run of the scenario failed its TLS
-  // handshake before this one ended.
+  // An earlier connection (in accept order) playing the same scenario failed
+  // its TLS handshake before this one ended.
   bool earlier_tls_failure = false;
   std::string peer;
   std::chrono::system_clock::time_point started;
@@ -47,9 +47,9 @@ struct SessionRecord {
   EventLog events;
 };
 
-// What the connections of one run of a multi-connection scenario share.
+// What the connections that play one scenario share.
 struct ScenarioRun {
-  std::vector<int> tls_failed;  // script connections whose handshake failed
+  std::vector<int> tls_failed;  // connections (accept order) whose TLS failed
 };
 
 struct SessionContext {
