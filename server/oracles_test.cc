@@ -77,6 +77,14 @@ void UpToStartTls(Transcript& t) {
   t.S("250-mx\r\n250 STARTTLS\r\n");
 }
 
+// A correct session up to an established TLS session.
+void UpToTls(Transcript& t) {
+  UpToStartTls(t);
+  t.C("STARTTLS\r\n");
+  t.S("220 go\r\n");
+  t.Handshake();
+}
+
 TEST(Oracles, EveryOracleHasAUniqueIdAndARule) {
   std::set<std::string_view> ids;
   for (const OracleInfo& info : Oracles()) {
@@ -132,10 +140,7 @@ TEST(Oracles, EarlyTlsFiresWhenTheClientHelloRidesWithStartTls) {
 
 TEST(Oracles, EarlyTlsIsQuietWhenTheClientHelloFollowsTheComplete220) {
   Transcript t;
-  UpToStartTls(t);
-  t.C("STARTTLS\r\n");
-  t.S("220 go\r\n");
-  t.Handshake();
+  UpToTls(t);
   t.TlsC("EHLO c\r\n");
   EXPECT_THAT(t.Run(), IsEmpty());
 }
@@ -241,10 +246,7 @@ TEST(Oracles, PipelinedAfterStartTlsIsQuietOnQuitAfterA454Refusal) {
 
 TEST(Oracles, NoEhloAfterTlsFiresWhenTheFirstCommandOverTlsIsMail) {
   Transcript t;
-  UpToStartTls(t);
-  t.C("STARTTLS\r\n");
-  t.S("220 go\r\n");
-  t.Handshake();
+  UpToTls(t);
   size_t mail = t.TlsC("MAIL FROM:<a@b>\r\n");
   auto findings = t.Run();
   ASSERT_THAT(Ids(findings), ElementsAre("no-ehlo-after-tls"));
@@ -296,10 +298,7 @@ TEST(Oracles, ActedOnInjectedReplyFiresWhenMailRidesWithEhlo) {
 
 TEST(Oracles, ActedOnInjectedReplyIsQuietWhenEhloWasAnsweredBeforeMail) {
   Transcript t;
-  UpToStartTls(t);
-  t.C("STARTTLS\r\n");
-  t.S("220 go\r\n");
-  t.Handshake();
+  UpToTls(t);
   t.TlsC("EHLO c\r\n");
   t.TlsS("250-mx\r\n");
   t.TlsS("250 SIZE 1\r\n");
@@ -419,10 +418,7 @@ TEST(Oracles, CredentialsInPlaintextFiresOnAuthBeforeTls) {
 
 TEST(Oracles, CredentialsInPlaintextIsQuietForAuthOverTls) {
   Transcript t;
-  UpToStartTls(t);
-  t.C("STARTTLS\r\n");
-  t.S("220 go\r\n");
-  t.Handshake();
+  UpToTls(t);
   t.TlsC("EHLO c\r\n");
   t.TlsS("250 AUTH PLAIN\r\n");
   t.TlsC("AUTH PLAIN AGEAYg==\r\n");
@@ -433,10 +429,7 @@ TEST(Oracles, CredentialsInPlaintextIsQuietForAuthOverTls) {
 
 TEST(Oracles, ProceededAfterBadCertificateFiresOnAnyDataOverTls) {
   Transcript t;
-  UpToStartTls(t);
-  t.C("STARTTLS\r\n");
-  t.S("220 go\r\n");
-  t.Handshake();
+  UpToTls(t);
   size_t ehlo = t.TlsC("EHLO c\r\n");
   auto findings = t.Run(/*bad_certificate=*/true);
   ASSERT_THAT(Ids(findings), ElementsAre("proceeded-after-bad-certificate"));
@@ -468,10 +461,7 @@ TEST(Oracles, ProceededAfterBadCertificateIsQuietWithAGoodCertificate) {
 
 TEST(Oracles, SecondStartTlsFiresOnStartTlsOverTls) {
   Transcript t;
-  UpToStartTls(t);
-  t.C("STARTTLS\r\n");
-  t.S("220 go\r\n");
-  t.Handshake();
+  UpToTls(t);
   t.TlsC("EHLO c\r\n");
   t.TlsS("250 STARTTLS\r\n");
   size_t again = t.TlsC("STARTTLS\r\n");
@@ -483,10 +473,7 @@ TEST(Oracles, SecondStartTlsFiresOnStartTlsOverTls) {
 
 TEST(Oracles, SecondStartTlsIsQuietForOneStartTlsInPlaintext) {
   Transcript t;
-  UpToStartTls(t);
-  t.C("STARTTLS\r\n");
-  t.S("220 go\r\n");
-  t.Handshake();
+  UpToTls(t);
   t.TlsC("EHLO c\r\n");
   t.TlsS("250 mx\r\n");
   t.TlsC("QUIT\r\n");
@@ -521,10 +508,7 @@ TEST(Oracles, DowngradeByReconnectFiresOnPlainAuthAfterAnEarlierFailure) {
 TEST(Oracles, DowngradeByReconnectIsQuietWhenTheClientTriesTlsAgain) {
   Transcript t;
   t.record.earlier_tls_failure = true;
-  UpToStartTls(t);
-  t.C("STARTTLS\r\n");
-  t.S("220 go\r\n");
-  t.Handshake();
+  UpToTls(t);
   t.TlsC("EHLO c\r\n");
   t.TlsS("250 mx\r\n");
   t.TlsC("MAIL FROM:<a@b>\r\n");
