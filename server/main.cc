@@ -4,13 +4,21 @@
 //                       [--report FILE] [--run-dir DIR]
 //   starttls-mock certs --out DIR [--host NAME]... [--profile NAME]...
 //   starttls-mock certs --list [--json]
+//   starttls-mock import [FILE|-] [--format F] [--out FILE.smtp]
+//                        [--summary TEXT] [--host NAME] [--expect E]
+//   starttls-mock record --upstream HOST:PORT --out FILE.smtp [--listen ...]
+//                        [--upstream-cafile F] [--upstream-servername NAME]
 //
 // Exit status: 0 after a clean stop, 1 when the server could not run, 2 for
 // bad usage or a malformed scenario (reported as file:line:col: message).
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "certs/certs_command.h"
+#include "common/atomic_file.h"
+#include "server/import.h"
 #include "server/scenario.h"
 #include "server/server.h"
 
@@ -32,6 +40,84 @@ int Serve(const std::vector<std::string>& files,
   auto result = starttls::server::RunServer(options, &std::cout);
   if (!result) {
     std::cerr << "starttls-mock: " << result.error() << "\n";
+    return kExitFailure;
+  }
+  return 0;
+}
+
+struct ImportArgs {
+  std::string input = "-";
+  std::string format = "auto";
+  std::string out;
+  std::string summary;
+  std::string host = "mail.example.test";
+  std::string expect;
+};
+
+// Reads a transcript (a file, or stdin for "-"), writes the scenario to
+// --out (whole or not at all) or stdout.
+int Import(const ImportArgs& args) {
+  namespace srv = starttls::server;
+  std::string text;
+  std::string name = args.input == "-" ? "<stdin>" : args.input;
+  if (args.input == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream in(args.input, std::ios::binary);
+    if (!in) {
+      std::cerr << "starttls-mock: " << args.input << ": cannot read\n";
+      return kExitUsage;
+    }
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  srv::ImportOptions options{.source_name = name,
+                             .summary = args.summary,
+                             .host = args.host};
+  auto format = srv::ParseImportFormat(args.format);
+  if (!format) {
+    std::cerr << "starttls-mock: --format must be auto, telnet, script, "
+                 "swaks or curl, not \""
+              << args.format << "\"\n";
+    return kExitUsage;
+  }
+  options.format = *format;
+  if (!args.expect.empty()) {
+    if (args.expect == "deliver") {
+      options.expect = srv::Expectation::kDeliver;
+    } else if (args.expect == "refuse") {
+      options.expect = srv::Expectation::kRefuse;
+    } else if (args.expect == "deliver-or-refuse") {
+      options.expect = srv::Expectation::kDeliverOrRefuse;
+    } else {
+      std::cerr << "starttls-mock: --expect must be deliver, refuse or "
+                   "deliver-or-refuse, not \""
+                << args.expect << "\"\n";
+      return kExitUsage;
+    }
+  }
+  auto scenario = srv::ImportTranscript(text, options);
+  if (!scenario) {
+    std::cerr << name << ":" << scenario.error().line << ":"
+              << scenario.error().column << ": " << scenario.error().message
+              << "\n";
+    return kExitUsage;
+  }
+  // What was written must be a scenario the server accepts.
+  if (auto parsed = srv::ParseScenario(*scenario, args.out.empty()
+                                                      ? "imported.smtp"
+                                                      : args.out);
+      !parsed) {
+    std::cerr << "starttls-mock: internal error: the imported scenario does "
+                 "not parse: "
+              << parsed.error().ToString() << "\n";
+    return kExitFailure;
+  }
+  if (args.out.empty()) {
+    std::cout << *scenario;
+    return 0;
+  }
+  if (auto w = starttls::WriteFileAtomically(args.out, *scenario); !w) {
+    std::cerr << "starttls-mock: " << w.error() << "\n";
     return kExitFailure;
   }
   return 0;
@@ -80,6 +166,26 @@ int main(int argc, char** argv) {
     }
   });
 
+  ImportArgs import_args;
+  CLI::App* import = app.add_subcommand(
+      "import", "turn a pasted transcript into a scenario");
+  import->add_option("transcript", import_args.input,
+                     "telnet session, S:/C: transcript, swaks or curl -v "
+                     "output; - for stdin")
+      ->capture_default_str();
+  import->add_option("--format", import_args.format,
+                     "auto, telnet, script, swaks or curl")
+      ->capture_default_str();
+  import->add_option("--out", import_args.out,
+                     "write the scenario here (default: stdout)");
+  import->add_option("--summary", import_args.summary,
+                     "the scenario's Summary (default: imported from FILE)");
+  import->add_option("--host", import_args.host, "the scenario's Host")
+      ->capture_default_str();
+  import->add_option("--expect", import_args.expect,
+                     "deliver, refuse or deliver-or-refuse (default: deliver "
+                     "when the session upgraded to TLS, else refuse)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -92,6 +198,7 @@ int main(int argc, char** argv) {
     return starttls::certs::RunCertsCommand(certs_options, std::cout,
                                             std::cerr);
   }
+  if (import->parsed()) return Import(import_args);
   if (sessions > 0) options.sessions = sessions;
   if (!report.empty()) options.report = report;
   options.run_dir = run_dir;
