@@ -1,19 +1,21 @@
-"""Every scenario of the catalogue against the reference client: each must
-pass, judged by the server from the wire and by the client's exit status."""
+"""Every scenario of the catalogue against the client under test (--client,
+default the reference client; --client-cmd; --client-policy): each must
+pass, judged by the server from the wire and by the client's exit status.
+Test id = the scenario's path under scenarios/; --scenario GLOB picks some."""
 
 from __future__ import annotations
 
-import pytest
-
+import clients
 import harness
 
 
-@pytest.mark.parametrize(
-    "scenario", harness.scenario_files(),
-    ids=lambda p: str(p.relative_to(harness.SCENARIOS)))
-def test_reference_client_passes(scenario, tmp_path):
-    result = harness.run_scenario(scenario, tmp_path, harness.reference_argv)
-    assert result.verdict.passed, result.explain()
+def test_scenario(starttls_scenario, starttls_mock, starttls_client, starttls_policy,
+                  starttls_timeout, starttls_record, tmp_path):
+    starttls_mock.serve(starttls_scenario)
+    result = clients.run(starttls_scenario, tmp_path, starttls_client, starttls_policy,
+                         timeout=starttls_timeout, server=starttls_mock.server)
+    starttls_record(result)
+    assert result.verdict == "pass", result.explain()
 
 
 def test_the_catalogue_covers_every_category():

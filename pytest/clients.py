@@ -1,0 +1,507 @@
+"""Client adapters and the catalogue runner behind the pytest plugin.
+
+An adapter is a small declarative TOML file in pytest/clients/: the command
+template, the policy the client claims, how to read its exit status, and,
+for clients that read the message from standard input, that it should be
+given. `--client-cmd` builds the same thing from a command line.
+
+A template is split like a shell would split it (shlex), then each word is
+formatted with the placeholders; nothing ever goes through a shell, so a
+value with blanks stays one argument. Placeholders:
+
+    {host} {port} {cafile} {servername} {from} {to} {message}
+    {timeout}  per-step deadline for the client, whole seconds, from the
+               scenario's own windows (see client_timeout)
+    {policy}   require-tls or opportunistic
+    {python}   /usr/bin/python3    {harness}  this directory
+    {bin}      the build's bin/ (starttls-client)
+
+`run(scenario, work, adapter, policy)` serves one scenario, runs the client,
+and returns a Result whose `record()` is one entry of the JSON report.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+import subprocess
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import harness
+
+HERE = Path(__file__).resolve().parent
+ADAPTERS = HERE / "clients"
+EXPECTED = HERE / "expected"
+PYTHON = "/usr/bin/python3"
+POLICIES = ("require-tls", "opportunistic")
+PLACEHOLDERS = ("host", "port", "cafile", "servername", "from", "to", "message",
+                "timeout", "policy", "python", "harness", "bin")
+SENDER = "sender@example.test"
+RECIPIENT = "recipient@example.test"
+
+# ---------------------------------------------------------------------------
+# Adapters
+
+
+@dataclass
+class Adapter:
+    name: str
+    command: str
+    policy: str = "require-tls"
+    # "zero-is-delivered": exit 0 claims delivery, anything else claims
+    # failure (judged against the server). "ignored": the exit status says
+    # nothing about delivery (openssl s_client), so it is not judged.
+    exit_status: str = "zero-is-delivered"
+    stdin: str = ""              # "" (nothing) or "message" (the message on stdin)
+    version_command: str = ""    # prints the client's version (recorded in reports)
+    requires: str = ""           # an executable that must exist, else skip
+    description: str = ""
+
+    def __post_init__(self):
+        if self.policy not in POLICIES:
+            raise ValueError(f"{self.name}: policy {self.policy!r} is not one of {POLICIES}")
+        if self.exit_status not in ("zero-is-delivered", "ignored"):
+            raise ValueError(f"{self.name}: exit_status {self.exit_status!r}")
+        if self.stdin not in ("", "message"):
+            raise ValueError(f"{self.name}: stdin {self.stdin!r}")
+        check_template(self.command)
+
+    def version(self) -> str:
+        if not self.version_command:
+            return ""
+        try:
+            out = subprocess.run(shlex.split(self.version_command), capture_output=True,
+                                 stdin=subprocess.DEVNULL, timeout=10)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"unknown ({e})"
+        text = (out.stdout or out.stderr).decode(errors="replace").strip()
+        return text.splitlines()[0] if text else ""
+
+
+def check_template(template: str) -> None:
+    """Refuses a template that does not split or names an unknown placeholder."""
+    words = shlex.split(template)
+    if not words:
+        raise ValueError("the client command is empty")
+    for word in words:
+        for name in re.findall(r"(?<!\{)\{([^{}]*)\}", word):
+            if name not in PLACEHOLDERS:
+                raise ValueError(f"unknown placeholder {{{name}}} in {word!r}; "
+                                 f"known: {', '.join(PLACEHOLDERS)}")
+
+
+def adapter_names() -> list[str]:
+    return sorted(p.stem for p in ADAPTERS.glob("*.toml"))
+
+
+def load_adapter(name: str) -> Adapter:
+    path = ADAPTERS / f"{name}.toml"
+    if not path.exists():
+        raise ValueError(f"unknown client {name!r}; built-in: {', '.join(adapter_names())}")
+    data = tomllib.loads(path.read_text())
+    return Adapter(name=name, **data)
+
+
+def command_adapter(template: str, policy: str) -> Adapter:
+    return Adapter(name="custom", command=template, policy=policy,
+                   description=f"--client-cmd {template}")
+
+
+def expand(template: str, values: dict[str, str]) -> list[str]:
+    return [word.format(**values) for word in shlex.split(template)]
+
+
+# ---------------------------------------------------------------------------
+# Deadlines from the scenario
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+
+
+def seconds(text: str) -> float:
+    m = DURATION.match(text)
+    if not m:
+        raise ValueError(f"not a duration: {text!r}")
+    return float(m[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m[2]]
+
+
+def scripted_pauses(scenario: Path) -> float:
+    """The time the scenario keeps a correct client waiting on purpose: the
+    sum of its delay=, quiet= and drip gap windows (a dripped write of Q
+    bytes, N at a time, takes Q/N gaps)."""
+    total = 0.0
+    queued = 0
+    for line in scenario.read_text().splitlines():
+        if line.startswith("S: "):
+            queued += len(line) - 3 + 2
+            continue
+        words = line.split()
+        if not words or line.startswith("#"):
+            continue
+        if words[0] == "send":
+            m = re.search(r'data="((?:[^"\\]|\\.)*)"', line)
+            queued += len(m[1]) if m else 0
+            continue
+        options = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+        if words[0] == "write":
+            for key in ("delay", "quiet"):
+                if key in options:
+                    total += seconds(options[key])
+            if "gap" in options and "drip" in options:
+                total += math.ceil(queued / int(options["drip"])) * seconds(options["gap"])
+        queued = 0
+    return total
+
+
+def scenario_timeout(scenario: Path) -> float:
+    """The server's Timeout for the scenario (its wait for the client)."""
+    for line in scenario.read_text().splitlines():
+        if line.startswith("Timeout:"):
+            return seconds(line.split(":", 1)[1].strip())
+    return 10.0
+
+
+def client_timeout(scenario: Path) -> int:
+    """The per-step deadline given to the client: twice the scenario's own
+    windows plus half a second, at least 1 s, in whole seconds (some clients
+    take nothing else), and always well inside the server's Timeout, so a
+    correct client gives up before the server calls it a hang."""
+    t = max(1, math.ceil(2 * scripted_pauses(scenario) + 0.5))
+    return min(t, max(1, int(scenario_timeout(scenario) / 3)))
+
+
+def client_budget(timeout: int) -> float:
+    """How long the harness lets the client run before killing it: the
+    reference client's whole-session deadline (4 steps) and 2 s to spare."""
+    return 4 * timeout + 2.0
+
+
+# ---------------------------------------------------------------------------
+# Expected outcomes per policy
+
+# What --client-policy opportunistic changes, scenario by scenario:
+# (expected outcome, oracles that do not count). Everything else keeps the
+# scenario's Expect: and every oracle. The reasoning is in README.md.
+OPPORTUNISTIC: dict[str, tuple[str, frozenset[str]]] = {
+    # STARTTLS not offered: plain text is what an opportunistic client
+    # promises, and the message must get through.
+    "stripping/starttls-not-advertised.smtp": ("deliver", frozenset({"plaintext-after-refusal"})),
+    # EHLO refused: falling back to HELO (and plain text) is a SHOULD of
+    # RFC 5321 section 3.2, so giving up is allowed too.
+    "stripping/ehlo-refused-500.smtp":
+        ("deliver-or-refuse", frozenset({"plaintext-after-refusal"})),
+    "stripping/ehlo-refused-helo-accepted.smtp":
+        ("deliver-or-refuse", frozenset({"plaintext-after-refusal"})),
+    # STARTTLS offered and refused: RFC 3207 section 4 leaves it to the
+    # client to go on (in plain text) or to quit.
+    **{f"stripping/starttls-refused-{code}.smtp":
+       ("deliver-or-refuse", frozenset({"plaintext-after-refusal"}))
+       for code in (354, 454, 501, 502, 530)},
+    "injection/454-then-injected-success.smtp":
+        ("deliver-or-refuse", frozenset({"plaintext-after-refusal"})),
+    # A failed handshake, then a connection without STARTTLS: RFC 7435
+    # fallback to cleartext is allowed.
+    "reconnect/alert-then-plain.smtp":
+        ("deliver-or-refuse", frozenset({"downgrade-by-reconnect", "plaintext-after-refusal"})),
+    "reconnect/reset-then-plain.smtp":
+        ("deliver-or-refuse", frozenset({"downgrade-by-reconnect", "plaintext-after-refusal"})),
+}
+
+ALLOWED = {"deliver": {"delivered"}, "refuse": {"refused"},
+           "deliver-or-refuse": {"delivered", "refused"}}
+
+
+def relative(scenario: Path) -> str:
+    scenario = scenario.resolve()
+    if scenario.is_relative_to(harness.SCENARIOS):
+        return str(scenario.relative_to(harness.SCENARIOS))
+    return scenario.name
+
+
+def rejudge(sessions: list[dict], scenario: str, policy: str) -> tuple[str, list[dict], list[str]]:
+    """The sessions as the policy sees them: (expected, sessions with their
+    reasons and oracles re-judged, oracle ids that did not count)."""
+    expected = sessions[0]["expected"] if sessions else "?"
+    if policy != "opportunistic" or scenario not in OPPORTUNISTIC:
+        return expected, sessions, []
+    expected, ignored = OPPORTUNISTIC[scenario]
+    out, dropped = [], set()
+    for s in sessions:
+        s = dict(s)
+        reasons = []
+        for r in s["reasons"]:
+            if r.startswith("expected the client to "):
+                continue
+            if r.split(":", 1)[0] in ignored:
+                dropped.add(r.split(":", 1)[0])
+                continue
+            reasons.append(r)
+        if s["observed"] not in ALLOWED[expected]:
+            reasons.insert(0, f"expected the client to {expected}, observed {s['observed']}")
+        s["oracles"] = [o for o in s["oracles"] if o["id"] not in ignored]
+        s["reasons"] = reasons
+        s["expected"] = expected
+        s["verdict"] = "fail" if reasons else "pass"
+        out.append(s)
+    return expected, out, sorted(dropped)
+
+
+# ---------------------------------------------------------------------------
+# Labels: a run's reasons as short stable strings, for pins
+
+ORACLES = {"early-tls", "tls-on-incomplete-reply", "pipelined-after-starttls",
+           "no-ehlo-after-tls", "acted-on-injected-reply", "plaintext-after-refusal",
+           "credentials-in-plaintext", "proceeded-after-bad-certificate",
+           "second-starttls", "downgrade-by-reconnect", "hang"}
+SCRIPT = "script mismatch"
+KILLED = "client killed"
+NO_CONNECTION = "no connection"
+
+
+def label(reason: str) -> str:
+    """One reason as a label: an oracle id, "expected X, observed Y",
+    "client exited 0, not delivered" (or "client exited N, delivered"),
+    "script mismatch", "client killed" or "no connection"."""
+    reason = re.sub(r"^connection \d+: ", "", reason)
+    if m := re.fullmatch(r"expected the client to (\S+), observed (\S+)", reason):
+        return f"expected {m[1]}, observed {m[2]}"
+    if m := re.fullmatch(r"the client exited (-?\d+) but the message was (not )?delivered",
+                         reason):
+        return "client exited 0, not delivered" if m[2] else f"client exited {m[1]}, delivered"
+    if re.search(r"where scenario line \d+ expected", reason):
+        return SCRIPT
+    if reason.startswith("the client did not exit within"):
+        return KILLED
+    if reason.startswith("the client never connected"):
+        return NO_CONNECTION
+    oracle = reason.split(":", 1)[0]
+    if oracle in ORACLES:
+        return oracle
+    raise ValueError(f"unrecognised reason {reason!r}")
+
+
+# ---------------------------------------------------------------------------
+# One run
+
+
+@dataclass
+class Result:
+    scenario: Path
+    adapter: Adapter
+    policy: str
+    expected: str
+    observed: str
+    verdict: str                 # pass, fail or error
+    reasons: list[str]
+    sessions: list[dict]
+    ignored: list[str] = field(default_factory=list)
+    client: harness.ClientResult | None = None
+    timeout: int = 0
+    duration_s: float = 0.0
+    summary: str = ""
+    error: str = ""
+
+    @property
+    def name(self) -> str:
+        return relative(self.scenario)
+
+    def oracles(self) -> list[str]:
+        return sorted({o["id"] for s in self.sessions for o in s["oracles"]})
+
+    def labels(self) -> set[str]:
+        if self.verdict == "error":
+            return {"error"}
+        return {label(r) for r in self.reasons}
+
+    def evidence(self) -> list[dict]:
+        out = []
+        for s in self.sessions:
+            for o in s["oracles"]:
+                for e in o.get("evidence") or [{}]:
+                    out.append({"connection": s["connection"], "oracle": o["id"],
+                                "message": o["message"], **e})
+        return out
+
+    def explain(self) -> str:
+        """Expected, observed, the oracles, the evidence and the client's
+        last words: a failure message that explains itself."""
+        lines = [f"{self.name} ({self.summary})" if self.summary else self.name,
+                 f"  client {self.adapter.name} ({self.policy}), timeout {self.timeout}s",
+                 f"  expected {self.expected}, observed {self.observed}: {self.verdict}"]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        for r in self.reasons:
+            lines.append(f"  - {r}")
+        lines.append(f"  oracles: {', '.join(self.oracles()) or 'none'}"
+                     + (f" (not counted under {self.policy}: {', '.join(self.ignored)})"
+                        if self.ignored else ""))
+        for e in self.evidence():
+            lines.append(f"  evidence: connection {e['connection']} {e['oracle']} at event "
+                         f"{e.get('event')} t={e.get('t')}s offset {e.get('offset')}: "
+                         f"{e.get('detail', '')}")
+        if self.client is not None:
+            tail = (self.client.stderr.strip() or self.client.stdout.strip())[-400:]
+            lines.append(f"  client exit {self.client.returncode}: {tail}")
+            lines.append(f"  command: {shlex.join(self.client.argv)}")
+        return "\n".join(lines)
+
+    def record(self, with_sessions: bool = True) -> dict:
+        """One entry of the JSON report."""
+        out = {
+            "scenario": self.name,
+            "category": Path(self.name).parent.name or "",
+            "summary": self.summary,
+            "client": self.adapter.name,
+            "policy": self.policy,
+            "expected": self.expected,
+            "observed": self.observed,
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "labels": sorted(self.labels()),
+            "oracles": self.oracles(),
+            "ignored_oracles": self.ignored,
+            "client_exit": self.client.returncode if self.client else None,
+            "client_stderr": (self.client.stderr[-2000:] if self.client else ""),
+            "client_timeout_s": self.timeout,
+            "duration_s": round(self.duration_s, 3),
+            "evidence": self.evidence(),
+            "error": self.error,
+        }
+        if with_sessions:
+            out["sessions"] = self.sessions
+        return out
+
+
+def message_text(sender: str = SENDER, recipient: str = RECIPIENT) -> str:
+    return (f"From: <{sender}>\r\nTo: <{recipient}>\r\nSubject: starttls-mock suite\r\n"
+            f"Message-ID: <{time.time_ns()}@starttls-mock.test>\r\n\r\n"
+            f"Sent by the starttls-mock pytest suite.\r\n")
+
+
+def values(server: harness.MockServer, servername: str, message: Path, timeout: int,
+           policy: str) -> dict[str, str]:
+    return {"host": "127.0.0.1", "port": str(server.port), "cafile": str(server.cafile),
+            "servername": servername, "from": SENDER, "to": RECIPIENT,
+            "message": str(message), "timeout": str(timeout), "policy": policy,
+            "python": PYTHON, "harness": str(HERE),
+            "bin": str(harness.build_dir() / "bin")}
+
+
+def run_client(argv: list[str], stdin: bytes | None, budget: float) -> harness.ClientResult:
+    """harness.run_client with standard input: every wait has a deadline."""
+    try:
+        done = subprocess.run(argv, input=stdin if stdin is not None else b"",
+                              capture_output=True, timeout=budget)
+    except subprocess.TimeoutExpired as e:
+        return harness.ClientResult(argv, -1, (e.stdout or b"").decode(errors="replace"),
+                                    (e.stderr or b"").decode(errors="replace")
+                                    + f"\nkilled after {budget:g}s")
+    except OSError as e:
+        return harness.ClientResult(argv, 127, "", f"cannot run {argv[0]}: {e}")
+    return harness.ClientResult(argv, done.returncode, done.stdout.decode(errors="replace"),
+                                done.stderr.decode(errors="replace"))
+
+
+def run(scenario: Path, work: Path, adapter: Adapter, policy: str | None = None,
+        timeout: int | None = None, server: harness.MockServer | None = None) -> Result:
+    """Serves the scenario on a fresh server (port 0, its own run directory
+    under work) unless a started one is given, runs the adapter's client
+    against it, stops the server and judges the run under the policy.
+    Server-side failures are verdict "error", never a pass."""
+    policy = policy or adapter.policy
+    scenario = Path(scenario)
+    name = relative(scenario)
+    timeout = timeout or client_timeout(scenario)
+    budget = client_budget(timeout)
+    work.mkdir(parents=True, exist_ok=True)
+    message = work / "message.eml"
+    text = message_text()
+    message.write_bytes(text.encode())
+    started = time.monotonic()
+    base = Result(scenario, adapter, policy, "?", "-", "error", [], [], timeout=timeout)
+    if server is None:
+        server = harness.MockServer([scenario], work / "server")
+        try:
+            server.start()
+        except harness.ServerError as e:
+            base.error = str(e)
+            return base
+    client = None
+    try:
+        vals = values(server, harness.scenario_host(scenario), message, timeout, policy)
+        argv = expand(adapter.command, vals)
+        stdin = text.encode() if adapter.stdin == "message" else None
+        client = run_client(argv, stdin, budget)
+    finally:
+        code = server.stop()
+    base.client = client
+    base.duration_s = time.monotonic() - started
+    if code != 0 or server.stderr.strip():
+        base.error = f"starttls-mock exited {code}: {server.stderr.strip()}"
+        return base
+    sessions = server.sessions_reports()
+    base.summary = sessions[0]["summary"] if sessions else ""
+    if not sessions:
+        base.reasons = [f"the client never connected: {client.stderr.strip()[-300:]}"]
+        base.expected = OPPORTUNISTIC.get(name, ("?",))[0] if policy == "opportunistic" \
+            else "?"
+        base.observed = "no-connection"
+        base.verdict = "fail"
+        return base
+    expected, judged, ignored = rejudge(sessions, name, policy)
+    status = client.returncode if adapter.exit_status == "zero-is-delivered" else None
+    verdict = harness.judge_run(judged, status)
+    reasons = list(verdict.reasons)
+    if client.returncode == -1 and client.stderr.endswith(f"killed after {budget:g}s"):
+        reasons.append(f"the client did not exit within {budget:g}s and was killed")
+        reasons = [r for r in reasons if label(r) != "client exited 0, not delivered"
+                   and not label(r).startswith("client exited -1")]
+    base.expected, base.observed = expected, verdict.observed
+    base.verdict = "fail" if reasons else "pass"
+    base.reasons, base.sessions, base.ignored = reasons, judged, ignored
+    return base
+
+
+# ---------------------------------------------------------------------------
+# Pinned expectations: pytest/expected/<client>.toml
+
+PASS = "pass"
+
+
+def expectations_path(client: str) -> Path:
+    return EXPECTED / f"{client}.toml"
+
+
+def load_expectations(client: str) -> dict:
+    """{"version": ..., "scenarios": {scenario: set of labels}}; an empty set
+    is a pass."""
+    data = tomllib.loads(expectations_path(client).read_text())
+    pins = {}
+    for scenario, value in data.get("scenarios", {}).items():
+        pins[scenario] = frozenset() if value == PASS else frozenset(value)
+    return {"version": data.get("version", ""), "command": data.get("command", ""),
+            "scenarios": pins}
+
+
+def toml_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_expectations(client: str, version: str, command: str,
+                       results: dict[str, set[str]], header: str = "") -> Path:
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    lines += [f"# Recorded with: pytest/record_expectations.py {client}", "",
+              f"version = {toml_string(version)}", f"command = {toml_string(command)}",
+              "", "[scenarios]"]
+    for scenario in sorted(results):
+        got = results[scenario]
+        value = toml_string(PASS) if not got else \
+            "[" + ", ".join(toml_string(x) for x in sorted(got)) + "]"
+        lines.append(f"{toml_string(scenario)} = {value}")
+    path = expectations_path(client)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path

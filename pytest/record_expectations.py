@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""Runs built-in client adapters over the whole catalogue and writes what
+each one does, scenario by scenario, to pytest/expected/<client>.toml: the
+pins test_clients.py holds them to.
+
+Usage: record_expectations.py [--runs N] [--jobs N] [CLIENT...]
+
+Each scenario is run N times (default 3); a scenario whose labels differ
+between runs is reported and not written, so only stable behaviour is
+pinned. Review the diff (git diff pytest/expected/) before committing it:
+a changed pin is a changed client, or a changed harness.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import clients
+import harness
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("clients", nargs="*")
+    args = p.parse_args()
+    names = args.clients or [n for n in clients.adapter_names() if n != "reference"]
+    scenarios = harness.scenario_files()
+    unstable = 0
+    with tempfile.TemporaryDirectory(prefix="starttls-record.") as tmp:
+        for name in names:
+            adapter = clients.load_adapter(name)
+            if adapter.requires and not shutil.which(adapter.requires):
+                print(f"{name}: {adapter.requires} is not installed", file=sys.stderr)
+                return 1
+            jobs = [(s, i) for s in scenarios for i in range(args.runs)]
+
+            def one(job):
+                scenario, i = job
+                work = Path(tmp) / name / f"{clients.relative(scenario)}.{i}"
+                return clients.relative(scenario), frozenset(
+                    clients.run(scenario, work, adapter).labels())
+
+            seen: dict[str, set[frozenset]] = {}
+            with ThreadPoolExecutor(args.jobs) as pool:
+                for scenario, labels in pool.map(one, jobs):
+                    seen.setdefault(scenario, set()).add(labels)
+            results = {}
+            for scenario, variants in sorted(seen.items()):
+                if len(variants) > 1:
+                    unstable += 1
+                    print(f"{name}: {scenario} is not stable: "
+                          f"{[sorted(v) for v in variants]}", file=sys.stderr)
+                    continue
+                results[scenario] = set(next(iter(variants)))
+            path = clients.write_expectations(
+                name, adapter.version(), adapter.command,
+                results, header=f"{name}: {adapter.description}")
+            failing = sum(bool(v) for v in results.values())
+            print(f"{name}: {len(results)} scenarios, {failing} fail -> {path}")
+    return 1 if unstable else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

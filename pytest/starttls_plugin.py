@@ -1,0 +1,382 @@
+"""The starttls-mock pytest plugin: fixtures, the catalogue parametrization,
+client options and reports. conftest.py loads it for this directory; other
+projects can load it with `-p starttls_plugin` (this directory on sys.path).
+
+Fixtures (in the style of pytest-httpserver and aiosmtpd's tests):
+
+- `starttls_mock_factory` (session): starts `starttls-mock serve` on
+  127.0.0.1 port 0, waits for its READY line (with a deadline, never a
+  sleep), and stops whatever is still running at the end of the session.
+- `starttls_mock` (function): one server for the test. Serves the
+  scenario named by `@pytest.mark.starttls_scenario("control/hotmail-2009")`
+  or by indirect parametrization, or whatever the test passes to
+  `starttls_mock.serve(path)`; gives the test `host`, `port`, `cafile`,
+  `servername` and `report()` / `sessions()`. Teardown stops the server and
+  fails the test if it exited with an error or printed anything on stderr.
+- `starttls_scenario`: the catalogue parameter (one scenario file per test,
+  id = its path under scenarios/, chosen with --scenario GLOB).
+- `starttls_client`, `starttls_policy`: the adapter and policy from the
+  command line.
+- `starttls_record`: call it with a clients.Result to put the run in the
+  JSON/HTML reports and its fields in the JUnit properties.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import clients
+import harness
+
+READY_TIMEOUT = 15.0
+
+
+# ---------------------------------------------------------------------------
+# Options
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("starttls-mock", "starttls-mock catalogue")
+    g.addoption("--client", default=None, metavar="NAME",
+                help="built-in client adapter (pytest/clients/NAME.toml): "
+                     + ", ".join(clients.adapter_names()) + "; default reference")
+    g.addoption("--client-cmd", default=None, metavar="TEMPLATE",
+                help="any client as a command line with {host} {port} {cafile} "
+                     "{servername} {from} {to} {message} {timeout} (split like a "
+                     "shell would, never run through one)")
+    g.addoption("--client-policy", default=None, choices=clients.POLICIES,
+                help="what the client claims to do; expected outcomes follow it "
+                     "(default: the adapter's, require-tls for --client-cmd)")
+    g.addoption("--client-timeout", default=None, type=int, metavar="S",
+                help="per-step deadline for the client (default: from each "
+                     "scenario's own windows)")
+    g.addoption("--scenario", action="append", default=[], metavar="GLOB",
+                help="run only scenarios whose path under scenarios/ matches "
+                     "(e.g. 'stripping/*', 'certificates/wrong-host'); repeatable")
+    g.addoption("--report-json", default=None, metavar="FILE",
+                help="write the catalogue results as JSON")
+    g.addoption("--report-html", default=None, metavar="FILE",
+                help="write a self-contained HTML report (matrix and ladders)")
+    g.addoption("--matrix", action="store_true", default=False,
+                help="print the catalogue matrix at the end")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "starttls_scenario(path): the scenario starttls_mock serves")
+    client, cmd = config.getoption("--client"), config.getoption("--client-cmd")
+    if client and cmd:
+        raise pytest.UsageError("--client and --client-cmd exclude each other")
+    try:
+        adapter = clients.command_adapter(cmd, "require-tls") if cmd else \
+            clients.load_adapter(client or "reference")
+    except ValueError as e:
+        raise pytest.UsageError(str(e))
+    policy = config.getoption("--client-policy") or adapter.policy
+    config.stash[ADAPTER] = adapter
+    config.stash[POLICY] = policy
+    config.stash[RESULTS] = []
+    config.stash[STARTED] = (time.monotonic(), datetime.datetime.now(
+        datetime.timezone.utc).isoformat(timespec="seconds"))
+
+
+ADAPTER = pytest.StashKey["clients.Adapter"]()
+POLICY = pytest.StashKey[str]()
+RESULTS = pytest.StashKey[list]()
+STARTED = pytest.StashKey[tuple]()
+
+
+def selected_scenarios(config) -> list[Path]:
+    globs = config.getoption("--scenario")
+    files = harness.scenario_files()
+    if not globs:
+        return files
+    out = []
+    for path in files:
+        rel = clients.relative(path)
+        if any(fnmatch.fnmatchcase(rel, g) or fnmatch.fnmatchcase(rel[:-5], g)
+               for g in globs):
+            out.append(path)
+    return out
+
+
+def pytest_generate_tests(metafunc):
+    if "starttls_scenario" in metafunc.fixturenames:
+        scenarios = selected_scenarios(metafunc.config)
+        metafunc.parametrize("starttls_scenario", scenarios,
+                             ids=[clients.relative(p) for p in scenarios])
+
+
+def expected_cost(path: Path) -> float:
+    """A rough duration, for scheduling the slow scenarios first."""
+    text = path.read_text()
+    waits = bool(re.search(r"(?m)^(Timeout:|stall\b)", text))
+    return clients.scripted_pauses(path) + (clients.client_timeout(path) if waits else 0)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Slow catalogue scenarios first (same order on every xdist worker), so
+    that -n N is not left waiting for a stall at the end."""
+    slots = [i for i, it in enumerate(items)
+             if "starttls_scenario" in getattr(it, "fixturenames", ())
+             and hasattr(it, "callspec")]
+    ordered = sorted((items[i] for i in slots),
+                     key=lambda it: -expected_cost(it.callspec.params["starttls_scenario"]))
+    for i, item in zip(slots, ordered):
+        items[i] = item
+
+
+# ---------------------------------------------------------------------------
+# Fixtures
+
+
+class MockFactory:
+    """Starts starttls-mock servers; each gets its own port and run directory."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.servers: list[harness.MockServer] = []
+
+    def start(self, *scenarios: Path | str, sessions: int | None = None,
+              run_dir: Path | None = None, ready_timeout: float = READY_TIMEOUT
+              ) -> harness.MockServer:
+        paths = [scenario_file(s) for s in scenarios]
+        run_dir = run_dir or self.base / f"server{len(self.servers)}"
+        server = harness.MockServer(paths, run_dir, sessions=sessions)
+        self.servers.append(server)
+        return server.start(timeout=ready_timeout)
+
+    def stop_all(self) -> None:
+        for server in self.servers:
+            if server.proc is not None and server.proc.poll() is None:
+                server.stop()
+
+
+def scenario_file(name: Path | str) -> Path:
+    """A path, or a name under scenarios/ with or without .smtp."""
+    path = Path(name)
+    if path.exists():
+        return path
+    path = harness.SCENARIOS / (str(name) if str(name).endswith(".smtp") else f"{name}.smtp")
+    if not path.exists():
+        raise FileNotFoundError(f"no scenario {name}")
+    return path
+
+
+class StarttlsMock:
+    """What a test gets from the `starttls_mock` fixture."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, factory: MockFactory, run_dir: Path):
+        self._factory = factory
+        self._run_dir = run_dir
+        self.server: harness.MockServer | None = None
+        self.scenario: Path | None = None
+
+    def serve(self, scenario: Path | str, sessions: int | None = None) -> "StarttlsMock":
+        if self.server is not None:
+            raise RuntimeError("starttls_mock serves one scenario per test")
+        self.scenario = scenario_file(scenario)
+        self.server = self._factory.start(self.scenario, sessions=sessions,
+                                          run_dir=self._run_dir)
+        return self
+
+    def _started(self) -> harness.MockServer:
+        if self.server is None:
+            raise RuntimeError("starttls_mock: call serve(scenario) first")
+        return self.server
+
+    @property
+    def port(self) -> int:
+        return self._started().port
+
+    @property
+    def cafile(self) -> Path:
+        return self._started().cafile
+
+    @property
+    def servername(self) -> str:
+        return harness.scenario_host(self.scenario)
+
+    @property
+    def report_path(self) -> Path:
+        return self._started().report_path
+
+    def wait(self, timeout: float = 30.0) -> int:
+        """Waits for a server started with sessions=N to exit by itself."""
+        return self._started().wait(timeout)
+
+    def stop(self) -> int:
+        return self._started().stop()
+
+    def report(self) -> dict:
+        return self._started().report()
+
+    def sessions(self) -> list[dict]:
+        return self.report()["sessions"]
+
+
+@pytest.fixture(scope="session")
+def starttls_mock_factory(tmp_path_factory):
+    factory = MockFactory(tmp_path_factory.mktemp("starttls-mock"))
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture
+def starttls_mock(request, starttls_mock_factory, tmp_path):
+    mock = StarttlsMock(starttls_mock_factory, tmp_path / "starttls-mock")
+    marker = request.node.get_closest_marker("starttls_scenario")
+    scenario = getattr(request, "param", None) or (marker.args[0] if marker else None)
+    if scenario is not None:
+        mock.serve(scenario)
+    yield mock
+    server = mock.server
+    if server is None:
+        return
+    code = server.stop() if server.proc.poll() is None else server.proc.returncode
+    if code != 0 or server.stderr.strip():
+        pytest.fail(f"starttls-mock exited {code}: {server.stderr.strip()}", pytrace=False)
+
+
+@pytest.fixture
+def starttls_client(request) -> clients.Adapter:
+    adapter = request.config.stash[ADAPTER]
+    if adapter.requires and not shutil.which(adapter.requires):
+        pytest.skip(f"{adapter.requires} is not installed")
+    return adapter
+
+
+@pytest.fixture
+def starttls_policy(request) -> str:
+    return request.config.stash[POLICY]
+
+
+@pytest.fixture
+def starttls_timeout(request) -> int | None:
+    return request.config.getoption("--client-timeout")
+
+
+@pytest.fixture
+def starttls_record(request):
+    """Records a clients.Result for the reports and JUnit properties."""
+    def record(result: clients.Result) -> None:
+        rec = result.record()
+        request.node.starttls_record = rec
+        props = request.node.user_properties
+        for key in ("scenario", "client", "policy", "expected", "observed", "verdict",
+                    "client_exit", "duration_s"):
+            props.append((key, rec[key]))
+        props.append(("oracles", " ".join(rec["oracles"])))
+        props.append(("summary", rec["summary"]))
+    return record
+
+
+# ---------------------------------------------------------------------------
+# Collecting results (on the xdist controller too: the record travels on the
+# report) and writing the reports
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    rec = getattr(item, "starttls_record", None)
+    if rec is not None and report.when == "call":
+        report.starttls = rec
+
+
+def pytest_runtest_logreport(report):
+    rec = getattr(report, "starttls", None)
+    if rec is None:
+        return
+    config = _config
+    if config is not None:
+        if report.failed and rec["verdict"] == "pass":
+            rec = dict(rec, verdict="fail")
+        config.stash[RESULTS].append(rec)
+
+
+_config = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    global _config
+    _config = session.config
+
+
+def report_document(config) -> dict:
+    adapter = config.stash[ADAPTER]
+    started, started_at = config.stash[STARTED]
+    results = sorted(config.stash[RESULTS], key=lambda r: r["scenario"])
+    return {
+        "client": adapter.name,
+        "command": adapter.command,
+        "version": adapter.version(),
+        "policy": config.stash[POLICY],
+        "started_at": started_at,
+        "wall_time_s": round(time.monotonic() - started, 3),
+        "workers": os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+        or str(getattr(config.option, "numprocesses", None) or 0),
+        "passed": sum(r["verdict"] == "pass" for r in results),
+        "failed": sum(r["verdict"] != "pass" for r in results),
+        "results": results,
+    }
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: the controller writes the reports
+    if not config.stash.get(RESULTS, None):
+        return
+    doc = None
+    for option, write in (("--report-json", write_json), ("--report-html", write_html)):
+        target = config.getoption(option)
+        if target:
+            doc = doc or report_document(config)
+            write(Path(target), doc)
+
+
+def write_json(path: Path, doc: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def write_html(path: Path, doc: dict) -> None:
+    import report_html
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report_html.render([doc]))
+
+
+def matrix_lines(results: list[dict]) -> list[str]:
+    headers = ("scenario", "verdict", "expected", "observed", "oracles / reasons")
+    rows = []
+    for r in sorted(results, key=lambda r: r["scenario"]):
+        detail = ", ".join(r["labels"]) if r["verdict"] != "pass" else ""
+        rows.append((r["scenario"], r["verdict"].upper() if r["verdict"] != "pass"
+                     else "pass", r["expected"], r["observed"], detail))
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(4)]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[4]
+            for row in [headers, *rows]]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    results = config.stash.get(RESULTS, None)
+    if not results or not config.getoption("--matrix"):
+        return
+    adapter = config.stash[ADAPTER]
+    terminalreporter.section(f"starttls-mock: {adapter.name} ({config.stash[POLICY]})")
+    for line in matrix_lines(results):
+        terminalreporter.write_line(line)
