@@ -13,7 +13,7 @@ else
 WERROR := OFF
 endif
 
-.PHONY: all deps build test unit pytest suite bench clean format
+.PHONY: all deps build test unit pytest suite report bench clean format
 
 all: build
 
@@ -35,8 +35,15 @@ pytest: build
 
 test: unit pytest
 
+# make suite [CLIENT=NAME | CLIENT_CMD='TEMPLATE'] [CLIENT_POLICY=opportunistic]
+# [SCENARIO='GLOB ...']: the catalogue against one client, as a matrix.
 suite: build
-	$(PYTHON) pytest/suite.py --build-dir $(BUILD_DIR)
+	$(PYTHON) pytest/suite.py --build-dir $(BUILD_DIR) --jobs $(JOBS)
+
+# The same, with the JSON and HTML reports in $(BUILD_DIR)/report/.
+report: build
+	$(PYTHON) pytest/suite.py --build-dir $(BUILD_DIR) --jobs $(JOBS) \
+	  --report-json $(BUILD_DIR)/report/report.json --report-html $(BUILD_DIR)/report/report.html
 
 # Benchmarks on one core (bench/RESULTS.md); not part of `make test`.
 bench: build

@@ -1,61 +1,84 @@
 #!/usr/bin/python3
-"""Runs every scenario against the reference client and prints the verdicts.
+"""Runs every scenario against one client and prints the verdicts.
 
-Usage: suite.py [--build-dir DIR] [SCENARIO...]
+Usage: suite.py [--build-dir DIR] [--jobs N] [--client NAME | --client-cmd TEMPLATE]
+                [--client-policy require-tls|opportunistic] [--report-json FILE]
+                [--report-html FILE] [SCENARIO...]
 
-Each scenario gets its own server on an ephemeral port and its own run
-directory; the verdict is the server's, from what the client did on the wire,
-together with the client's exit status. The last line is "N passed, N failed";
-the exit status is 0 only when nothing failed.
+This is the pytest run of the catalogue (test_catalogue.py::test_scenario,
+with the starttls-mock plugin and pytest-xdist), summed up as a terminal
+matrix: one row per scenario with verdict, expected, observed and the
+oracles or reasons. `make suite` calls it; CLIENT, CLIENT_CMD,
+CLIENT_POLICY and SCENARIO in the environment (make suite CLIENT=curl)
+stand for the options. A SCENARIO is a glob under scenarios/ or a path.
+
+The last line is "N passed, N failed"; the exit status is 0 only when
+nothing failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 import harness
 
+HERE = Path(__file__).resolve().parent
 
-def run_one(scenario: Path, work: Path) -> tuple[bool, str, str, str]:
-    result = harness.run_scenario(scenario, work, harness.reference_argv)
-    sessions = result.sessions
-    detail = "; ".join(result.verdict.reasons) or (sessions[-1]["ended"] if sessions else "")
-    expected = sessions[0]["expected"] if sessions else "-"
-    return (result.verdict.passed, expected, result.verdict.observed,
-            f"client exit {result.client.returncode}: {detail}")
+
+def scenario_glob(arg: str) -> str:
+    path = Path(arg).resolve()
+    if path.exists() and path.is_relative_to(harness.SCENARIOS):
+        return str(path.relative_to(harness.SCENARIOS))
+    return arg
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-dir", default=None)
-    parser.add_argument("scenarios", nargs="*", type=Path)
+    parser.add_argument("--jobs", "-n", default=os.environ.get("JOBS") or str(os.cpu_count()))
+    parser.add_argument("--client", default=os.environ.get("CLIENT") or None)
+    parser.add_argument("--client-cmd", default=os.environ.get("CLIENT_CMD") or None)
+    parser.add_argument("--client-policy", default=os.environ.get("CLIENT_POLICY") or None)
+    parser.add_argument("--report-json", default=None)
+    parser.add_argument("--report-html", default=None)
+    parser.add_argument("scenarios", nargs="*")
     args = parser.parse_args()
     if args.build_dir:
         os.environ["STARTTLS_BUILD_DIR"] = str(Path(args.build_dir).resolve())
-    scenarios = args.scenarios or harness.scenario_files()
+    globs = args.scenarios or os.environ.get("SCENARIO", "").split()
 
-    rows = []
     with tempfile.TemporaryDirectory(prefix="starttls-suite.") as tmp:
-        for scenario in scenarios:
-            name = str(scenario.resolve().relative_to(harness.SCENARIOS)) \
-                if scenario.resolve().is_relative_to(harness.SCENARIOS) else str(scenario)
-            try:
-                ok, expected, observed, detail = run_one(scenario, Path(tmp))
-            except harness.ServerError as e:
-                ok, expected, observed, detail = False, "error", "-", str(e)
-            rows.append((name, "pass" if ok else "FAIL", expected, observed, detail))
-
-    headers = ("scenario", "verdict", "expected", "observed", "detail")
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(4)]
-    for row in [headers, *rows]:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[4])
-    passed = sum(r[1] == "pass" for r in rows)
-    print(f"{passed} passed, {len(rows) - passed} failed")
-    return 0 if passed == len(rows) else 1
+        report = Path(args.report_json or Path(tmp) / "report.json")
+        argv = [f"{HERE / 'test_catalogue.py'}::test_scenario", "-q", "--no-header",
+                "-p", "no:cacheprovider", "--rootdir", str(harness.ROOT),
+                "-c", str(harness.ROOT / "pytest.ini"), "--tb=no", "-rN",
+                "--basetemp", str(Path(tmp) / "pytest"), "--report-json", str(report),
+                "--matrix"]
+        if args.jobs not in ("0", "1"):
+            argv += ["-n", args.jobs]
+        for option in ("client", "client_cmd", "client_policy", "report_html"):
+            value = getattr(args, option)
+            if value:
+                argv += [f"--{option.replace('_', '-')}", value]
+        for glob in globs:
+            argv += ["--scenario", scenario_glob(glob)]
+        code = pytest.main(argv)
+        if not report.exists():
+            print(f"suite: pytest exited {int(code)} without results")
+            print("0 passed, 0 failed")
+            return 1
+        doc = json.loads(report.read_text())
+    print(f"{doc['client']} ({doc['policy']}): {len(doc['results'])} scenarios in "
+          f"{doc['wall_time_s']:.1f} s")
+    print(f"{doc['passed']} passed, {doc['failed']} failed")
+    return 0 if doc["failed"] == 0 and code == 0 else 1
 
 
 if __name__ == "__main__":

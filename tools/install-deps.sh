@@ -10,7 +10,7 @@ packages=(
   libasio-dev libexpected-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-pytest-xdist python3-pytest-timeout python3-aiosmtpd
-  swaks libnet-ssleay-perl curl
+  swaks libnet-ssleay-perl curl msmtp chromium
 )
 
 installed() {

@@ -1,0 +1,287 @@
+"""The pytest plugin end to end: real pytest runs in subprocesses with the
+command-line options (--client-cmd, --client, --client-policy, --scenario,
+-n, --report-json, --junitxml), the starttls_mock fixture's contract, the
+template splitting, and the policy mapping."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import clients
+import harness
+from starttls_plugin import MockFactory
+
+PYTHON = "/usr/bin/python3"
+HERE = Path(__file__).resolve().parent
+BAD_CLIENT = HERE / "bad_client.py"
+RUN_BUDGET = 100  # seconds for one inner pytest run
+
+
+def pytest_run(tmp_path: Path, *args: str, cwd: Path = harness.ROOT,
+               budget: float = RUN_BUDGET) -> subprocess.CompletedProcess:
+    argv = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider",
+            "--basetemp", str(tmp_path / "inner"), *args]
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=budget)
+
+
+def bad_client_cmd(*bugs: str) -> str:
+    words = [PYTHON, str(BAD_CLIENT), "--host", "{host}", "--port", "{port}",
+             "--cafile", "{cafile}", "--servername", "{servername}",
+             "--timeout", "{timeout}", "--from", "{from}", "--to", "{to}",
+             "--message", "{message}"]
+    for bug in bugs:
+        words += ["--bug", bug]
+    return shlex.join(words)
+
+
+def test_a_client_given_only_as_a_command_line_is_judged(tmp_path):
+    """--client-cmd with xdist: the buggy client fails exactly the scenarios
+    built for its bug, and every report says so."""
+    report, junit = tmp_path / "r.json", tmp_path / "junit.xml"
+    done = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario", "-n", "2",
+                      "--client-cmd", bad_client_cmd("no-hostname-check"),
+                      "--scenario", "certificates/wrong-host",
+                      "--scenario", "certificates/valid*", "--scenario", "certificates/expired",
+                      "--report-json", str(report), "--junitxml", str(junit), "--matrix")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 failed, 2 passed" in done.stdout, done.stdout
+    # The failure message names expected, observed, the oracles and the evidence.
+    assert "expected refuse, observed delivered: fail" in done.stdout
+    assert "oracles: proceeded-after-bad-certificate" in done.stdout
+    assert "evidence: connection 1 proceeded-after-bad-certificate at event" in done.stdout
+    # The matrix.
+    assert "certificates/wrong-host.smtp  FAIL" in done.stdout
+
+    doc = json.loads(report.read_text())
+    assert doc["client"] == "custom" and doc["policy"] == "require-tls"
+    assert doc["command"] == bad_client_cmd("no-hostname-check")
+    assert doc["wall_time_s"] > 0 and (doc["passed"], doc["failed"]) == (2, 1)
+    by = {r["scenario"]: r for r in doc["results"]}
+    assert set(by) == {"certificates/wrong-host.smtp", "certificates/valid.smtp",
+                       "certificates/expired.smtp"}
+    bad = by["certificates/wrong-host.smtp"]
+    assert (bad["verdict"], bad["expected"], bad["observed"]) == ("fail", "refuse", "delivered")
+    assert bad["oracles"] == ["proceeded-after-bad-certificate"]
+    assert bad["category"] == "certificates" and bad["client_exit"] == 0
+    assert bad["evidence"][0]["oracle"] == "proceeded-after-bad-certificate"
+    assert isinstance(bad["evidence"][0]["event"], int)
+    assert bad["sessions"][0]["events"], "the session's events travel with the result"
+    assert by["certificates/expired.smtp"]["verdict"] == "pass"
+    assert by["certificates/expired.smtp"]["client_exit"] == 7
+
+    # JUnit: properties per test, and the explanation in the failure text.
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    case = cases["test_scenario[certificates/wrong-host.smtp]"]
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["verdict"] == "fail" and props["expected"] == "refuse"
+    assert props["oracles"] == "proceeded-after-bad-certificate"
+    assert props["summary"].startswith("certificate profile wrong-host")
+    failure = case.find("failure")
+    assert failure is not None and "expected refuse, observed delivered" in (
+        failure.get("message", "") + (failure.text or ""))
+    passed = cases["test_scenario[certificates/valid.smtp]"]
+    assert passed.find("failure") is None
+    assert {p.get("name"): p.get("value") for p in passed.iter("property")}["verdict"] == "pass"
+
+
+def test_a_built_in_adapter_and_the_opportunistic_policy(tmp_path):
+    """--client curl --client-policy opportunistic: curl with --ssl-reqd
+    refuses a server without STARTTLS, which an opportunistic client must
+    deliver to; the reference client under the same policy delivers."""
+    report = tmp_path / "r.json"
+    done = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario",
+                      "--client", "curl", "--client-policy", "opportunistic",
+                      "--scenario", "stripping/starttls-not-advertised",
+                      "--report-json", str(report))
+    assert done.returncode == 1, done.stdout + done.stderr
+    [r] = json.loads(report.read_text())["results"]
+    assert (r["client"], r["policy"], r["expected"], r["observed"]) == (
+        "curl", "opportunistic", "deliver", "refused")
+    done = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario",
+                      "--client-policy", "opportunistic",
+                      "--scenario", "stripping/starttls-not-advertised",
+                      "--report-json", str(report))
+    assert done.returncode == 0, done.stdout + done.stderr
+    [r] = json.loads(report.read_text())["results"]
+    assert (r["client"], r["expected"], r["observed"], r["verdict"]) == (
+        "reference", "deliver", "delivered", "pass")
+    # It sent MAIL in plain text, as it promised: that oracle does not count.
+    assert r["ignored_oracles"] == ["plaintext-after-refusal"]
+    assert r["oracles"] == []
+
+
+@pytest.mark.parametrize("args, error", [
+    (["--client", "no-such-client"], "unknown client 'no-such-client'"),
+    (["--client", "curl", "--client-cmd", "x {host}"], "exclude each other"),
+    (["--client-cmd", "x --port {prot}"], "unknown placeholder {prot}"),
+    (["--client-cmd", "x 'unclosed"], "No closing quotation"),
+])
+def test_bad_options_are_usage_errors(tmp_path, args, error):
+    done = pytest_run(tmp_path, "pytest/test_catalogue.py", "--collect-only", *args,
+                      budget=30)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert error in done.stderr
+
+
+def test_scenario_globs_select_and_ids_are_paths(tmp_path):
+    done = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario", "--collect-only",
+                      "-q", "--scenario", "stripping/starttls-refused-4*",
+                      "--scenario", "tls/tls1?-only.smtp", budget=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ids = sorted(line.split("[", 1)[1].rstrip("]") for line in done.stdout.splitlines()
+                 if "::test_scenario[" in line)
+    assert ids == ["stripping/starttls-refused-454.smtp", "tls/tls10-only.smtp",
+                   "tls/tls12-only.smtp"]
+
+
+# --- the fixtures, used by a test file of another project (-p starttls_plugin)
+
+INNER_TESTS = '''
+import subprocess, pytest
+
+@pytest.mark.starttls_scenario("control/hotmail-2009")
+def test_marker_serves_and_hands_out_the_address(starttls_mock):
+    assert starttls_mock.host == "127.0.0.1" and starttls_mock.port > 0
+    assert starttls_mock.cafile.read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert starttls_mock.servername == "mail.example.test"
+    argv = [BIN + "/starttls-client", "--host", starttls_mock.host,
+            "--port", str(starttls_mock.port), "--cafile", str(starttls_mock.cafile),
+            "--servername", starttls_mock.servername, "--timeout", "5"]
+    assert subprocess.run(argv, timeout=30).returncode == 0
+    starttls_mock.stop()
+    [session] = starttls_mock.sessions()
+    assert session["verdict"] == "pass" and session["delivered"]
+
+def test_serve_by_name(starttls_mock):
+    starttls_mock.serve("stripping/starttls-not-advertised", sessions=1)
+    assert starttls_mock.port > 0
+
+def test_server_error_fails_the_test(starttls_mock):
+    starttls_mock.serve("control/hotmail-2009")
+    starttls_mock.server.proc.kill()
+
+def test_readiness_has_a_deadline(starttls_mock_factory):
+    import harness
+    with pytest.raises(harness.ServerError, match="no READY line within"):
+        starttls_mock_factory.start("control/hotmail-2009", ready_timeout=0.000001)
+'''
+
+
+def test_the_fixtures_from_another_project(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_inner.py").write_text(
+        f"BIN = {str(harness.build_dir() / 'bin')!r}\n" + INNER_TESTS)
+    env_args = ["-p", "starttls_plugin", "-c", "/dev/null", "--rootdir", str(project),
+                "-p", "no:xdist", "-v", str(project / "test_inner.py")]
+    argv = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider",
+            "--basetemp", str(tmp_path / "inner"), *env_args]
+    done = subprocess.run(argv, cwd=project, capture_output=True, text=True,
+                          timeout=RUN_BUDGET, env={"PYTHONPATH": str(HERE),
+                                                   "PATH": "/usr/bin:/bin"})
+    out = done.stdout + done.stderr
+    assert "test_marker_serves_and_hands_out_the_address PASSED" in out, out
+    assert "test_serve_by_name PASSED" in out, out
+    assert "test_readiness_has_a_deadline PASSED" in out, out
+    # The killed server fails its test at teardown, saying why.
+    assert "test_server_error_fails_the_test ERROR" in out, out
+    assert "starttls-mock exited -9" in out, out
+    assert done.returncode == 1
+
+
+# --- units
+
+
+def test_a_template_splits_like_a_shell_and_never_runs_one():
+    argv = clients.expand("client --to {to} --msg '{message}' 'a b' $HOME;true",
+                          {"to": "x y@example.test", "message": "/tmp/m e"})
+    assert argv == ["client", "--to", "x y@example.test", "--msg", "/tmp/m e", "a b",
+                    "$HOME;true"]
+
+
+def test_client_timeouts_come_from_the_scenario():
+    t = clients.client_timeout
+    assert t(harness.SCENARIOS / "timing/stall-after-ehlo.smtp") == 1
+    assert t(harness.SCENARIOS / "timing/greeting-delayed.smtp") == 3   # delay=1s
+    assert t(harness.SCENARIOS / "timing/slow-ehlo-reply-after-tls.smtp") == 2
+    assert clients.scripted_pauses(harness.SCENARIOS / "ordering/starttls-reply-held.smtp") \
+        == pytest.approx(0.25)
+    # The server's Timeout stays far above every client deadline.
+    for path in harness.scenario_files():
+        assert clients.client_budget(t(path)) < clients.scenario_timeout(path) * 2, path
+
+
+def session(expected="refuse", observed="delivered", oracles=("plaintext-after-refusal",)):
+    reasons = [f"expected the client to {expected}, observed {observed}"] \
+        if observed not in clients.ALLOWED[expected] else []
+    reasons += [f"{o}: message" for o in oracles]
+    return {"expected": expected, "observed": observed, "delivered": observed == "delivered",
+            "reasons": reasons, "script_connection": 1, "connection": 1,
+            "oracles": [{"id": o, "message": "m", "evidence": []} for o in oracles]}
+
+
+def test_opportunistic_policy_rejudges_stripping():
+    name = "stripping/starttls-not-advertised.smtp"
+    expected, [s], ignored = clients.rejudge([session()], name, "opportunistic")
+    assert (expected, s["reasons"], ignored) == ("deliver", [], ["plaintext-after-refusal"])
+    # Giving up is wrong for a client that promised plain text.
+    expected, [s], _ = clients.rejudge([session(observed="refused", oracles=())], name,
+                                       "opportunistic")
+    assert s["reasons"] == ["expected the client to deliver, observed refused"]
+    # Other oracles still count.
+    _, [s], _ = clients.rejudge([session(oracles=("plaintext-after-refusal",
+                                                  "credentials-in-plaintext"))],
+                                name, "opportunistic")
+    assert s["reasons"] == ["credentials-in-plaintext: message"]
+    # Under require-tls nothing changes.
+    _, [s], ignored = clients.rejudge([session()], name, "require-tls")
+    assert len(s["reasons"]) == 2 and ignored == []
+    # Nor for a scenario the policy does not concern.
+    _, [s], _ = clients.rejudge([session(oracles=("plaintext-after-refusal",))],
+                                "ordering/starttls-reply-held.smtp", "opportunistic")
+    assert len(s["reasons"]) == 2
+
+
+def test_every_opportunistic_entry_names_a_scenario():
+    catalogue = {clients.relative(p) for p in harness.scenario_files()}
+    assert set(clients.OPPORTUNISTIC) <= catalogue
+    assert {n for n in catalogue if n.startswith("stripping/")} <= set(clients.OPPORTUNISTIC)
+
+
+@pytest.mark.parametrize("reason, label", [
+    ("connection 2: expected the client to refuse, observed delivered",
+     "expected refuse, observed delivered"),
+    ("the client exited 0 but the message was not delivered", "client exited 0, not delivered"),
+    ("the client sent \"X\" where scenario line 7 expected \"EHLO *\"", "script mismatch"),
+    ("hang: the server waited", "hang"),
+    ("the client did not exit within 6s and was killed", "client killed"),
+])
+def test_reasons_become_labels(reason, label):
+    assert clients.label(reason) == label
+
+
+def test_an_unknown_reason_is_not_silently_labelled():
+    with pytest.raises(ValueError):
+        clients.label("something new: the server said")
+
+
+def test_factory_servers_get_their_own_ports(tmp_path):
+    factory = MockFactory(tmp_path)
+    try:
+        a = factory.start("control/hotmail-2009")
+        b = factory.start("control/hotmail-2009")
+        assert a.port != b.port and a.run_dir != b.run_dir
+    finally:
+        factory.stop_all()
+    assert a.proc.returncode == 0 and b.proc.returncode == 0
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__]))
