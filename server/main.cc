@@ -19,6 +19,7 @@
 #include "certs/certs_command.h"
 #include "common/atomic_file.h"
 #include "server/import.h"
+#include "server/record.h"
 #include "server/scenario.h"
 #include "server/server.h"
 
@@ -123,6 +124,39 @@ int Import(const ImportArgs& args) {
   return 0;
 }
 
+struct RecordArgs {
+  starttls::server::RecordOptions options;
+  std::string delays;   // keep delays of at least this long
+  std::string timeout = "60s";
+};
+
+int Record(RecordArgs args) {
+  namespace srv = starttls::server;
+  if (!args.delays.empty()) {
+    args.options.min_delay = srv::ParseDuration(args.delays);
+    if (!args.options.min_delay) {
+      std::cerr << "starttls-mock: --delays must be a duration such as 20ms, "
+                   "not \""
+                << args.delays << "\"\n";
+      return kExitUsage;
+    }
+  }
+  auto timeout = srv::ParseDuration(args.timeout);
+  if (!timeout || timeout->count() == 0) {
+    std::cerr << "starttls-mock: --timeout must be a duration such as 60s, "
+                 "not \""
+              << args.timeout << "\"\n";
+    return kExitUsage;
+  }
+  args.options.timeout = *timeout;
+  auto result = srv::RunRecorder(args.options, &std::cout);
+  if (!result) {
+    std::cerr << "starttls-mock: " << result.error() << "\n";
+    return kExitFailure;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,6 +220,41 @@ int main(int argc, char** argv) {
                      "deliver, refuse or deliver-or-refuse (default: deliver "
                      "when the session upgraded to TLS, else refuse)");
 
+  RecordArgs record_args;
+  CLI::App* record = app.add_subcommand(
+      "record", "relay one session to a real server and write it as a "
+                "scenario");
+  record->add_option("--listen", record_args.options.listen,
+                     "ADDR:PORT to listen on")
+      ->capture_default_str();
+  record->add_option("--upstream", record_args.options.upstream,
+                     "HOST:PORT of the real SMTP server")
+      ->required();
+  record->add_option("--out", record_args.options.out,
+                     "the scenario to write")
+      ->required();
+  record->add_option("--upstream-cafile", record_args.options.upstream_cafile,
+                     "CA file for the upstream's certificate (default: the "
+                     "system's trust store)");
+  record->add_option("--upstream-servername",
+                     record_args.options.upstream_servername,
+                     "name the upstream's certificate must prove, sent as "
+                     "SNI (default: the upstream host)");
+  record->add_option("--host", record_args.options.host,
+                     "the name the recorder's certificate proves and the "
+                     "scenario's Host")
+      ->capture_default_str();
+  record->add_option("--summary", record_args.options.summary,
+                     "the scenario's Summary");
+  record->add_option("--delays", record_args.delays,
+                     "keep the server's delays of at least this long (e.g. "
+                     "20ms) as write delay=");
+  record->add_option("--timeout", record_args.timeout,
+                     "give up when the session takes longer")
+      ->capture_default_str();
+  record->add_option("--run-dir", record_args.options.run_dir,
+                     "directory for the certificates");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -199,6 +268,7 @@ int main(int argc, char** argv) {
                                             std::cerr);
   }
   if (import->parsed()) return Import(import_args);
+  if (record->parsed()) return Record(std::move(record_args));
   if (sessions > 0) options.sessions = sessions;
   if (!report.empty()) options.report = report;
   options.run_dir = run_dir;
