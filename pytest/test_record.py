@@ -1,0 +1,314 @@
+"""Record a real session, replay it, and the client sees the same dialogue.
+
+`starttls-mock record` sits between a client and a real SMTP server started
+by the test (aiosmtpd, and Postfix when it can run here), relays the session
+and writes it as a scenario. `starttls-mock serve` then plays that scenario
+to the same client, which must see the same dialogue, line for line, and
+the server's verdict on it must be a pass. `starttls-mock import` is run on
+the output of clients nobody here wrote (swaks, curl -v) and on the
+article's telnet text.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import selectors
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import harness
+from smtp_test_server import HOST_NAME, Aiosmtpd, make_pki, server_context
+from test_interop import Postfix, postfix_unavailable
+
+WAIT = 20.0
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def aiosmtpd_server(pki):
+    with Aiosmtpd(server_context(pki.cert, pki.key)) as server:
+        yield server
+
+
+@pytest.fixture
+def postfix(pki):
+    reason = postfix_unavailable()
+    if reason:
+        pytest.skip(reason)
+    server = Postfix(pki.cert, pki.key)
+    try:
+        yield server.start()
+    finally:
+        server.cleanup()
+
+
+class Recorder:
+    """One `starttls-mock record` process for one session."""
+
+    def __init__(self, upstream_port: int, upstream_ca: Path, out: Path, *extra: str):
+        self.out = out
+        argv = [str(harness.binary("starttls-mock")), "record",
+                "--upstream", f"127.0.0.1:{upstream_port}",
+                "--upstream-cafile", str(upstream_ca),
+                "--upstream-servername", HOST_NAME,
+                "--out", str(out), "--run-dir", str(out.parent / "record-run"),
+                "--timeout", "30s", *extra]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = self._ready_line()
+        fields = dict(part.split("=", 1) for part in line.split()[1:])
+        self.port = int(fields["port"])
+        self.cafile = Path(fields["cafile"])
+
+    def _ready_line(self) -> str:
+        deadline = time.monotonic() + WAIT
+        buf = b""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    self.proc.kill()
+                    raise AssertionError("the recorder printed no READY line")
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    raise AssertionError("the recorder exited: "
+                                         + self.proc.stderr.read().decode())
+                buf += chunk
+        line = buf.split(b"\n", 1)[0].decode()
+        assert line.startswith("READY "), line
+        return line
+
+    def wait(self) -> str:
+        """Waits for the recorder to write the scenario; returns its text."""
+        try:
+            _, err = self.proc.communicate(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("the recorder did not finish")
+        assert self.proc.returncode == 0, err.decode()
+        return self.out.read_text()
+
+
+def reference_client(port: int, cafile: Path, *extra: str) -> harness.ClientResult:
+    return harness.run_client([
+        str(harness.binary("starttls-client")), "--host", "127.0.0.1",
+        "--port", str(port), "--cafile", str(cafile), "--servername", HOST_NAME,
+        "--timeout", "10", "--ehlo", "client.example.test", "--verbose", *extra],
+        timeout=60)
+
+
+def swaks(port: int, cafile: Path, *extra: str) -> harness.ClientResult:
+    return harness.run_client([
+        shutil.which("swaks"), "--server", "127.0.0.1", "--port", str(port),
+        "--ehlo", "client.example.test", "--from", "a@example.test",
+        "--to", "inbox@example.test", "--tls", "--tls-verify",
+        "--tls-ca-path", str(cafile), "--tls-sni", HOST_NAME, "--timeout", "20",
+        *extra], timeout=60)
+
+
+DATE = re.compile(r"((Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} \w{3} \d{4} "
+                  r"\d\d:\d\d(:\d\d)?( [+-]\d{4})?( \([A-Za-z ]+\))?")
+
+
+def dialogue(transcript: str) -> list[str]:
+    """The S:/C: (reference client) or <-/->/<~/~> (swaks) lines of a
+    client's transcript, with dates and message ids made neutral."""
+    lines = []
+    for line in transcript.splitlines():
+        if not re.match(r"^(S: |C: |-- TLS|<-  |<~  | -> | ~> )", line):
+            continue
+        line = DATE.sub("<date>", line)
+        line = re.sub(r"(?i)^( ~> | -> |C: )Message-Id: .*", r"\1Message-Id: <id>", line)
+        lines.append(line)
+    return lines
+
+
+def replay(scenario: Path, run_client, work: Path) -> tuple[harness.ClientResult, dict]:
+    server = harness.MockServer([scenario], work, sessions=1).start()
+    try:
+        result = run_client(server.port, server.cafile)
+        assert server.wait() == 0, server.stderr
+    finally:
+        server.kill()
+    [session] = server.sessions_reports()
+    return result, session
+
+
+def record_and_replay(upstream_port: int, pki, run_client, tmp_path: Path,
+                      *client_extra: str):
+    recorder = Recorder(upstream_port, pki.ca, tmp_path / "recorded.smtp")
+    live = run_client(recorder.port, recorder.cafile, *client_extra)
+    assert live.returncode == 0, live.stdout + live.stderr
+    scenario = recorder.wait()
+    replayed, session = replay(tmp_path / "recorded.smtp",
+                               lambda p, ca: run_client(p, ca, *client_extra),
+                               tmp_path / "replay")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert session["verdict"] == "pass", session["reasons"]
+    assert session["script"]["matched"] and session["script"]["completed"], session["ended"]
+    return live, replayed, scenario, session
+
+
+def test_the_reference_client_gets_the_same_dialogue_from_a_recording_of_aiosmtpd(
+        aiosmtpd_server, pki, tmp_path):
+    live, replayed, scenario, session = record_and_replay(
+        aiosmtpd_server.port, pki, reference_client, tmp_path)
+    assert len(aiosmtpd_server.messages) == 1 and aiosmtpd_server.messages[0].over_tls
+    assert re.search(r"\nC: STARTTLS\nS: 220 [^\n]*\ntls\n", scenario), scenario
+    assert "C: EHLO *\n" in scenario
+    assert dialogue(live.stderr) == dialogue(replayed.stderr)
+    assert session["delivered"] and session["messages"][0]["over_tls"]
+
+
+def test_swaks_gets_the_same_dialogue_from_a_recording_of_aiosmtpd(
+        aiosmtpd_server, pki, tmp_path):
+    if shutil.which("swaks") is None:
+        pytest.skip("swaks is not installed")
+    live, replayed, scenario, _ = record_and_replay(
+        aiosmtpd_server.port, pki, swaks, tmp_path)
+    # swaks' Date: header, the date in its Subject and its Message-Id change
+    # from run to run: the recording matches them with wildcards.
+    assert "C: Date: *\n" in scenario and "C: Subject: test *\n" in scenario
+    assert dialogue(live.stdout) == dialogue(replayed.stdout)
+
+
+def test_the_reference_client_gets_the_same_dialogue_from_a_recording_of_postfix(
+        postfix, pki, tmp_path):
+    live, replayed, scenario, _ = record_and_replay(
+        postfix.port, pki, reference_client, tmp_path,
+        "--to", "inbox@example.test")
+    assert re.search(r"^S: 220 .*ESMTP", scenario, re.M), scenario
+    assert dialogue(live.stderr) == dialogue(replayed.stderr)
+
+
+def test_swaks_gets_the_same_dialogue_from_a_recording_of_postfix(
+        postfix, pki, tmp_path):
+    if shutil.which("swaks") is None:
+        pytest.skip("swaks is not installed")
+    live, replayed, _, _ = record_and_replay(postfix.port, pki, swaks, tmp_path)
+    assert dialogue(live.stdout) == dialogue(replayed.stdout)
+
+
+def test_auth_secrets_are_never_written_and_the_recording_still_replays(
+        aiosmtpd_server, pki, tmp_path):
+    password = tmp_path / "password"
+    password.write_text("correct horse\n")
+    live, replayed, scenario, _ = record_and_replay(
+        aiosmtpd_server.port, pki, reference_client, tmp_path,
+        "--auth-user", "alice", "--auth-password-file", str(password))
+    assert aiosmtpd_server.auth == [(True, "alice", "correct horse")]
+    assert "C: AUTH PLAIN *\n" in scenario
+    secret = base64.b64encode(b"\0alice\0correct horse").decode()
+    assert secret not in scenario and "correct horse" not in scenario
+    assert dialogue(live.stderr) == dialogue(replayed.stderr)
+
+
+def test_delays_are_kept_when_asked_for(aiosmtpd_server, pki, tmp_path):
+    recorder = Recorder(aiosmtpd_server.port, pki.ca, tmp_path / "r.smtp",
+                        "--delays", "0ms")
+    assert reference_client(recorder.port, recorder.cafile).returncode == 0
+    assert "write delay=" in recorder.wait()
+
+
+def test_a_wrong_upstream_ca_fails_the_recording_and_writes_nothing(
+        aiosmtpd_server, pki, tmp_path):
+    out = tmp_path / "r.smtp"
+    recorder = Recorder(aiosmtpd_server.port, pki.self_signed, out)
+    result = reference_client(recorder.port, recorder.cafile)
+    assert result.returncode != 0
+    _, err = recorder.proc.communicate(timeout=WAIT)
+    assert recorder.proc.returncode == 1
+    assert "TLS with the upstream" in err.decode()
+    assert not out.exists()
+
+
+def test_record_needs_an_upstream_and_an_out_file():
+    done = subprocess.run([str(harness.binary("starttls-mock")), "record",
+                           "--out", "x.smtp"], capture_output=True, timeout=WAIT)
+    assert done.returncode == 2
+    assert b"--upstream" in done.stderr
+
+
+# --- import ------------------------------------------------------------------
+
+def run_import(source: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(harness.binary("starttls-mock")), "import",
+                           str(source), "--out", str(out), *extra],
+                          capture_output=True, text=True, timeout=WAIT)
+
+
+def test_swaks_output_imports_to_a_scenario_that_gives_swaks_the_same_dialogue(
+        tmp_path):
+    if shutil.which("swaks") is None:
+        pytest.skip("swaks is not installed")
+    first, _ = replay(harness.SCENARIOS / "control" / "hotmail-2009.smtp", swaks,
+                      tmp_path / "first")
+    assert first.returncode == 0, first.stdout
+    (tmp_path / "swaks.txt").write_text(first.stdout)
+    done = run_import(tmp_path / "swaks.txt", tmp_path / "swaks.smtp")
+    assert done.returncode == 0, done.stderr
+    again, session = replay(tmp_path / "swaks.smtp", swaks, tmp_path / "again")
+    assert session["verdict"] == "pass", session["reasons"]
+    assert dialogue(first.stdout) == dialogue(again.stdout)
+
+
+def test_curl_verbose_output_imports_to_a_scenario_curl_delivers_to(tmp_path):
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    message = tmp_path / "message.txt"
+    message.write_text("Subject: curl\r\n\r\nhello\r\n")
+
+    def run_curl(port, cafile):
+        return harness.run_client([
+            curl, "-sv", "--ssl-reqd", "--cacert", str(cafile),
+            "--resolve", f"{HOST_NAME}:{port}:127.0.0.1",
+            "--mail-from", "a@example.test", "--mail-rcpt", "b@example.test",
+            "-T", str(message), f"smtp://{HOST_NAME}:{port}"], timeout=60)
+
+    first, _ = replay(harness.SCENARIOS / "control" / "hotmail-2009.smtp", run_curl,
+                      tmp_path / "first")
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "curl.txt").write_text(first.stderr)
+    done = run_import(tmp_path / "curl.txt", tmp_path / "curl.smtp")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "curl.smtp").read_text()
+    assert "(curl format)" in text and "tls\n" in text
+    again, session = replay(tmp_path / "curl.smtp", run_curl, tmp_path / "again")
+    assert again.returncode == 0, again.stderr
+    assert session["verdict"] == "pass", session["reasons"]
+
+
+def test_the_articles_telnet_text_imports_to_the_hotmail_scenario(tmp_path):
+    article = harness.ROOT / "server" / "testdata" / "hotmail-2009-article.txt"
+    committed = (harness.SCENARIOS / "control" / "hotmail-2009.smtp").read_text()
+    summary = re.search(r"^Summary: (.*)$", committed, re.M).group(1)
+    done = run_import(article, tmp_path / "h.smtp", "--summary", summary)
+    assert done.returncode == 0, done.stderr
+
+    def steps(text):
+        return [l for l in text.splitlines() if not l.startswith("#")]
+    assert steps((tmp_path / "h.smtp").read_text()) == steps(committed)
+
+
+def test_an_ambiguous_transcript_is_refused_with_its_line_and_nothing_written(tmp_path):
+    source = tmp_path / "pasted.txt"
+    source.write_text("220 mail.example.test ESMTP\nEHLO a\n250-first\nSTARTTLS\n")
+    out = tmp_path / "out.smtp"
+    done = run_import(source, out)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"{source}:4:1: a client line inside the "
+                                  "multi-line reply begun on line 3")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not out.exists()
