@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <thread>
 
 #include "certs/certs_command.h"
 #include "common/atomic_file.h"
@@ -178,6 +179,12 @@ int main(int argc, char** argv) {
   serve->add_option("--report", report, "write all session reports to FILE");
   serve->add_option("--run-dir", run_dir,
                     "directory for certificates and session reports");
+  options.threads =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  serve->add_option("--threads", options.threads,
+                    "threads serving sessions (default: one per core)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 
   starttls::certs::CertsOptions certs_options;
   CLI::App* certs = app.add_subcommand(

@@ -10,7 +10,8 @@
 #include <functional>
 #include <iostream>
 #include <map>
-#include <set>
+#include <mutex>
+#include <thread>
 
 #include "certs/catalogue.h"
 #include "certs/host_name.h"
@@ -81,6 +82,9 @@ tl::expected<ossl::SslCtxPtr, std::string> MakeTlsContext(
   // Level 0 lets the server load and offer the weak leaves (rsa-1024,
   // sha1-signature); whether to accept them is the client's decision.
   SSL_CTX_set_security_level(ctx.get(), 0);
+  // An idle session (waiting for its client) holds no TLS record buffers:
+  // they are taken when a record comes and given back after it.
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.chain_file.c_str()) !=
           1 ||
       SSL_CTX_use_PrivateKey_file(ctx.get(), files.key_file.c_str(),
@@ -97,6 +101,13 @@ tl::expected<ossl::SslCtxPtr, std::string> MakeTlsContext(
 // server is told to stop (their client has usually just exited).
 constexpr std::chrono::seconds kStopGrace{2};
 
+// Runs sessions on `threads` threads, each with its own io_context. One
+// acceptor, on the first context, numbers connections in accept order and
+// hands them round-robin to the contexts; a session stays on its context
+// (and so on one thread) from start to end, which keeps OpenSSL's per-thread
+// error queue valid across a session's co_awaits. What sessions share (the
+// reports, the scenario runs, the set of live wires, the counters) is
+// guarded by mu_.
 class Server {
  public:
   // tls maps profile names to contexts presenting them; every scenario's
@@ -106,12 +117,17 @@ class Server {
       : options_(options),
         run_dir_(std::move(run_dir)),
         tls_(tls),
-        acceptor_(io_),
-        signals_(io_, SIGINT, SIGTERM) {
+        ios_(MakeContexts(std::max(1, options.threads))),
+        main_(*ios_.front()),
+        acceptor_(main_),
+        signals_(main_, SIGINT, SIGTERM),
+        backoff_(main_),
+        grace_(main_) {
     // Connection k plays entries_[(k - 1) % size]: every connection of every
     // scenario, in order.
     for (const Scenario& s : options_.scenarios) {
       for (int c = 1; c <= ConnectionCount(s); ++c) entries_.push_back({&s, c});
+      runs_.emplace(&s, std::make_shared<ScenarioRun>());
     }
   }
 
@@ -129,44 +145,93 @@ class Server {
     return acceptor_.local_endpoint().port();
   }
 
+  // Starts the worker threads (all but the first context's); Run() must
+  // follow.
+  void Start() {
+    // Every context runs until FinishLocked(): the workers may have no
+    // session for a while, the first waits for its acceptor and signals.
+    for (auto& io : ios_) guards_.emplace_back(io->get_executor());
+    for (size_t i = 1; i < ios_.size(); ++i) {
+      workers_.emplace_back([io = ios_[i].get()] { io->run(); });
+    }
+  }
+
+  // Serves on the calling thread until the stop, then joins the workers.
   tl::expected<void, std::string> Run() {
     signals_.async_wait([this](const asio::error_code& ec, int) {
       if (!ec) Stop();
     });
-    asio::co_spawn(io_, AcceptLoop(), asio::detached);
-    io_.run();
+    asio::co_spawn(main_, AcceptLoop(), asio::detached);
+    main_.run();
+    for (std::thread& t : workers_) t.join();
+    std::lock_guard lock(mu_);
     if (auto r = WriteAggregate(); !r) return r;
     if (!internal_errors_.empty()) return unexpected(internal_errors_.front());
     return {};
   }
 
  private:
+  static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
+    std::vector<std::unique_ptr<asio::io_context>> ios;
+    // Concurrency hint 1: each context is only ever run by one thread.
+    for (int i = 0; i < n; ++i) ios.push_back(std::make_unique<asio::io_context>(1));
+    return ios;
+  }
+
   // Stops accepting; sessions in progress get kStopGrace to end by
-  // themselves, then are aborted (and reported as interrupted).
+  // themselves, then are aborted (and reported as interrupted). Any thread.
   void Stop() {
-    if (stopping_) return;
-    stopping_ = true;
-    asio::error_code ignored;
-    acceptor_.close(ignored);
-    signals_.cancel(ignored);
-    backoff_.cancel();
-    if (active_.empty()) return;
-    grace_.expires_after(kStopGrace);
-    grace_.async_wait([this](const asio::error_code& ec) {
-      if (ec) return;
-      for (Wire* wire : active_) wire->Abort();
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    asio::post(main_, [this] {
+      asio::error_code ignored;
+      acceptor_.close(ignored);
+      signals_.cancel(ignored);
+      backoff_.cancel();
+      std::lock_guard lock(mu_);
+      if (live_ == 0) {
+        FinishLocked();
+        return;
+      }
+      grace_.expires_after(kStopGrace);
+      grace_.async_wait([this](const asio::error_code& ec) {
+        if (ec) return;
+        std::lock_guard lock(mu_);
+        for (auto& [wire, io] : active_) {
+          // On the wire's own thread, and only if it is still there then.
+          asio::post(*io, [this, wire = wire] {
+            std::lock_guard lock(mu_);
+            if (active_.contains(wire)) wire->Abort();
+          });
+        }
+      });
     });
+  }
+
+  // Every session has ended after a stop: lets every context run out.
+  // Needs mu_.
+  void FinishLocked() {
+    if (finished_) return;
+    finished_ = true;
+    asio::post(main_, [this] { grace_.cancel(); });
+    for (auto& guard : guards_) guard.reset();
   }
 
   asio::awaitable<void> AcceptLoop() {
     int accepted = 0;
-    while (!stopping_ &&
+    size_t next = 0;
+    while (!Stopping() &&
            (!options_.sessions || accepted < *options_.sessions)) {
+      asio::io_context& io = *ios_[next];
+      next = (next + 1) % ios_.size();
       auto accepted_socket = co_await acceptor_.async_accept(
-          asio::experimental::as_tuple(asio::use_awaitable));
+          io, asio::experimental::as_tuple(asio::use_awaitable));
       auto& [ec, socket] = accepted_socket;
       if (ec) {
-        if (stopping_) break;
+        if (Stopping()) break;
         if (ec != asio::error::connection_aborted) {
           // Out of descriptors or buffers: back off instead of spinning.
           backoff_.expires_after(std::chrono::milliseconds(100));
@@ -176,8 +241,13 @@ class Server {
         continue;
       }
       int n = ++accepted;
+      {
+        std::lock_guard lock(mu_);
+        ++live_;
+      }
       asio::co_spawn(
-          io_, RunOne(std::move(socket), n), [this, n](std::exception_ptr e) {
+          io, RunOne(std::move(socket), n, &io),
+          [this, n](std::exception_ptr e) {
             if (!e) return;
             std::string what = "unknown exception";
             try {
@@ -186,9 +256,13 @@ class Server {
               what = ex.what();
             } catch (...) {
             }
-            internal_errors_.push_back(
-                fmt::format("session {}: internal error: {}", n, what));
-            std::cerr << "starttls-mock: " << internal_errors_.back() << "\n";
+            {
+              std::lock_guard lock(mu_);
+              internal_errors_.push_back(
+                  fmt::format("session {}: internal error: {}", n, what));
+              std::cerr << "starttls-mock: " << internal_errors_.back()
+                        << "\n";
+            }
             SessionDone();
           });
     }
@@ -196,7 +270,12 @@ class Server {
     acceptor_.close(ignored);
   }
 
-  asio::awaitable<void> RunOne(tcp::socket socket, int n) {
+  bool Stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  asio::awaitable<void> RunOne(tcp::socket socket, int n, asio::io_context* io) {
     auto [scenario_ptr, script_connection] =
         entries_[(n - 1) % entries_.size()];
     const Scenario& scenario = *scenario_ptr;
@@ -204,16 +283,26 @@ class Server {
     // client for the whole run: a client that comes back after a failed
     // handshake is judged with that failure in mind, whichever of the
     // scenario's connections it lands on.
-    std::shared_ptr<ScenarioRun>& run = runs_[&scenario];
-    if (!run) run = std::make_shared<ScenarioRun>();
-    std::shared_ptr<ScenarioRun> this_run = run;
+    std::shared_ptr<ScenarioRun> this_run = runs_.at(&scenario);
+    // Replies are whole writes; Nagle would hold a reply back behind the
+    // previous one's delayed ACK (40 ms on Linux).
+    asio::error_code no_delay_error;
+    socket.set_option(tcp::no_delay(true), no_delay_error);
     auto record = std::make_unique<SessionRecord>();
     Wire wire(std::move(socket), &record->events);
     // Stop() must never reach a Wire that is gone, even if RunSession throws.
-    active_.insert(&wire);
+    bool stopping = false;
+    {
+      std::lock_guard lock(mu_);
+      active_.emplace(&wire, io);
+      stopping = stopping_;
+    }
     std::unique_ptr<Wire, std::function<void(Wire*)>> registered(
-        &wire, [this](Wire* w) { active_.erase(w); });
-    if (stopping_) wire.Abort();
+        &wire, [this](Wire* w) {
+          std::lock_guard lock(mu_);
+          active_.erase(w);
+        });
+    if (stopping) wire.Abort();
     // Named, not a temporary in the co_await expression: g++ 12 destroys
     // such temporaries twice.
     SessionContext context{.scenario = &scenario,
@@ -233,25 +322,35 @@ class Server {
         scenario, *record, Judge(scenario, *record, bad_certificate));
     std::filesystem::path file =
         run_dir_ / "sessions" / fmt::format("{:04}-{}.json", n, scenario.name);
-    if (auto r = WriteFileAtomically(file, DumpReport(report)); !r) {
-      internal_errors_.push_back(r.error());
+    auto written = WriteFileAtomically(file, DumpReport(report));
+    {
+      std::lock_guard lock(mu_);
+      if (!written) internal_errors_.push_back(written.error());
+      // Keep the aggregate in connection order, whatever order sessions end
+      // in.
+      auto at = std::upper_bound(reports_.begin(), reports_.end(), n,
+                                 [](int k, const nlohmann::json& r) {
+                                   return k < r["connection"].get<int>();
+                                 });
+      reports_.insert(at, std::move(report));
+      if (auto r = WriteAggregate(); !r) internal_errors_.push_back(r.error());
     }
-    // Keep the aggregate in connection order, whatever order sessions end in.
-    auto at = std::upper_bound(reports_.begin(), reports_.end(), n,
-                               [](int k, const nlohmann::json& r) {
-                                 return k < r["connection"].get<int>();
-                               });
-    reports_.insert(at, std::move(report));
-    if (auto r = WriteAggregate(); !r) internal_errors_.push_back(r.error());
     SessionDone();
   }
 
   void SessionDone() {
-    ++done_;
-    if (options_.sessions && done_ >= *options_.sessions) Stop();
-    if (stopping_ && active_.empty()) grace_.cancel();
+    bool stop = false;
+    {
+      std::lock_guard lock(mu_);
+      ++done_;
+      --live_;
+      stop = options_.sessions && done_ >= *options_.sessions;
+      if (stopping_ && live_ == 0) FinishLocked();
+    }
+    if (stop) Stop();
   }
 
+  // Needs mu_.
   tl::expected<void, std::string> WriteAggregate() {
     if (!options_.report) return {};
     std::vector<std::string> paths;
@@ -265,16 +364,25 @@ class Server {
   const ServerOptions& options_;
   std::filesystem::path run_dir_;
   const std::map<std::string, ossl::SslCtxPtr, std::less<>>* tls_;
-  asio::io_context io_{1};
+  std::vector<std::unique_ptr<asio::io_context>> ios_;
+  asio::io_context& main_;  // ios_[0]: the acceptor, signals and timers
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
-  asio::steady_timer backoff_{io_};
-  asio::steady_timer grace_{io_};
+  asio::steady_timer backoff_;
+  asio::steady_timer grace_;
   std::vector<std::pair<const Scenario*, int>> entries_;
+  // One per scenario, made before any session starts (then only read).
   std::map<const Scenario*, std::shared_ptr<ScenarioRun>> runs_;
+
+  std::mutex mu_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
+      guards_;
+  std::vector<std::thread> workers_;
   bool stopping_ = false;
+  bool finished_ = false;
+  int live_ = 0;  // sessions spawned and not yet done
   int done_ = 0;
-  std::set<Wire*> active_;
+  std::map<Wire*, asio::io_context*> active_;
   std::vector<nlohmann::json> reports_;
   std::vector<std::string> internal_errors_;
 };
@@ -304,7 +412,20 @@ tl::expected<void, std::string> RunServer(const ServerOptions& options,
   if (certs::IsIpLiteral(hosts.front())) {
     hosts.insert(hosts.begin(), "mail.example.test");
   }
-  auto issued = certs::IssueCatalogue(hosts);
+  // Only the profiles the scenarios present: issuing the whole catalogue
+  // (its RSA key above all) would take most of the start-up time.
+  std::vector<std::string> profiles;
+  for (const Scenario& s : options.scenarios) {
+    if (certs::FindProfile(s.certificate) == nullptr) {
+      return unexpected(fmt::format("{}: unknown certificate profile \"{}\"",
+                                    s.path, s.certificate));
+    }
+    if (std::find(profiles.begin(), profiles.end(), s.certificate) ==
+        profiles.end()) {
+      profiles.push_back(s.certificate);
+    }
+  }
+  auto issued = certs::IssueCatalogue(hosts, profiles);
   if (!issued) return unexpected(issued.error());
   auto files = certs::WriteCatalogue(*issued, *run_dir / "pki");
   if (!files) return unexpected(files.error());
@@ -313,7 +434,7 @@ tl::expected<void, std::string> RunServer(const ServerOptions& options,
     if (contexts.contains(s.certificate)) continue;
     auto profile = files->profiles.find(s.certificate);
     if (profile == files->profiles.end()) {
-      return unexpected(fmt::format("{}: unknown certificate profile \"{}\"",
+      return unexpected(fmt::format("{}: profile \"{}\" was not issued",
                                     s.path, s.certificate));
     }
     auto ctx = MakeTlsContext(profile->second);
@@ -324,6 +445,7 @@ tl::expected<void, std::string> RunServer(const ServerOptions& options,
   Server server(options, *run_dir, &contexts);
   auto port = server.Listen(*endpoint);
   if (!port) return unexpected(port.error());
+  server.Start();
   *ready << fmt::format("READY port={} cafile={}", *port,
                         files->ca_file.string())
          << std::endl;

@@ -26,9 +26,13 @@ struct ServerOptions {
   std::filesystem::path run_dir;
   // Also keep all reports in this one file, rewritten after every session.
   std::optional<std::filesystem::path> report;
+  // Threads serving sessions, each with its own event loop; a session stays
+  // on the thread it started on.
+  int threads = 1;
 };
 
-// Prepares the run (directory, certificates, listening socket), prints
+// Prepares the run (directory, the certificates of the profiles the
+// scenarios present, listening socket), prints
 // "READY port=<n> cafile=<path>" to *ready, then serves until the session
 // count is reached or SIGINT/SIGTERM arrives, and writes every report before
 // returning. An error is one line for people.

@@ -46,9 +46,7 @@ class Interpreter {
     co_await wire_->Close(WaitDeadline(), close_);
     record_->tls = wire_->tls();
     record_->messages = responder_.messages();
-    record_->earlier_tls_failure =
-        std::any_of(ctx_.run->tls_failed.begin(), ctx_.run->tls_failed.end(),
-                    [&](int c) { return c < ctx_.connection; });
+    record_->earlier_tls_failure = ctx_.run->TlsFailedBefore(ctx_.connection);
   }
 
  private:
@@ -79,7 +77,7 @@ class Interpreter {
     co_return sent.has_value();
   }
 
-  void TlsFailed() { ctx_.run->tls_failed.push_back(ctx_.connection); }
+  void TlsFailed() { ctx_.run->TlsFailed(ctx_.connection); }
 
   // Runs one step; false ends the session.
   asio::awaitable<bool> RunStep(const Step& step) {

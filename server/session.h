@@ -7,6 +7,7 @@
 #include <asio.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,8 +48,25 @@ struct SessionRecord {
   EventLog events;
 };
 
-// What the connections that play one scenario share.
+// What the connections that play one scenario share. They may run on
+// different threads (serve --threads): use the member functions, which take
+// the lock; tests that have joined every session may read tls_failed.
 struct ScenarioRun {
+  void TlsFailed(int connection) {
+    std::lock_guard lock(mu);
+    tls_failed.push_back(connection);
+  }
+  // True when a connection before `connection` (in accept order) failed its
+  // TLS handshake.
+  [[nodiscard]] bool TlsFailedBefore(int connection) const {
+    std::lock_guard lock(mu);
+    for (int c : tls_failed) {
+      if (c < connection) return true;
+    }
+    return false;
+  }
+
+  mutable std::mutex mu;
   std::vector<int> tls_failed;  // connections (accept order) whose TLS failed
 };
 
