@@ -159,9 +159,9 @@ def ladder(session: dict) -> str:
             y += ROW - 6
         else:  # closed, note
             x = CLIENT_X if side == "client" else SERVER_X
-            text = f'{kind}: {e.get("note", "")}'
-            anchor = "end" if side == "client" else "start"
-            dx = -10 if side == "client" else 10
+            text = f'{side} {kind}: {e.get("note", "")}'
+            anchor = "start" if side == "client" else "end"
+            dx = 10 if side == "client" else -10
             parts.append(f'<g data-event="{i}"><text class="note{" hit" if i in hits else ""}" '
                          f'x="{x + dx}" y="{y + 4:.0f}" text-anchor="{anchor}">'
                          f'{esc(show_bytes(text, 60))}</text>'
