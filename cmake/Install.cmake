@@ -1,0 +1,57 @@
+# `cmake --install` puts the libraries a C++ project needs to replay
+# scenarios inside its own GoogleTest suite (the in-process FakeSmtpServer,
+# and the reference client library it can use as an example client), their
+# headers, and a package configuration, so that
+#
+#   find_package(StartTlsMock REQUIRED)
+#   target_link_libraries(my_test PRIVATE StartTlsMock::fake_smtp_server)
+#
+# works. examples/fake_smtp_server builds against the installed package; the
+# CTest test install.example proves it.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(starttls_install_include ${CMAKE_INSTALL_INCLUDEDIR}/starttls-mock)
+set(starttls_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/StartTlsMock)
+
+foreach(dir common certs server)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/
+          DESTINATION ${starttls_install_include}/${dir}
+          FILES_MATCHING PATTERN "*.h" PATTERN "testdata" EXCLUDE)
+endforeach()
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/client_under_test/include/
+        DESTINATION ${starttls_install_include})
+
+# Exported as StartTlsMock::common, ::certs, ::server, ::fake_smtp_server and
+# ::client.
+foreach(name common certs server fake_smtp_server client)
+  set_target_properties(starttls_${name} PROPERTIES EXPORT_NAME ${name})
+endforeach()
+install(TARGETS starttls_common starttls_certs starttls_server
+                starttls_fake_smtp_server starttls_client
+        EXPORT StartTlsMockTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${starttls_install_include})
+install(EXPORT StartTlsMockTargets NAMESPACE StartTlsMock::
+        DESTINATION ${starttls_cmake_dir})
+
+configure_package_config_file(
+  ${PROJECT_SOURCE_DIR}/cmake/StartTlsMockConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/StartTlsMockConfig.cmake
+  INSTALL_DESTINATION ${starttls_cmake_dir})
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/StartTlsMockConfig.cmake
+        DESTINATION ${starttls_cmake_dir})
+
+# Installs into a scratch prefix, builds the example against the installed
+# package (never against this tree), and runs it.
+if(NOT STARTTLS_FUZZ)
+  add_test(NAME install.example
+           COMMAND ${CMAKE_COMMAND}
+                   -DBUILD_DIR=${CMAKE_BINARY_DIR}
+                   -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
+                   -DWORK_DIR=${CMAKE_BINARY_DIR}/install-example
+                   -DCXX=${CMAKE_CXX_COMPILER}
+                   -DGENERATOR=${CMAKE_GENERATOR}
+                   -P ${PROJECT_SOURCE_DIR}/cmake/RunInstallExample.cmake)
+  set_tests_properties(install.example PROPERTIES TIMEOUT 300)
+endif()
