@@ -2,9 +2,22 @@
 # Both install what is missing (Debian packages), then build into build/.
 
 BUILD_DIR ?= build
+# SANITIZE=address builds with ASan+UBSan+LSan (CMake's STARTTLS_SANITIZE);
+# use it with its own BUILD_DIR, e.g. make test BUILD_DIR=build-asan SANITIZE=address
+SANITIZE ?=
+ifeq ($(SANITIZE),)
 BUILD_TYPE ?= Release
+else
+BUILD_TYPE ?= RelWithDebInfo
+endif
 PYTHON := /usr/bin/python3
 JOBS ?= $(shell nproc)
+# Extra pytest arguments, e.g. the files to run.
+PYTEST_ARGS ?=
+# The libFuzzer build (clang) and how long `make fuzz` runs each target.
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := scenario responder reply_parser session import
 
 # In CI every warning is an error.
 ifeq ($(CI),true)
@@ -13,7 +26,7 @@ else
 WERROR := OFF
 endif
 
-.PHONY: all deps build test unit pytest suite report bench clean format
+.PHONY: all deps build test unit pytest suite report bench clean format fuzz fuzz-build
 
 all: build
 
@@ -21,17 +34,18 @@ deps:
 	@bash tools/install-deps.sh
 
 $(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSTARTTLS_WERROR=$(WERROR)
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSTARTTLS_WERROR=$(WERROR) -DSTARTTLS_SANITIZE=$(SANITIZE)
 
 build: deps $(BUILD_DIR)/build.ninja
-	cmake -DSTARTTLS_WERROR=$(WERROR) $(BUILD_DIR) >/dev/null
+	cmake -DSTARTTLS_WERROR=$(WERROR) -DSTARTTLS_SANITIZE=$(SANITIZE) $(BUILD_DIR) >/dev/null
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
+# pytest runs the binaries of $(BUILD_DIR) (harness.py reads STARTTLS_BUILD_DIR).
 pytest: build
-	$(PYTHON) -m pytest pytest -n $(JOBS)
+	STARTTLS_BUILD_DIR=$(BUILD_DIR) $(PYTHON) -m pytest pytest -n $(JOBS) $(PYTEST_ARGS)
 
 test: unit pytest
 
@@ -49,6 +63,25 @@ report: build
 bench: build
 	taskset -c 0 $(BUILD_DIR)/bin/certs_bench --benchmark_repetitions=10 --benchmark_report_aggregates_only=true
 	taskset -c 0 bench/openssl_cli_catalogue.sh 5
+
+# libFuzzer targets (fuzz/README.md): builds them with clang into
+# $(FUZZ_BUILD_DIR) and runs each for $(FUZZ_SECONDS) s from its committed
+# corpus; what they find new goes to a scratch corpus, not to fuzz/corpus.
+fuzz-build: deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARTTLS_FUZZ=ON -DSTARTTLS_WERROR=$(WERROR) >/dev/null
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD_DIR)/corpus/$$t $(FUZZ_BUILD_DIR)/artifacts/$$t && \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s" && \
+	  $(FUZZ_BUILD_DIR)/bin/$${t}_fuzzer -max_total_time=$(FUZZ_SECONDS) \
+	    -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD_DIR)/artifacts/$$t/ \
+	    $(FUZZ_BUILD_DIR)/corpus/$$t fuzz/corpus/$$t 2>$(FUZZ_BUILD_DIR)/$$t.log || \
+	  { tail -50 $(FUZZ_BUILD_DIR)/$$t.log; echo "fuzz: $$t failed, see $(FUZZ_BUILD_DIR)/$$t.log and $(FUZZ_BUILD_DIR)/artifacts/$$t/"; exit 1; }; \
+	  grep -E '^(stat::number_of_executed_units|Done)' $(FUZZ_BUILD_DIR)/$$t.log; \
+	done
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

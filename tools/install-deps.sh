@@ -9,6 +9,7 @@ packages=(
   libssl-dev openssl ca-certificates
   libasio-dev libexpected-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   python3 python3-pytest python3-pytest-xdist python3-pytest-timeout python3-aiosmtpd
   swaks libnet-ssleay-perl curl msmtp chromium
 )
