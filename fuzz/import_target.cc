@@ -1,0 +1,54 @@
+// The transcript importer (`starttls-mock import`): any text either is
+// refused with a position inside it, or becomes a scenario that parses, as
+// import.h promises.
+#include <string>
+#include <string_view>
+
+#include "fuzz/targets.h"
+#include "server/import.h"
+#include "server/scenario.h"
+
+namespace starttls::fuzz {
+
+int FuzzImport(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  constexpr server::ImportFormat kFormats[] = {
+      server::ImportFormat::kAuto, server::ImportFormat::kTelnet,
+      server::ImportFormat::kScript, server::ImportFormat::kSwaks,
+      server::ImportFormat::kCurl};
+  server::ImportFormat format = kFormats[data[0] % std::size(kFormats)];
+  std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
+
+  auto scenario =
+      server::ImportTranscript(text, {.format = format, .source_name = "fuzz"});
+  if (!scenario) {
+    FUZZ_CHECK(scenario.error().line >= 1);
+    FUZZ_CHECK(scenario.error().column >= 1);
+    FUZZ_CHECK(!scenario.error().message.empty());
+    return 0;
+  }
+  auto parsed = server::ParseScenario(*scenario, "imported.smtp");
+  if (!parsed) {
+    std::fprintf(stderr, "%s\n--- does not parse: %s\n", scenario->c_str(),
+                 parsed.error().ToString().c_str());
+  }
+  FUZZ_CHECK(parsed.has_value());
+
+  // The writer with every option, on the same transcript.
+  auto transcript = server::ParseTranscript(text, format);
+  FUZZ_CHECK(transcript.has_value());
+  std::string written = server::WriteScenario(
+      *transcript, {.comment = {"fuzz"},
+                    .summary = "fuzz",
+                    .expect = server::Expectation::kDeliverOrRefuse,
+                    .min_delay = std::chrono::milliseconds(0)});
+  auto reparsed = server::ParseScenario(written, "written.smtp");
+  if (!reparsed) {
+    std::fprintf(stderr, "%s\n--- does not parse: %s\n", written.c_str(),
+                 reparsed.error().ToString().c_str());
+  }
+  FUZZ_CHECK(reparsed.has_value());
+  return 0;
+}
+
+}  // namespace starttls::fuzz

@@ -1,0 +1,53 @@
+// The scenario parser: any bytes either parse into a scenario whose every
+// accessor works, or give an error with a position inside the text.
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include "fuzz/targets.h"
+#include "server/scenario.h"
+
+namespace starttls::fuzz {
+
+int FuzzScenario(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto scenario = server::ParseScenario(text, "fuzz.smtp");
+  if (!scenario) {
+    const server::ParseError& e = scenario.error();
+    FUZZ_CHECK(e.line >= 1);
+    FUZZ_CHECK(e.column >= 1);
+    FUZZ_CHECK(!e.message.empty());
+    FUZZ_CHECK(e.ToString().find('\n') == std::string::npos);
+    return 0;
+  }
+  int connections = server::ConnectionCount(*scenario);
+  FUZZ_CHECK(connections >= 1);
+  size_t steps = 0;
+  for (int c = 1; c <= connections; ++c) {
+    for (const server::Step& step : server::ConnectionSteps(*scenario, c)) {
+      ++steps;
+      FUZZ_CHECK(step.line >= 1);
+      for (const auto& [key, value] : step.options) {
+        // The typed views must accept whatever the parser let through.
+        (void)server::DurationOption(step, key, {});
+        (void)server::IntOption(step, key, 0);
+        (void)server::TextOption(step, key, "");
+        (void)server::IntListOption(step, key);
+      }
+      if (step.kind == server::Step::Kind::kExpect) {
+        (void)server::MatchesClientLine(step.text, step.text);
+        (void)server::MatchesClientLine(step.text, text.substr(0, 64));
+      }
+    }
+    (void)server::ResponderCapabilities(*scenario, c);
+  }
+  // Every step belongs to exactly one connection; the separators to none.
+  size_t separators = static_cast<size_t>(connections - 1);
+  FUZZ_CHECK(steps + separators == scenario->steps.size());
+  FUZZ_CHECK(scenario->timeout.count() > 0);
+  (void)server::ParseDuration(text.substr(0, 32));
+  (void)server::Unescape(text.substr(0, 256));
+  return 0;
+}
+
+}  // namespace starttls::fuzz

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under fuzz/corpus/<target>/ from the scenario
+catalogue and, with --reports, from recorded sessions (the JSON session
+reports `starttls-mock serve` writes under <run-dir>/sessions/).
+
+    fuzz/seed_corpus.py [--reports DIR]...
+
+Files are named by content hash, so running it again adds only new seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import ssl
+from pathlib import Path
+
+FUZZ = Path(__file__).resolve().parent
+ROOT = FUZZ.parent
+CORPUS = FUZZ / "corpus"
+
+# The session target's scenarios (session_target.cc) and client kinds.
+N_SESSION_SCENARIOS = 14
+RAW, HELLO_SLOT, OVER_TLS = 0, 1, 2
+
+CORRECT_CLIENT = (b"EHLO client.example.test\r\nMAIL FROM:<a@example.test>\r\n"
+                  b"RCPT TO:<b@example.test>\r\nDATA\r\nSubject: hi\r\n\r\n"
+                  b"..dot-stuffed\r\nhello\r\n.\r\nQUIT\r\n")
+
+
+def put(target: str, data: bytes) -> None:
+    d = CORPUS / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / hashlib.sha1(data).hexdigest()[:16]).write_bytes(data)
+
+
+def client_hello() -> bytes:
+    """A real TLS ClientHello, as Python's OpenSSL sends it."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="mail.example.test")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def from_scenarios() -> None:
+    for path in sorted((ROOT / "scenarios").rglob("*.smtp")):
+        text = path.read_bytes()
+        put("scenario", text)
+        server = [l[3:] for l in text.decode().splitlines() if l.startswith("S: ")]
+        client = [l[3:] for l in text.decode().splitlines() if l.startswith("C: ")]
+        if server:
+            put("reply_parser", b"\x00" + "".join(s + "\r\n" for s in server).encode())
+            put("reply_parser", b"\x03" + "".join(s + "\n" for s in server).encode())
+        if client:
+            put("responder", b"STARTTLS PIPELINING 8BITMIME SIZE 1000\n" +
+                "".join(c.replace("*", "x") + "\r\n" for c in client).encode())
+
+
+def handmade() -> None:
+    put("responder", b"STARTTLS\n" + CORRECT_CLIENT)
+    put("responder", b"STARTTLS SIZE 10\nEHLO a\r\nSTARTTLS\r\nEHLO a\r\n" +
+        CORRECT_CLIENT[len(b"EHLO client.example.test\r\n"):])
+    put("responder", b"\nHELO a\r\nRSET\r\nNOOP\r\nVRFY x\r\nSTARTTLS\r\nQUIT\r\n")
+    put("reply_parser", b"\x01220-a\r\n220 b\r\n250-x\r\n250 y\r\n221 bye\r\n")
+    put("reply_parser", b"\x05354 go ahead\r\n250\r\n")
+    hello = client_hello()
+    for scenario in range(N_SESSION_SCENARIOS):
+        put("session", bytes([scenario, RAW]) + CORRECT_CLIENT)
+        put("session", bytes([scenario, RAW]) +
+            b"EHLO x\r\nSTARTTLS\r\n" + hello)
+        put("session", bytes([scenario, HELLO_SLOT]) + hello)
+        put("session", bytes([scenario, OVER_TLS]) + CORRECT_CLIENT)
+    put("session", bytes([0, OVER_TLS]) + b"EHLO x\r\nSTARTTLS\r\nQUIT\r\n")
+    put("session", bytes([0, RAW]) + b"EHLO x\r\n" + b"A" * 2000 + b"\r\nQUIT\r\n")
+
+
+def import_text() -> None:
+    """Pasted sessions: the article's telnet text, the scenarios' S:/C:
+    lines, and the swaks and curl samples of server/import_test.cc."""
+    auto, telnet, script, swaks, curl = range(5)
+    article = ROOT / "server" / "testdata" / "hotmail-2009-article.txt"
+    if article.exists():
+        put("import", bytes([auto]) + article.read_bytes())
+        put("import", bytes([telnet]) + article.read_bytes())
+    for path in sorted((ROOT / "scenarios").glob("*/*.smtp"))[::4]:
+        lines = [l for l in path.read_text().splitlines() if l.startswith(("S: ", "C: "))]
+        put("import", bytes([script]) + "\n".join(lines).encode() + b"\n")
+    test = ROOT / "server" / "import_test.cc"
+    if test.exists():
+        import re
+        for name, fmt in (("kSwaks", swaks), ("kCurl", curl)):
+            m = re.search(r"constexpr std::string_view %s =\n(.*?);\n" % name,
+                          test.read_text(), re.S)
+            if m:
+                text = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1)))
+                text = text.encode().decode("unicode_escape").encode()
+                put("import", bytes([fmt]) + text)
+                put("import", bytes([auto]) + text)
+
+
+def from_reports(folder: Path) -> None:
+    """The client's bytes of each recorded session, plain and inside TLS."""
+    for report in sorted(folder.rglob("*.json")):
+        session = json.loads(report.read_text())
+        if "events" not in session:
+            continue
+        plain = b"".join(e.get("data", "").encode() for e in session["events"]
+                         if e.get("from") == "client" and e.get("layer") == "plain")
+        inner = b"".join(e.get("data", "").encode() for e in session["events"]
+                         if e.get("from") == "client" and e.get("layer") == "tls")
+        if inner:
+            put("session", bytes([1, OVER_TLS]) + inner)
+            put("responder", b"STARTTLS 8BITMIME\n" + inner)
+        elif plain:
+            put("session", bytes([0, RAW]) + plain)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=Path, action="append", default=[])
+    args = parser.parse_args()
+    from_scenarios()
+    handmade()
+    import_text()
+    for folder in args.reports:
+        from_reports(folder)
+
+
+if __name__ == "__main__":
+    main()
