@@ -195,7 +195,9 @@ class Wire {
   int records_sent_ = 0;    // TLS records the server has sent
   size_t record_left_ = 0;  // bytes of a record still to come in a flush
   std::string app_in_;      // decrypted bytes not yet consumed
-  std::array<char, 16384> buf_;
+  // One read's worth; a TLS record larger than this arrives in several
+  // reads. Small because every session, idle ones too, holds one.
+  std::array<char, 4096> buf_;
   ossl::SslPtr ssl_;
   BIO* rbio_ = nullptr;  // owned by ssl_
   BIO* wbio_ = nullptr;  // owned by ssl_
