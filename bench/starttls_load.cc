@@ -2,7 +2,8 @@
 //
 //   starttls-load --port N [--mode starttls|tls] [--concurrency C]
 //                 [--sessions N | --duration S] [--message] [--hold N]
-//                 [--server-pid PID] [--json FILE] [--threads T]
+//                 [--hold-concurrency H] [--server-pid PID] [--json FILE]
+//                 [--threads T]
 //
 // Keeps C connections busy, each playing one session after another:
 //   starttls: greeting, EHLO, STARTTLS, handshake, EHLO, [one message,] QUIT
@@ -58,6 +59,7 @@ struct Options {
   double duration = 0.0;  // seconds
   bool message = false;
   int hold = 0;
+  int hold_concurrency = 32;
   int server_pid = 0;
   int threads = 1;
   std::string json;
@@ -442,6 +444,10 @@ int main(int argc, char** argv) {
   app.add_flag("--message", o.message, "starttls: deliver one small message");
   app.add_option("--hold", o.hold,
                  "first open N sessions and keep them open during the load");
+  app.add_option("--hold-concurrency", o.hold_concurrency,
+                 "connections opened at a time for --hold")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--server-pid", o.server_pid,
                  "measure this process's CPU time and memory");
   app.add_option("--threads", o.threads, "generator threads")
@@ -495,7 +501,7 @@ int main(int argc, char** argv) {
     std::atomic<int> to_open{o.hold};
     Clock::time_point start = Clock::now();
     RunPhase(ios, [&](asio::io_context& io, size_t t) {
-      int workers = std::max(1, o.concurrency / o.threads);
+      int workers = std::max(1, o.hold_concurrency / o.threads);
       for (int w = 0; w < workers; ++w) {
         asio::co_spawn(io, Holder(io, shared, &to_open, &held[t], stats[t]),
                        asio::detached);
