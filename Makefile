@@ -63,6 +63,8 @@ report: build
 bench: build
 	taskset -c 0 $(BUILD_DIR)/bin/certs_bench --benchmark_repetitions=10 --benchmark_report_aggregates_only=true
 	taskset -c 0 bench/openssl_cli_catalogue.sh 5
+	taskset -c 0 $(BUILD_DIR)/bin/hot_paths_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	BUILD=$(BUILD_DIR) bench/run.sh
 
 # libFuzzer targets (fuzz/README.md): builds them with clang into
 # $(FUZZ_BUILD_DIR) and runs each for $(FUZZ_SECONDS) s from its committed
