@@ -145,6 +145,13 @@ class Server {
     return acceptor_.local_endpoint().port();
   }
 
+  // Writes the aggregate report with no sessions yet, so that an unwritable
+  // --report is refused before anything is served, not after.
+  tl::expected<void, std::string> WriteEmptyReport() {
+    std::lock_guard lock(mu_);
+    return WriteAggregate();
+  }
+
   // Starts the worker threads (all but the first context's); Run() must
   // follow.
   void Start() {
@@ -445,6 +452,7 @@ tl::expected<void, std::string> RunServer(const ServerOptions& options,
   Server server(options, *run_dir, &contexts);
   auto port = server.Listen(*endpoint);
   if (!port) return unexpected(port.error());
+  if (auto r = server.WriteEmptyReport(); !r) return unexpected(r.error());
   server.Start();
   *ready << fmt::format("READY port={} cafile={}", *port,
                         files->ca_file.string())
