@@ -127,6 +127,13 @@ class Builder {
     awaiting_secret_ = reply->code == 334;
     if (starttls_pending_) {
       starttls_pending_ = false;
+      if (reply->code == 220 && tls_) {
+        // A scenario upgrades a connection once (found by fuzz/).
+        return unexpected(Error(
+            n, fmt::format("a second TLS upgrade; TLS already started on "
+                           "line {}",
+                           tls_line_)));
+      }
       if (reply->code == 220) {
         FlushSegment();
         transcript_.items.push_back(
@@ -707,6 +714,15 @@ std::string WriteScenario(const Transcript& transcript,
       case TranscriptItem::Kind::kClient: {
         bool secret = false;
         std::string pattern = ClientPattern(item.bytes, ctx, &secret);
+        // A pattern cannot hold control characters (the scenario parser
+        // refuses them); the wildcard matches them (found by fuzz/).
+        for (char& c : pattern) {
+          if (static_cast<unsigned char>(c) < 0x20 && c != '\t') c = '*';
+        }
+        // Nor be only blanks.
+        if (pattern.find_first_not_of(" \t") == std::string::npos) {
+          pattern = "*";
+        }
         if (secret) out += "# a secret was sent here; it is not recorded\n";
         out += fmt::format("C: {}\n", pattern);
         tracker.Client(item.bytes, &ctx);
