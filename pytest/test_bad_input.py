@@ -1,0 +1,107 @@
+"""Every bad input is one line on stderr and a non-zero exit, before anything
+is served or written: 2 for bad usage or a malformed file, 1 for a server
+that cannot run where it was told to (README, "Running the server"). The
+malformed-scenario cases are in test_server_lifecycle.py, the certificate
+command's in test_certs_cli.py."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+import pytest
+
+import harness
+
+HOTMAIL = harness.SCENARIOS / "control" / "hotmail-2009.smtp"
+
+
+def run(*argv, timeout=30):
+    return subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def mock(*args):
+    return run(harness.binary("starttls-mock"), *args)
+
+
+def one_line(done) -> str:
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, status, words", [
+    ([], 2, "subcommand"),
+    (["frob"], 2, "subcommand"),
+    (["serve"], 2, "scenario"),
+    (["serve", HOTMAIL, "--frob"], 2, "--frob"),
+    (["serve", HOTMAIL, "--sessions", "x"], 2, "--sessions"),
+    (["serve", "/nonexistent/x.smtp"], 2, "/nonexistent/x.smtp: cannot read"),
+    (["serve", harness.SCENARIOS], 2, str(harness.SCENARIOS)),
+])
+def test_bad_usage_and_unreadable_scenarios(tmp_path, args, status, words):
+    done = mock(*args, "--run-dir", tmp_path / "run") if args[:1] == ["serve"] and len(args) > 1 \
+        else mock(*args)
+    assert done.returncode == status
+    assert done.stdout == ""
+    assert words in one_line(done)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_directory_that_cannot_be_created(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = mock("serve", HOTMAIL, "--run-dir", blocker / "run")
+    assert done.returncode == 1
+    assert done.stdout == "", "nothing is served"
+    assert "--run-dir" in one_line(done)
+
+
+def test_an_unwritable_report_is_refused_before_serving(tmp_path):
+    done = mock("serve", HOTMAIL, "--run-dir", tmp_path / "run",
+                "--report", tmp_path, "--sessions", "1")
+    assert done.returncode == 1
+    assert done.stdout == "", "no READY line: nothing is served"
+    assert str(tmp_path) in one_line(done)
+
+
+def test_a_port_in_use(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = mock("serve", HOTMAIL, "--run-dir", tmp_path / "run",
+                    "--listen", f"127.0.0.1:{port}")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "cannot listen" in one_line(done)
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1", "127.0.0.1:70000", "nohost:25", "[::1:25"])
+def test_a_malformed_listen_address(tmp_path, listen):
+    done = mock("serve", HOTMAIL, "--run-dir", tmp_path / "run", "--listen", listen)
+    assert done.returncode != 0
+    assert done.stdout == ""
+    assert "--listen" in one_line(done)
+
+
+def client(*args):
+    return run(harness.binary("starttls-client"), *args)
+
+
+@pytest.mark.parametrize("args, words", [
+    ([], "--host"),
+    (["--host", "127.0.0.1", "--port", "x"], "--port"),
+    (["--host", "127.0.0.1", "--port", "25", "--frob"], "--frob"),
+    (["--host", "127.0.0.1", "--port", "25", "--timeout", "-1"], "--timeout"),
+    (["--host", "127.0.0.1", "--port", "25", "--message", "/nonexistent/m"], "/nonexistent/m"),
+    (["--host", "127.0.0.1", "--port", "25", "--cafile", "/nonexistent/ca.pem"], "/nonexistent/ca.pem"),
+])
+def test_the_client_refuses_bad_input_with_one_line(args, words):
+    done = client(*args)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    line = one_line(done)
+    assert line.startswith("starttls-client: usage-error: ")
+    assert words in line
