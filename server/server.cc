@@ -181,7 +181,8 @@ class Server {
   static std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
     std::vector<std::unique_ptr<asio::io_context>> ios;
     // Concurrency hint 1: each context is only ever run by one thread.
-    for (int i = 0; i < n; ++i) ios.push_back(std::make_unique<asio::io_context>(1));
+    for (int i = 0; i < n; ++i)
+      ios.push_back(std::make_unique<asio::io_context>(1));
     return ios;
   }
 
@@ -267,8 +268,7 @@ class Server {
               std::lock_guard lock(mu_);
               internal_errors_.push_back(
                   fmt::format("session {}: internal error: {}", n, what));
-              std::cerr << "starttls-mock: " << internal_errors_.back()
-                        << "\n";
+              std::cerr << "starttls-mock: " << internal_errors_.back() << "\n";
             }
             SessionDone();
           });
@@ -282,7 +282,8 @@ class Server {
     return stopping_;
   }
 
-  asio::awaitable<void> RunOne(tcp::socket socket, int n, asio::io_context* io) {
+  asio::awaitable<void> RunOne(tcp::socket socket, int n,
+                               asio::io_context* io) {
     auto [scenario_ptr, script_connection] =
         entries_[(n - 1) % entries_.size()];
     const Scenario& scenario = *scenario_ptr;
@@ -333,14 +334,19 @@ class Server {
     {
       std::lock_guard lock(mu_);
       if (!written) internal_errors_.push_back(written.error());
-      // Keep the aggregate in connection order, whatever order sessions end
-      // in.
-      auto at = std::upper_bound(reports_.begin(), reports_.end(), n,
-                                 [](int k, const nlohmann::json& r) {
-                                   return k < r["connection"].get<int>();
-                                 });
-      reports_.insert(at, std::move(report));
-      if (auto r = WriteAggregate(); !r) internal_errors_.push_back(r.error());
+      // Kept in memory only for the aggregate: without --report a long run
+      // would otherwise hold every session's report.
+      if (options_.report) {
+        // Keep the aggregate in connection order, whatever order sessions end
+        // in.
+        auto at = std::upper_bound(reports_.begin(), reports_.end(), n,
+                                   [](int k, const nlohmann::json& r) {
+                                     return k < r["connection"].get<int>();
+                                   });
+        reports_.insert(at, std::move(report));
+        if (auto r = WriteAggregate(); !r)
+          internal_errors_.push_back(r.error());
+      }
     }
     SessionDone();
   }
@@ -441,8 +447,8 @@ tl::expected<void, std::string> RunServer(const ServerOptions& options,
     if (contexts.contains(s.certificate)) continue;
     auto profile = files->profiles.find(s.certificate);
     if (profile == files->profiles.end()) {
-      return unexpected(fmt::format("{}: profile \"{}\" was not issued",
-                                    s.path, s.certificate));
+      return unexpected(fmt::format("{}: profile \"{}\" was not issued", s.path,
+                                    s.certificate));
     }
     auto ctx = MakeTlsContext(profile->second);
     if (!ctx) return unexpected(ctx.error());
