@@ -13,8 +13,13 @@ using nlohmann::json;
 constexpr size_t kRecordHexBytes = 32;
 
 std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  out.reserve(2 * bytes.size());
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 0xf];
+  }
   return out;
 }
 
