@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora under fuzz/corpus/<target>/ from the scenario
-catalogue and, with --reports, from recorded sessions (the JSON session
-reports `starttls-mock serve` writes under <run-dir>/sessions/).
+catalogue and hand-made inputs, or, with --reports, from recorded sessions
+only (the JSON session reports `starttls-mock serve` writes under
+<run-dir>/sessions/).
 
     fuzz/seed_corpus.py [--reports DIR]...
 
@@ -126,9 +127,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=Path, action="append", default=[])
     args = parser.parse_args()
-    from_scenarios()
-    handmade()
-    import_text()
+    if not args.reports:
+        # The ClientHello differs on every run, so these are written only
+        # when no reports are given.
+        from_scenarios()
+        handmade()
+        import_text()
     for folder in args.reports:
         from_reports(folder)
 
