@@ -16,10 +16,11 @@ TEST(SessionReport, TlsRecordsShowTheirFirst32BytesAsLowercaseHex) {
       SessionReport(scenario, record, Judge(scenario, record));
   const nlohmann::json& tls = report["events"][0];
   EXPECT_EQ(tls["size"], 45);
-  EXPECT_EQ(tls["hex"], "16030100ab" + std::string(54, 'f'));
+  // As strings: g++ 12 -O3 warns falsely (-Warray-bounds) on json == string.
+  EXPECT_EQ(tls["hex"].get<std::string>(), "16030100ab" + std::string(54, 'f'));
   EXPECT_FALSE(tls.contains("data"));
   const nlohmann::json& plain = report["events"][1];
-  EXPECT_EQ(plain["data"], "220 ok\r\n");
+  EXPECT_EQ(plain["data"].get<std::string>(), "220 ok\r\n");
   EXPECT_FALSE(plain.contains("hex"));
 }
 
