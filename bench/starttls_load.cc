@@ -82,7 +82,8 @@ struct SessionError {
 std::string SslWhy(int err) {
   unsigned long e = ERR_get_error();
   ERR_clear_error();
-  if (e != 0) return ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "ssl";
+  if (e != 0)
+    return ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "ssl";
   if (err == SSL_ERROR_SYSCALL) return "connection closed";
   if (err == SSL_ERROR_ZERO_RETURN) return "close_notify";
   return fmt::format("ssl error {}", err);
@@ -147,15 +148,16 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   asio::awaitable<void> Write(std::string_view bytes, std::string_view phase) {
     if (ssl_ == nullptr) {
-      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes),
-                                                kNoThrow);
+      auto [ec, n] =
+          co_await asio::async_write(socket_, asio::buffer(bytes), kNoThrow);
       if (ec) Fail(phase, Why(ec));
       co_return;
     }
     size_t done = 0;
     while (done < bytes.size()) {
       size_t n = 0;
-      int ret = SSL_write_ex(ssl_, bytes.data() + done, bytes.size() - done, &n);
+      int ret =
+          SSL_write_ex(ssl_, bytes.data() + done, bytes.size() - done, &n);
       if (ret == 1) {
         done += n;
         continue;
@@ -223,8 +225,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   asio::awaitable<void> ReadSome(std::string_view phase) {
     std::array<char, 4096> buf;
     if (ssl_ == nullptr) {
-      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf),
-                                                      kNoThrow);
+      auto [ec, n] =
+          co_await socket_.async_read_some(asio::buffer(buf), kNoThrow);
       if (ec) Fail(phase, Why(ec));
       in_.append(buf.data(), n);
       co_return;
@@ -383,8 +385,8 @@ std::optional<ProcSample> SampleProcess(int pid) {
 
 double Percentile(std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
-  size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) +
-                                 0.5);
+  size_t i =
+      static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
   return sorted[std::min(i, sorted.size() - 1)];
 }
 
@@ -436,9 +438,9 @@ int main(int argc, char** argv) {
   app.add_option("--concurrency,-c", o.concurrency, "connections at a time")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  auto* sessions = app.add_option("--sessions,-n", o.sessions,
-                                  "total sessions to run")
-                       ->check(CLI::PositiveNumber);
+  auto* sessions =
+      app.add_option("--sessions,-n", o.sessions, "total sessions to run")
+          ->check(CLI::PositiveNumber);
   app.add_option("--duration,-d", o.duration, "seconds to run instead")
       ->excludes(sessions);
   app.add_flag("--message", o.message, "starttls: deliver one small message");
@@ -477,10 +479,10 @@ int main(int argc, char** argv) {
     std::cerr << "starttls-load: bad --host " << o.host << "\n";
     return 2;
   }
-  Shared shared{.options = &o,
-                .ctx = ctx,
-                .endpoint = tcp::endpoint(address,
-                                          static_cast<unsigned short>(o.port))};
+  Shared shared{
+      .options = &o,
+      .ctx = ctx,
+      .endpoint = tcp::endpoint(address, static_cast<unsigned short>(o.port))};
 
   std::vector<std::unique_ptr<asio::io_context>> ios;
   for (int t = 0; t < o.threads; ++t) {
@@ -513,9 +515,7 @@ int main(int argc, char** argv) {
     auto after = SampleProcess(o.server_pid);
     size_t count = 0;
     for (auto& h : held) count += h.size();
-    out["hold"] = {{"requested", o.hold},
-                   {"held", count},
-                   {"open_s", took}};
+    out["hold"] = {{"requested", o.hold}, {"held", count}, {"open_s", took}};
     if (before && after) {
       out["hold"]["server_rss_kb_before"] = before->rss_kb;
       out["hold"]["server_rss_kb_held"] = after->rss_kb;
@@ -530,9 +530,8 @@ int main(int argc, char** argv) {
   auto before = SampleProcess(o.server_pid);
   double client_before = ClientCpuSeconds();
   Clock::time_point start = Clock::now();
-  shared.stop_at =
-      start + std::chrono::duration_cast<Clock::duration>(
-                  std::chrono::duration<double>(o.duration));
+  shared.stop_at = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(o.duration));
   RunPhase(ios, [&](asio::io_context& io, size_t t) {
     int workers = o.concurrency / o.threads +
                   (static_cast<int>(t) < o.concurrency % o.threads ? 1 : 0);
@@ -586,11 +585,10 @@ int main(int argc, char** argv) {
         "{} failed\n",
         o.mode, o.concurrency, o.threads, ok, wall,
         out["sessions_per_s"].get<double>(), failed);
-    std::cout << fmt::format(
-        "latency us: p50 {:.0f}  p99 {:.0f}  max {:.0f}\n",
-        out["latency_us"]["p50"].get<double>(),
-        out["latency_us"]["p99"].get<double>(),
-        out["latency_us"]["max"].get<double>());
+    std::cout << fmt::format("latency us: p50 {:.0f}  p99 {:.0f}  max {:.0f}\n",
+                             out["latency_us"]["p50"].get<double>(),
+                             out["latency_us"]["p99"].get<double>(),
+                             out["latency_us"]["max"].get<double>());
     if (out.contains("server")) {
       std::cout << fmt::format(
           "server pid {}: {:.3f} s CPU, {:.0f} us/session, RSS {} KiB, peak "

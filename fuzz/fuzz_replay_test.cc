@@ -33,9 +33,9 @@ void Replay(const Target& target, const fs::path& file) {
   std::string bytes((std::istreambuf_iterator<char>(in)),
                     std::istreambuf_iterator<char>());
   SCOPED_TRACE(file.string());
-  EXPECT_EQ(target.run(reinterpret_cast<const uint8_t*>(bytes.data()),
-                       bytes.size()),
-            0);
+  EXPECT_EQ(
+      target.run(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+      0);
 }
 
 class FuzzReplayTest : public ::testing::TestWithParam<Target> {};
@@ -52,8 +52,7 @@ TEST_P(FuzzReplayTest, CrashRegressionsRunClean) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Targets, FuzzReplayTest,
-                         ::testing::ValuesIn(kTargets),
+INSTANTIATE_TEST_SUITE_P(Targets, FuzzReplayTest, ::testing::ValuesIn(kTargets),
                          [](const auto& info) {
                            return std::string(info.param.name);
                          });

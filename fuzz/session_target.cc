@@ -102,11 +102,12 @@ const Fixture& GetFixture() {
     FUZZ_CHECK(issued.has_value() && issued->profiles.size() == 1);
     const certs::IssuedProfile& valid = issued->profiles.front();
     f->server_ctx.reset(SSL_CTX_new(TLS_server_method()));
-    ossl::BioPtr chain(BIO_new_mem_buf(valid.chain_pem.data(),
-                                       static_cast<int>(valid.chain_pem.size())));
-    ossl::X509Ptr leaf(PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr));
-    ossl::BioPtr key_bio(BIO_new_mem_buf(valid.key_pem.data(),
-                                         static_cast<int>(valid.key_pem.size())));
+    ossl::BioPtr chain(BIO_new_mem_buf(
+        valid.chain_pem.data(), static_cast<int>(valid.chain_pem.size())));
+    ossl::X509Ptr leaf(
+        PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr));
+    ossl::BioPtr key_bio(BIO_new_mem_buf(
+        valid.key_pem.data(), static_cast<int>(valid.key_pem.size())));
     ossl::PkeyPtr key(
         PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
     FUZZ_CHECK(leaf && key);

@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <condition_variable>
-#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <set>
@@ -90,8 +90,10 @@ ReplayedSession FromReport(nlohmann::json report, std::string transcript) {
   s.expected = report.value("expected", "");
   s.observed = report.value("observed", "");
   s.delivered = report.value("delivered", false);
-  for (const auto& r : report["reasons"]) s.reasons.push_back(r.get<std::string>());
-  for (const auto& o : report["oracles"]) s.oracles.push_back(o["id"].get<std::string>());
+  for (const auto& r : report["reasons"])
+    s.reasons.push_back(r.get<std::string>());
+  for (const auto& o : report["oracles"])
+    s.oracles.push_back(o["id"].get<std::string>());
   s.transcript = std::move(transcript);
   s.report = std::move(report);
   return s;
@@ -137,7 +139,8 @@ asio::awaitable<void> FakeSmtpServer::State::RunOne(tcp::socket socket, int n) {
   active.erase(&wire);
   nlohmann::json report = srv::SessionReport(
       scenario, *record, srv::Judge(scenario, *record, bad_certificate));
-  ReplayedSession session = FromReport(std::move(report), Transcript(record->events));
+  ReplayedSession session =
+      FromReport(std::move(report), Transcript(record->events));
   {
     std::lock_guard lock(mu);
     sessions.push_back(std::move(session));
@@ -177,7 +180,9 @@ FakeSmtpServer::Start(FakeSmtpServerOptions options) {
     state->remove_run_dir = true;
   } else {
     std::filesystem::create_directories(options.run_dir, ec);
-    if (ec) return unexpected(fmt::format("{}: {}", options.run_dir.string(), ec.message()));
+    if (ec)
+      return unexpected(
+          fmt::format("{}: {}", options.run_dir.string(), ec.message()));
     state->run_dir = options.run_dir;
   }
   // The catalogue needs a DNS name first.
@@ -210,17 +215,20 @@ FakeSmtpServer::Start(FakeSmtpServerOptions options) {
   asio::ip::address addr = asio::ip::make_address(
       colon == std::string::npos ? "" : options.listen.substr(0, colon), aec);
   if (aec || colon == std::string::npos) {
-    return unexpected(fmt::format("listen {}: expected ADDR:PORT", options.listen));
+    return unexpected(
+        fmt::format("listen {}: expected ADDR:PORT", options.listen));
   }
   tcp::endpoint endpoint(
-      addr, static_cast<uint16_t>(std::atoi(options.listen.c_str() + colon + 1)));
+      addr,
+      static_cast<uint16_t>(std::atoi(options.listen.c_str() + colon + 1)));
   state->acceptor.open(endpoint.protocol(), aec);
   if (!aec) state->acceptor.set_option(tcp::acceptor::reuse_address(true), aec);
   if (!aec) state->acceptor.bind(endpoint, aec);
-  if (!aec) state->acceptor.listen(asio::socket_base::max_listen_connections, aec);
+  if (!aec)
+    state->acceptor.listen(asio::socket_base::max_listen_connections, aec);
   if (aec) {
-    return unexpected(fmt::format("cannot listen on {}: {}", options.listen,
-                                  aec.message()));
+    return unexpected(
+        fmt::format("cannot listen on {}: {}", options.listen, aec.message()));
   }
   state->port = state->acceptor.local_endpoint().port();
   State* s = state.get();
@@ -246,14 +254,15 @@ uint16_t FakeSmtpServer::port() const { return state_->port; }
 const std::filesystem::path& FakeSmtpServer::cafile() const {
   return state_->cafile;
 }
-const std::string& FakeSmtpServer::host() const { return state_->scenario.host; }
+const std::string& FakeSmtpServer::host() const {
+  return state_->scenario.host;
+}
 
 ::testing::AssertionResult FakeSmtpServer::WaitForSessions(
     size_t count, std::chrono::milliseconds timeout) {
   std::unique_lock lock(state_->mu);
-  if (state_->ended.wait_for(lock, timeout, [&] {
-        return state_->sessions.size() >= count;
-      })) {
+  if (state_->ended.wait_for(
+          lock, timeout, [&] { return state_->sessions.size() >= count; })) {
     return ::testing::AssertionSuccess();
   }
   auto failure = ::testing::AssertionFailure()
@@ -289,8 +298,8 @@ std::vector<ReplayedSession> FakeSmtpServer::sessions() const {
   std::lock_guard lock(state_->mu);
   if (index >= state_->sessions.size()) {
     return ::testing::AssertionFailure()
-           << "session " << index << " has not ended (" << state_->sessions.size()
-           << " have)";
+           << "session " << index << " has not ended ("
+           << state_->sessions.size() << " have)";
   }
   const ReplayedSession& s = state_->sessions[index];
   if (s.passed()) return ::testing::AssertionSuccess();

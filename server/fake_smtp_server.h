@@ -38,9 +38,9 @@ struct FakeSmtpServerOptions {
 
 // One session the server played, as judged when it ended.
 struct ReplayedSession {
-  std::string verdict;             // "pass" or "fail"
-  std::string expected;            // the scenario's Expect
-  std::string observed;            // delivered, refused, hung, interrupted
+  std::string verdict;               // "pass" or "fail"
+  std::string expected;              // the scenario's Expect
+  std::string observed;              // delivered, refused, hung, interrupted
   std::vector<std::string> reasons;  // why it failed; empty on a pass
   std::vector<std::string> oracles;  // ids of the oracles that fired
   bool delivered = false;

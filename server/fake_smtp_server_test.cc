@@ -28,8 +28,8 @@ std::filesystem::path Scenario(std::string_view relative) {
 tl::expected<client::DeliveryResult, client::Error> DeliverTo(
     const FakeSmtpServer& server) {
   std::signal(SIGPIPE, SIG_IGN);
-  auto transport = client::SocketTransport::Connect(
-      "127.0.0.1", server.port(), client::Clock::now() + 5s);
+  auto transport = client::SocketTransport::Connect("127.0.0.1", server.port(),
+                                                    client::Clock::now() + 5s);
   if (!transport) return tl::unexpected(transport.error());
   client::SessionOptions options;
   options.tls = {.cafile = server.cafile().string(),
@@ -73,16 +73,16 @@ TEST(FakeSmtpServer, AFieldBugScenarioReplaysAgainstTheClientInProcess) {
 }
 
 TEST(FakeSmtpServer, AScenarioGivenAsAStringIsServedOnAFreePort) {
-  auto server = FakeSmtpServer::Start({.scenario_text =
-                                           "Summary: refused STARTTLS\n"
-                                           "Expect: refuse\n"
-                                           "S: 220 mail.example.test ESMTP\n"
-                                           "C: EHLO *\n"
-                                           "S: 250-mail.example.test\n"
-                                           "S: 250 STARTTLS\n"
-                                           "C: STARTTLS\n"
-                                           "S: 454 4.7.0 not now\n"
-                                           "serve\n"});
+  auto server =
+      FakeSmtpServer::Start({.scenario_text = "Summary: refused STARTTLS\n"
+                                              "Expect: refuse\n"
+                                              "S: 220 mail.example.test ESMTP\n"
+                                              "C: EHLO *\n"
+                                              "S: 250-mail.example.test\n"
+                                              "S: 250 STARTTLS\n"
+                                              "C: STARTTLS\n"
+                                              "S: 454 4.7.0 not now\n"
+                                              "serve\n"});
   ASSERT_TRUE(server) << server.error();
   EXPECT_NE((*server)->port(), 0);
 
@@ -100,13 +100,14 @@ TEST(FakeSmtpServer, AWaitThatRunsOutFailsAndSaysWhatEnded) {
   ASSERT_TRUE(server) << server.error();
   ::testing::AssertionResult waited = (*server)->WaitForSession(50ms);
   EXPECT_FALSE(waited);
-  EXPECT_THAT(waited.message(), HasSubstr("0 of 1 sessions ended within 50 ms"));
+  EXPECT_THAT(waited.message(),
+              HasSubstr("0 of 1 sessions ended within 50 ms"));
   EXPECT_FALSE((*server)->SessionPassed(0));
 }
 
 TEST(FakeSmtpServer, AMalformedScenarioIsRefusedWithItsPosition) {
-  auto server = FakeSmtpServer::Start(
-      {.scenario_text = "Summary: x\nS: 220 ok\nfrob\n"});
+  auto server =
+      FakeSmtpServer::Start({.scenario_text = "Summary: x\nS: 220 ok\nfrob\n"});
   ASSERT_FALSE(server);
   EXPECT_THAT(server.error(), HasSubstr("inline.smtp:3:1: unknown step"));
 }

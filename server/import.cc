@@ -15,7 +15,8 @@ using tl::unexpected;
 
 std::string Upper(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -42,13 +43,14 @@ std::optional<ReplyLine> ParseReplyLine(std::string_view line) {
   }
   if (line[0] < '1' || line[0] > '5') return std::nullopt;
   if (line.size() > 3 && line[3] != ' ' && line[3] != '-') return std::nullopt;
-  return ReplyLine{.code = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
-                           (line[2] - '0'),
-                   .final = line.size() == 3 || line[3] == ' '};
+  return ReplyLine{
+      .code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0'),
+      .final = line.size() == 3 || line[3] == ' '};
 }
 
 bool StartsWithDigits(std::string_view line) {
-  return line.size() >= 3 && std::isdigit(static_cast<unsigned char>(line[0])) &&
+  return line.size() >= 3 &&
+         std::isdigit(static_cast<unsigned char>(line[0])) &&
          std::isdigit(static_cast<unsigned char>(line[1])) &&
          std::isdigit(static_cast<unsigned char>(line[2]));
 }
@@ -102,9 +104,10 @@ class Builder {
     }
     std::optional<ReplyLine> reply = ParseReplyLine(line);
     if (!reply && strict) {
-      return unexpected(Error(
-          n, "a server line without a reply code (three digits, then a "
-             "space or '-')"));
+      return unexpected(
+          Error(n,
+                "a server line without a reply code (three digits, then a "
+                "space or '-')"));
     }
     if (reply && open_code_ != 0 && reply->code != open_code_) {
       return unexpected(Error(
@@ -129,10 +132,10 @@ class Builder {
       starttls_pending_ = false;
       if (reply->code == 220 && tls_) {
         // A scenario upgrades a connection once (found by fuzz/).
-        return unexpected(Error(
-            n, fmt::format("a second TLS upgrade; TLS already started on "
-                           "line {}",
-                           tls_line_)));
+        return unexpected(
+            Error(n, fmt::format("a second TLS upgrade; TLS already started on "
+                                 "line {}",
+                                 tls_line_)));
       }
       if (reply->code == 220) {
         FlushSegment();
@@ -207,11 +210,11 @@ class Builder {
                                   open_code_)));
     }
     FlushSegment();
-    bool any_server = std::any_of(
-        transcript_.items.begin(), transcript_.items.end(),
-        [](const TranscriptItem& i) {
-          return i.kind == TranscriptItem::Kind::kServer;
-        });
+    bool any_server =
+        std::any_of(transcript_.items.begin(), transcript_.items.end(),
+                    [](const TranscriptItem& i) {
+                      return i.kind == TranscriptItem::Kind::kServer;
+                    });
     if (!any_server) {
       return unexpected(Error(std::max(last_line, 1),
                               "no server reply found: this is not an SMTP "
@@ -262,8 +265,8 @@ class Builder {
 
 bool IsTelnetChatter(std::string_view line) {
   static constexpr std::array kPrefixes = {
-      "Trying ", "Connected to ", "Escape character is", "telnet ", "$ telnet ",
-      "telnet> ", "Connection closed."};
+      "Trying ",   "Connected to ", "Escape character is", "telnet ",
+      "$ telnet ", "telnet> ",      "Connection closed."};
   return std::any_of(kPrefixes.begin(), kPrefixes.end(),
                      [&](const char* p) { return line.starts_with(p); });
 }
@@ -285,10 +288,10 @@ tl::expected<Transcript, ImportError> ParseTelnet(std::string_view text) {
     bool blank = line.find_first_not_of(" \t") == std::string_view::npos;
     if (closed_line != 0) {
       if (blank) continue;
-      return unexpected(Error(
-          n, fmt::format("text after the server closed the connection on "
-                         "line {}",
-                         closed_line)));
+      return unexpected(
+          Error(n, fmt::format("text after the server closed the connection on "
+                               "line {}",
+                               closed_line)));
     }
     if (IsForeignHostClose(line)) {
       b.ServerClosed(n);
@@ -322,15 +325,17 @@ tl::expected<Transcript, ImportError> ParseTelnet(std::string_view text) {
       continue;
     }
     if (StartsWithDigits(line)) {
-      return unexpected(Error(
-          n, "starts with three digits but is not a reply line (the code "
-             "must be followed by a space, '-' or the end of the line)",
-          4));
+      return unexpected(
+          Error(n,
+                "starts with three digits but is not a reply line (the code "
+                "must be followed by a space, '-' or the end of the line)",
+                4));
     }
     if (!started) {
-      return unexpected(Error(
-          n, "the session must start with the server's greeting (a line "
-             "starting with a reply code), not a client line"));
+      return unexpected(
+          Error(n,
+                "the session must start with the server's greeting (a line "
+                "starting with a reply code), not a client line"));
     }
     if (b.reply_open()) {
       return unexpected(Error(
@@ -341,8 +346,9 @@ tl::expected<Transcript, ImportError> ParseTelnet(std::string_view text) {
     }
     if (!b.awaiting_secret() && !LooksLikeCommand(line)) {
       return unexpected(Error(
-          n, "neither a server reply (three digits, then a space or '-') nor "
-             "an SMTP command (a verb of 4 to 8 letters)"));
+          n,
+          "neither a server reply (three digits, then a space or '-') nor "
+          "an SMTP command (a verb of 4 to 8 letters)"));
     }
     b.Client(line, n);
   }
@@ -363,8 +369,9 @@ tl::expected<Transcript, ImportError> ParseScript(std::string_view text) {
     }
     if (line.front() == ' ' || line.front() == '\t') {
       return unexpected(Error(
-          n, "an indented line is an annotation or an elision, not something "
-             "either side sent: write out every line with S: or C:"));
+          n,
+          "an indented line is an annotation or an elision, not something "
+          "either side sent: write out every line with S: or C:"));
     }
     bool server = line.starts_with("S:");
     if (!server && !line.starts_with("C:")) {
@@ -373,7 +380,8 @@ tl::expected<Transcript, ImportError> ParseScript(std::string_view text) {
     std::string_view content = line.substr(2);
     if (!content.empty() && content.front() == ' ') content.remove_prefix(1);
     if (server) {
-      if (auto r = b.Server(content, n, false); !r) return unexpected(r.error());
+      if (auto r = b.Server(content, n, false); !r)
+        return unexpected(r.error());
     } else {
       b.Client(content, n);
     }
@@ -409,9 +417,10 @@ tl::expected<Transcript, ImportError> ParseSwaks(std::string_view text) {
       continue;
     }
     if (hint == "  >" || hint == "<  ") {
-      return unexpected(Error(
-          n, "raw text (--show-raw-text) is not supported: run swaks "
-             "without it"));
+      return unexpected(
+          Error(n,
+                "raw text (--show-raw-text) is not supported: run swaks "
+                "without it"));
     }
     bool server_plain = hint == "<- " || hint == "<**";
     bool server_tls = hint == "<~ " || hint == "<~*";
@@ -419,8 +428,9 @@ tl::expected<Transcript, ImportError> ParseSwaks(std::string_view text) {
     bool client_tls = hint == " ~>" || hint == "*~>";
     if (!server_plain && !server_tls && !client_plain && !client_tls) {
       return unexpected(Error(
-          n, "not a line of swaks output (lines start with ===, ***, <-, ->, "
-             "<~, ~>, <** or **>)"));
+          n,
+          "not a line of swaks output (lines start with ===, ***, <-, ->, "
+          "<~, ~>, <** or **>)"));
     }
     if ((server_tls || client_tls) != b.tls()) {
       return unexpected(Error(
@@ -452,8 +462,8 @@ tl::expected<Transcript, ImportError> ParseSwaks(std::string_view text) {
 // --- curl -v ---------------------------------------------------------------
 
 bool IsProgressMeter(std::string_view line) {
-  std::string_view t = line.substr(std::min(line.find_first_not_of(' '),
-                                            line.size()));
+  std::string_view t =
+      line.substr(std::min(line.find_first_not_of(' '), line.size()));
   return line.starts_with(" ") &&
          (t.starts_with("% Total") || t.starts_with("Dload") ||
           std::all_of(t.begin(), t.end(), [](char c) {
@@ -479,8 +489,9 @@ tl::expected<Transcript, ImportError> ParseCurl(std::string_view text) {
     if ((marker != '<' && marker != '>') ||
         (line.size() > 1 && line[1] != ' ')) {
       return unexpected(Error(
-          n, "not a line of curl -v output (lines start with \"* \", \"< \", "
-             "\"> \", \"{ \" or \"} \")"));
+          n,
+          "not a line of curl -v output (lines start with \"* \", \"< \", "
+          "\"> \", \"{ \" or \"} \")"));
     }
     std::string_view content = line.size() > 2 ? line.substr(2) : "";
     if (marker == '<') {
@@ -636,8 +647,8 @@ std::string ClientPattern(std::string_view line,
   }
   if (line.empty()) return "*";
   if (context.in_data) {
-    static constexpr std::array kVolatileHeaders = {"Date:", "Message-Id:",
-                                                    "Received:"};
+    static constexpr std::array kVolatileHeaders = {
+        "Date:", "Message-Id:", "Received:"};
     for (const char* header : kVolatileHeaders) {
       if (StartsWithNoCase(line, header)) {
         return fmt::format("{} *", line.substr(0, std::strlen(header)));
@@ -678,8 +689,8 @@ std::string WriteScenario(const Transcript& transcript,
   bool tls = std::any_of(items.begin(), items.end(), [](const auto& i) {
     return i.kind == TranscriptItem::Kind::kTls;
   });
-  Expectation expect = options.expect.value_or(
-      tls ? Expectation::kDeliver : Expectation::kRefuse);
+  Expectation expect = options.expect.value_or(tls ? Expectation::kDeliver
+                                                   : Expectation::kRefuse);
   std::string summary = OneLine(options.summary);
   if (summary.find_first_not_of(' ') == std::string::npos) summary = "imported";
   out += fmt::format("Summary: {}\nHost: {}\nExpect: {}\n\n", summary,
@@ -698,8 +709,9 @@ std::string WriteScenario(const Transcript& transcript,
       case TranscriptItem::Kind::kServer: {
         QueueSteps(item.bytes, &out);
         tracker.Server(item.bytes, &ctx);
-        bool next_is_server = i + 1 < items.size() &&
-                              items[i + 1].kind == TranscriptItem::Kind::kServer;
+        bool next_is_server =
+            i + 1 < items.size() &&
+            items[i + 1].kind == TranscriptItem::Kind::kServer;
         // The delay belongs before the segment goes out: `write delay=`
         // waits, then writes what is queued.
         auto delay = std::min(item.delay, std::chrono::milliseconds(3600000));
@@ -794,9 +806,8 @@ tl::expected<Transcript, ImportError> ParseTranscript(std::string_view text,
 
 tl::expected<std::string, ImportError> ImportTranscript(
     std::string_view text, const ImportOptions& options) {
-  ImportFormat format = options.format == ImportFormat::kAuto
-                            ? Detect(text)
-                            : options.format;
+  ImportFormat format =
+      options.format == ImportFormat::kAuto ? Detect(text) : options.format;
   auto transcript = ParseTranscript(text, format);
   if (!transcript) return unexpected(transcript.error());
   WriteOptions write{

@@ -49,8 +49,8 @@ std::string Refusal(std::string_view text,
 
 void ExpectParses(const std::string& scenario) {
   auto parsed = ParseScenario(scenario, "imported.smtp");
-  EXPECT_TRUE(parsed.has_value())
-      << parsed.error().ToString() << "\n" << scenario;
+  EXPECT_TRUE(parsed.has_value()) << parsed.error().ToString() << "\n"
+                                  << scenario;
 }
 
 // --- the article -------------------------------------------------------------
@@ -148,7 +148,8 @@ TEST(ImportTelnet, InputWithoutAnyReplyIsRefused) {
   EXPECT_THAT(Refusal("\n\n"), HasSubstr("no server reply found"));
 }
 
-// --- S:/C: ---------------------------------------------------------------------
+// --- S:/C:
+// ---------------------------------------------------------------------
 
 TEST(ImportScript, ATranscriptBecomesStepsWithTlsAfterThe220ToStarttls) {
   std::string out = Import(
@@ -194,7 +195,8 @@ TEST(ImportScript, AServerLineInsideAMessageIsRefused) {
                                     "begun on line 4"));
 }
 
-// --- swaks ---------------------------------------------------------------------
+// --- swaks
+// ---------------------------------------------------------------------
 
 constexpr std::string_view kSwaks =
     "=== Trying 127.0.0.1:2525...\n"
@@ -296,7 +298,8 @@ TEST(ImportSwaks, SuppressedDataHandsTheMessageToTheResponder) {
   ExpectParses(out);
 }
 
-// --- curl -v -------------------------------------------------------------------
+// --- curl -v
+// -------------------------------------------------------------------
 
 constexpr std::string_view kCurl =
     "*   Trying 127.0.0.1:2525...\n"
@@ -352,15 +355,15 @@ TEST(ImportCurl, AServerLineWithoutAReplyCodeIsRefused) {
               ::testing::StartsWith("3: a server line without a reply code"));
 }
 
-// --- the writer ---------------------------------------------------------------
+// --- the writer
+// ---------------------------------------------------------------
 
 TEST(WriteScenario, SegmentsStaySeparateWritesAndDelaysAreKeptWhenAsked) {
-  Transcript t{
-      {{.kind = TranscriptItem::Kind::kServer, .bytes = "220-a\r\n"},
-       {.kind = TranscriptItem::Kind::kServer,
-        .bytes = "220 b\r\n",
-        .delay = std::chrono::milliseconds(150)},
-       {.kind = TranscriptItem::Kind::kClient, .bytes = "QUIT"}}};
+  Transcript t{{{.kind = TranscriptItem::Kind::kServer, .bytes = "220-a\r\n"},
+                {.kind = TranscriptItem::Kind::kServer,
+                 .bytes = "220 b\r\n",
+                 .delay = std::chrono::milliseconds(150)},
+                {.kind = TranscriptItem::Kind::kClient, .bytes = "QUIT"}}};
   std::string out = WriteScenario(
       t, {.summary = "s", .min_delay = std::chrono::milliseconds(20)});
   EXPECT_THAT(out, HasSubstr("S: 220-a\nwrite\nS: 220 b\nwrite delay=150ms\n"
@@ -419,17 +422,17 @@ TEST(ClientPattern, DatesAndMessageIdsInAMessageAreWildcards) {
   EXPECT_EQ(ClientPattern("Date: Tue, 1 Oct 2024 10:00:00 +0000", data),
             "Date: *");
   EXPECT_EQ(ClientPattern("Message-ID: <abc@def>", data), "Message-ID: *");
-  EXPECT_EQ(ClientPattern("Subject: test Tue, 01 Oct 2024 10:00:00 +0000",
-                          data),
-            "Subject: test *");
+  EXPECT_EQ(
+      ClientPattern("Subject: test Tue, 01 Oct 2024 10:00:00 +0000", data),
+      "Subject: test *");
   EXPECT_EQ(ClientPattern("Hello.", data), "Hello.");
   EXPECT_EQ(ClientPattern("", data), "*");
 }
 
 TEST(ParseImportFormat, KnowsEveryFormatByName) {
-  for (auto f : {ImportFormat::kAuto, ImportFormat::kTelnet,
-                 ImportFormat::kScript, ImportFormat::kSwaks,
-                 ImportFormat::kCurl}) {
+  for (auto f :
+       {ImportFormat::kAuto, ImportFormat::kTelnet, ImportFormat::kScript,
+        ImportFormat::kSwaks, ImportFormat::kCurl}) {
     EXPECT_EQ(ParseImportFormat(ImportFormatName(f)), f);
   }
   EXPECT_EQ(ParseImportFormat("mbox"), std::nullopt);

@@ -72,9 +72,8 @@ int Import(const ImportArgs& args) {
     }
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
-  srv::ImportOptions options{.source_name = name,
-                             .summary = args.summary,
-                             .host = args.host};
+  srv::ImportOptions options{
+      .source_name = name, .summary = args.summary, .host = args.host};
   auto format = srv::ParseImportFormat(args.format);
   if (!format) {
     std::cerr << "starttls-mock: --format must be auto, telnet, script, "
@@ -105,9 +104,8 @@ int Import(const ImportArgs& args) {
     return kExitUsage;
   }
   // What was written must be a scenario the server accepts.
-  if (auto parsed = srv::ParseScenario(*scenario, args.out.empty()
-                                                      ? "imported.smtp"
-                                                      : args.out);
+  if (auto parsed = srv::ParseScenario(
+          *scenario, args.out.empty() ? "imported.smtp" : args.out);
       !parsed) {
     std::cerr << "starttls-mock: internal error: the imported scenario does "
                  "not parse: "
@@ -127,7 +125,7 @@ int Import(const ImportArgs& args) {
 
 struct RecordArgs {
   starttls::server::RecordOptions options;
-  std::string delays;   // keep delays of at least this long
+  std::string delays;  // keep delays of at least this long
   std::string timeout = "60s";
 };
 
@@ -181,8 +179,9 @@ int main(int argc, char** argv) {
                     "directory for certificates and session reports");
   options.threads =
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  serve->add_option("--threads", options.threads,
-                    "threads serving sessions (default: one per core)")
+  serve
+      ->add_option("--threads", options.threads,
+                   "threads serving sessions (default: one per core)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
 
@@ -208,14 +207,16 @@ int main(int argc, char** argv) {
   });
 
   ImportArgs import_args;
-  CLI::App* import = app.add_subcommand(
-      "import", "turn a pasted transcript into a scenario");
-  import->add_option("transcript", import_args.input,
-                     "telnet session, S:/C: transcript, swaks or curl -v "
-                     "output; - for stdin")
+  CLI::App* import =
+      app.add_subcommand("import", "turn a pasted transcript into a scenario");
+  import
+      ->add_option("transcript", import_args.input,
+                   "telnet session, S:/C: transcript, swaks or curl -v "
+                   "output; - for stdin")
       ->capture_default_str();
-  import->add_option("--format", import_args.format,
-                     "auto, telnet, script, swaks or curl")
+  import
+      ->add_option("--format", import_args.format,
+                   "auto, telnet, script, swaks or curl")
       ->capture_default_str();
   import->add_option("--out", import_args.out,
                      "write the scenario here (default: stdout)");
@@ -228,17 +229,19 @@ int main(int argc, char** argv) {
                      "when the session upgraded to TLS, else refuse)");
 
   RecordArgs record_args;
-  CLI::App* record = app.add_subcommand(
-      "record", "relay one session to a real server and write it as a "
-                "scenario");
-  record->add_option("--listen", record_args.options.listen,
-                     "ADDR:PORT to listen on")
+  CLI::App* record =
+      app.add_subcommand("record",
+                         "relay one session to a real server and write it as a "
+                         "scenario");
+  record
+      ->add_option("--listen", record_args.options.listen,
+                   "ADDR:PORT to listen on")
       ->capture_default_str();
-  record->add_option("--upstream", record_args.options.upstream,
-                     "HOST:PORT of the real SMTP server")
+  record
+      ->add_option("--upstream", record_args.options.upstream,
+                   "HOST:PORT of the real SMTP server")
       ->required();
-  record->add_option("--out", record_args.options.out,
-                     "the scenario to write")
+  record->add_option("--out", record_args.options.out, "the scenario to write")
       ->required();
   record->add_option("--upstream-cafile", record_args.options.upstream_cafile,
                      "CA file for the upstream's certificate (default: the "
@@ -247,17 +250,19 @@ int main(int argc, char** argv) {
                      record_args.options.upstream_servername,
                      "name the upstream's certificate must prove, sent as "
                      "SNI (default: the upstream host)");
-  record->add_option("--host", record_args.options.host,
-                     "the name the recorder's certificate proves and the "
-                     "scenario's Host")
+  record
+      ->add_option("--host", record_args.options.host,
+                   "the name the recorder's certificate proves and the "
+                   "scenario's Host")
       ->capture_default_str();
   record->add_option("--summary", record_args.options.summary,
                      "the scenario's Summary");
   record->add_option("--delays", record_args.delays,
                      "keep the server's delays of at least this long (e.g. "
                      "20ms) as write delay=");
-  record->add_option("--timeout", record_args.timeout,
-                     "give up when the session takes longer")
+  record
+      ->add_option("--timeout", record_args.timeout,
+                   "give up when the session takes longer")
       ->capture_default_str();
   record->add_option("--run-dir", record_args.options.run_dir,
                      "directory for the certificates");

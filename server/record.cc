@@ -18,8 +18,8 @@
 namespace starttls::server {
 namespace {
 
-using asio::ip::tcp;
 using asio::experimental::as_tuple;
+using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 using tl::unexpected;
 using Clock = std::chrono::steady_clock;
@@ -54,7 +54,8 @@ tl::expected<std::filesystem::path, std::string> MakeRunDir(
   std::error_code ec;
   if (!wanted.empty()) {
     std::filesystem::create_directories(wanted, ec);
-    if (ec) return unexpected(fmt::format("{}: {}", wanted.string(), ec.message()));
+    if (ec)
+      return unexpected(fmt::format("{}: {}", wanted.string(), ec.message()));
     return std::filesystem::absolute(wanted);
   }
   std::string buf =
@@ -68,7 +69,8 @@ tl::expected<std::filesystem::path, std::string> MakeRunDir(
 
 std::string Upper(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -169,7 +171,8 @@ class ReplyReader {
       }
       std::string line = line_;
       line_.clear();
-      if (line.size() >= 3 && std::isdigit(static_cast<unsigned char>(line[0])) &&
+      if (line.size() >= 3 &&
+          std::isdigit(static_cast<unsigned char>(line[0])) &&
           std::isdigit(static_cast<unsigned char>(line[1])) &&
           std::isdigit(static_cast<unsigned char>(line[2])) &&
           (line.size() == 3 || line[3] != '-')) {
@@ -187,8 +190,8 @@ ossl::SslCtxPtr ServerContext(const certs::ProfileFiles& files,
                               std::string* error) {
   ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx ||
-      SSL_CTX_use_certificate_chain_file(ctx.get(),
-                                         files.chain_file.c_str()) != 1 ||
+      SSL_CTX_use_certificate_chain_file(ctx.get(), files.chain_file.c_str()) !=
+          1 ||
       SSL_CTX_use_PrivateKey_file(ctx.get(), files.key_file.c_str(),
                                   SSL_FILETYPE_PEM) != 1) {
     *error = "TLS context: " + ossl::DrainErrors();
@@ -206,10 +209,9 @@ ossl::SslCtxPtr ClientContext(const std::filesystem::path& cafile,
   }
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  int ok = cafile.empty()
-               ? SSL_CTX_set_default_verify_paths(ctx.get())
-               : SSL_CTX_load_verify_locations(ctx.get(), cafile.c_str(),
-                                               nullptr);
+  int ok = cafile.empty() ? SSL_CTX_set_default_verify_paths(ctx.get())
+                          : SSL_CTX_load_verify_locations(
+                                ctx.get(), cafile.c_str(), nullptr);
   if (ok != 1) {
     *error = fmt::format("--upstream-cafile {}: {}", cafile.string(),
                          ossl::DrainErrors());
@@ -241,8 +243,8 @@ class Recorder {
       return unexpected(fmt::format("--listen {}: bad address \"{}\"",
                                     options_.listen, hp->host));
     }
-    tcp::endpoint endpoint(addr, static_cast<unsigned short>(
-                                     std::stoi(hp->port)));
+    tcp::endpoint endpoint(addr,
+                           static_cast<unsigned short>(std::stoi(hp->port)));
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
@@ -337,8 +339,8 @@ class Recorder {
     std::string pending;  // read, not forwarded yet
     while (true) {
       if (pending.empty()) {
-        auto [ec, n] = co_await client_.async_read_some(asio::buffer(buf),
-                                                        kUseTuple);
+        auto [ec, n] =
+            co_await client_.async_read_some(asio::buffer(buf), kUseTuple);
         if (ec) {
           asio::error_code ignored;
           server_.shutdown(tcp::socket::shutdown_send, ignored);
@@ -347,7 +349,8 @@ class Recorder {
         pending.assign(buf.data(), n);
       }
       std::optional<size_t> starttls_end = commands_.Feed(pending);
-      std::string now = pending.substr(0, starttls_end.value_or(pending.size()));
+      std::string now =
+          pending.substr(0, starttls_end.value_or(pending.size()));
       pending.erase(0, now.size());
       log_.Client(now);
       if (starttls_end) {
@@ -460,10 +463,11 @@ class Recorder {
                                  bool from_server) {
     std::array<char, 16384> buf;
     while (true) {
-      auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), kUseTuple);
+      auto [ec, n] =
+          co_await from.async_read_some(asio::buffer(buf), kUseTuple);
       if (ec) {
-        if (from_server &&
-            (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)) {
+        if (from_server && (ec == asio::error::eof ||
+                            ec == asio::ssl::error::stream_truncated)) {
           log_.ServerClosed();
         }
         asio::error_code ignored;
@@ -543,9 +547,9 @@ tl::expected<void, std::string> RunRecorder(const RecordOptions& options,
       .min_delay = options.min_delay};
   std::string scenario = WriteScenario(*transcript, write);
   if (auto parsed = ParseScenario(scenario, options.out.string()); !parsed) {
-    return unexpected(fmt::format(
-        "internal error: the recorded scenario does not parse: {}",
-        parsed.error().ToString()));
+    return unexpected(
+        fmt::format("internal error: the recorded scenario does not parse: {}",
+                    parsed.error().ToString()));
   }
   return WriteFileAtomically(options.out, scenario);
 }

@@ -37,8 +37,8 @@ constexpr char kScenario[] =
 
 bool DeliverTo(const FakeSmtpServer& server) {
   std::signal(SIGPIPE, SIG_IGN);
-  auto transport = client::SocketTransport::Connect(
-      "127.0.0.1", server.port(), client::Clock::now() + 5s);
+  auto transport = client::SocketTransport::Connect("127.0.0.1", server.port(),
+                                                    client::Clock::now() + 5s);
   if (!transport) return false;
   client::SessionOptions options;
   options.tls = {.cafile = server.cafile().string(),
