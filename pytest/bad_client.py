@@ -45,7 +45,8 @@ EXIT_CODES = {
     "handshake-failed": 8,      # any other TLS handshake failure
     "timeout": 9,               # a connect, reply or handshake deadline passed
     "connection-lost": 10,      # EOF or reset in the middle of the session
-    "message-rejected": 11,     # 4xx/5xx to AUTH, MAIL, RCPT, DATA or end of data
+    "message-rejected": 11,     # 4xx/5xx to MAIL, RCPT, DATA or end of data
+    "auth-failed": 12,          # AUTH refused, or no mechanism offered over TLS
 }
 
 BUGS = {
@@ -419,10 +420,10 @@ def authenticate(conn: Connection, extensions: dict[str, str],
                 break
             reply = conn.command(base64.b64encode(value.encode()).decode(), "AUTH LOGIN")
     else:
-        raise Failure("protocol-error",
+        raise Failure("auth-failed",
                       f"no supported AUTH mechanism offered: {mechanisms or 'none'}")
     if reply.code != 235:
-        raise Failure("message-rejected", f"authentication rejected: {reply}")
+        raise Failure("auth-failed", f"authentication rejected: {reply}")
 
 
 def leak_credentials(conn: Connection) -> None:

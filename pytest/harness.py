@@ -35,6 +35,33 @@ class ServerError(Exception):
     """The mock server failed; the message carries what it printed."""
 
 
+def read_ready_line(proc: subprocess.Popen, timeout: float) -> tuple[int, Path]:
+    """Reads the `READY port=N cafile=PATH` line that `starttls-mock serve`
+    and `record` print once they accept connections; returns (port, cafile).
+    Raises ServerError if it does not come within `timeout` seconds or the
+    process exits first."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                raise ServerError(f"no READY line within {timeout}s")
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                proc.wait(timeout=5)
+                err = proc.stderr.read().decode(errors="replace").strip()
+                raise ServerError(f"starttls-mock exited with {proc.returncode} "
+                                  f"before it was ready: {err}")
+            buf += chunk
+    line = buf.split(b"\n", 1)[0].decode()
+    if not line.startswith("READY "):
+        raise ServerError(f"unexpected first line from starttls-mock: {line!r}")
+    fields = dict(part.split("=", 1) for part in line.split()[1:])
+    return int(fields["port"]), Path(fields["cafile"])
+
+
 @dataclass
 class MockServer:
     """One `starttls-mock serve` process, listening on an ephemeral port."""
@@ -62,35 +89,12 @@ class MockServer:
             argv += ["--sessions", str(self.sessions)]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = self._read_ready_line(timeout)
-        fields = dict(part.split("=", 1) for part in line.split()[1:])
-        self.port = int(fields["port"])
-        self.cafile = Path(fields["cafile"])
-        return self
-
-    def _read_ready_line(self, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        buf = b""
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while b"\n" not in buf:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    self.kill()
-                    raise ServerError(f"no READY line within {timeout}s: {self.stderr}")
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    self.proc.wait(timeout=5)
-                    self.stderr = self.proc.stderr.read().decode(errors="replace")
-                    raise ServerError(
-                        f"starttls-mock exited with {self.proc.returncode} before "
-                        f"it was ready: {self.stderr.strip()}")
-                buf += chunk
-        line = buf.split(b"\n", 1)[0].decode()
-        if not line.startswith("READY "):
+        try:
+            self.port, self.cafile = read_ready_line(self.proc, timeout)
+        except ServerError:
             self.kill()
-            raise ServerError(f"unexpected first line from starttls-mock: {line!r}")
-        return line
+            raise
+        return self
 
     def wait(self, timeout: float = 30.0) -> int:
         """Waits for the server to exit by itself (after --sessions)."""

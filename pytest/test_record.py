@@ -12,44 +12,19 @@ article's telnet text.
 from __future__ import annotations
 
 import base64
-import os
 import re
-import selectors
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 import harness
-from smtp_test_server import HOST_NAME, Aiosmtpd, make_pki, server_context
-from test_interop import Postfix, postfix_unavailable
+from smtp_test_server import HOST_NAME
+# The real servers and their certificates, as the interop tests start them.
+from test_interop import aiosmtpd_server, pki, postfix  # noqa: F401  (fixtures)
 
 WAIT = 20.0
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture
-def aiosmtpd_server(pki):
-    with Aiosmtpd(server_context(pki.cert, pki.key)) as server:
-        yield server
-
-
-@pytest.fixture
-def postfix(pki):
-    reason = postfix_unavailable()
-    if reason:
-        pytest.skip(reason)
-    server = Postfix(pki.cert, pki.key)
-    try:
-        yield server.start()
-    finally:
-        server.cleanup()
 
 
 class Recorder:
@@ -65,29 +40,12 @@ class Recorder:
                 "--timeout", "30s", *extra]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = self._ready_line()
-        fields = dict(part.split("=", 1) for part in line.split()[1:])
-        self.port = int(fields["port"])
-        self.cafile = Path(fields["cafile"])
-
-    def _ready_line(self) -> str:
-        deadline = time.monotonic() + WAIT
-        buf = b""
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while b"\n" not in buf:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    self.proc.kill()
-                    raise AssertionError("the recorder printed no READY line")
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    raise AssertionError("the recorder exited: "
-                                         + self.proc.stderr.read().decode())
-                buf += chunk
-        line = buf.split(b"\n", 1)[0].decode()
-        assert line.startswith("READY "), line
-        return line
+        try:
+            self.port, self.cafile = harness.read_ready_line(self.proc, WAIT)
+        except harness.ServerError:
+            self.proc.kill()
+            self.proc.wait()
+            raise
 
     def wait(self) -> str:
         """Waits for the recorder to write the scenario; returns its text."""
