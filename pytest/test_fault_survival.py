@@ -285,10 +285,7 @@ def start_server_without_aggregate(scenarios, run_dir: Path, sessions: int):
                             stderr=subprocess.PIPE)
     server = harness.MockServer(list(scenarios), run_dir, sessions=sessions)
     server.proc = proc
-    line = server._read_ready_line(30)
-    fields = dict(part.split("=", 1) for part in line.split()[1:])
-    server.port = int(fields["port"])
-    server.cafile = Path(fields["cafile"])
+    server.port, server.cafile = harness.read_ready_line(proc, 30)
     return server
 
 
