@@ -225,7 +225,10 @@ def run_scenario(scenario: Path, work: Path,
     """Serves one scenario on a fresh server, runs one client command against
     it (client_argv(server, servername)), stops the server once the client
     has exited, and judges the run."""
-    server = MockServer([scenario], work / scenario.stem)
+    # The server's own run deadline: it ends by itself even if this process
+    # dies before it can stop it.
+    server = MockServer([scenario], work / scenario.stem,
+                        extra_args=["--run-timeout", f"{int(client_budget) + 60}s"])
     server.start()
     try:
         client = run_client(client_argv(server, scenario_host(scenario)),

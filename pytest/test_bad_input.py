@@ -33,10 +33,16 @@ def one_line(done) -> str:
 
 @pytest.mark.parametrize("args, status, words", [
     ([], 2, "subcommand"),
-    (["frob"], 2, "subcommand"),
+    (["frob"], 2, 'unknown subcommand "frob"'),
     (["serve"], 2, "scenario"),
     (["serve", HOTMAIL, "--frob"], 2, "--frob"),
     (["serve", HOTMAIL, "--sessions", "x"], 2, "--sessions"),
+    (["serve", HOTMAIL, "--sessions", "0"], 2, "--sessions: Value 0 not in range 1 to"),
+    (["serve", HOTMAIL, "--threads", "0"], 2, "--threads"),
+    (["serve", HOTMAIL, "--session-timeout", "10"], 2,
+     '--session-timeout: must be a duration such as 30s or 250ms, not "10"'),
+    (["serve", HOTMAIL, "--run-timeout", "0s"], 2,
+     '--run-timeout: must be a duration such as 30s or 250ms, not "0s"'),
     (["serve", "/nonexistent/x.smtp"], 2, "/nonexistent/x.smtp: cannot read"),
     (["serve", harness.SCENARIOS], 2, str(harness.SCENARIOS)),
 ])
@@ -64,6 +70,7 @@ def test_an_unwritable_report_is_refused_before_serving(tmp_path):
     assert done.returncode == 1
     assert done.stdout == "", "no READY line: nothing is served"
     assert str(tmp_path) in one_line(done)
+    assert not (tmp_path / "run").exists(), "the run directory it made is gone"
 
 
 def test_a_port_in_use(tmp_path):
@@ -76,6 +83,25 @@ def test_a_port_in_use(tmp_path):
     assert done.returncode == 1
     assert done.stdout == ""
     assert "cannot listen" in one_line(done)
+    assert not (tmp_path / "run").exists(), "nothing is written"
+
+
+def test_a_run_directory_it_creates_is_the_owners_alone(tmp_path):
+    run_dir = tmp_path / "new" / "run"
+    proc = subprocess.Popen([str(harness.binary("starttls-mock")), "serve", str(HOTMAIL),
+                             "--run-dir", str(run_dir)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        harness.read_ready_line(proc, timeout=15)
+        assert (run_dir.stat().st_mode & 0o777) == 0o700
+        keys = list((run_dir / "pki").rglob("*key*.pem"))
+        assert keys
+        assert all((k.stat().st_mode & 0o777) == 0o600 for k in keys)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0
 
 
 @pytest.mark.parametrize("listen", ["127.0.0.1", "127.0.0.1:70000", "nohost:25", "[::1:25"])

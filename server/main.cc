@@ -1,7 +1,8 @@
 // starttls-mock: a scriptable mock SMTP server for testing STARTTLS clients.
 //
 //   starttls-mock serve SCENARIO... [--listen ADDR:PORT] [--sessions N]
-//                       [--report FILE] [--run-dir DIR]
+//                       [--report FILE] [--run-dir DIR] [--threads N]
+//                       [--session-timeout D] [--run-timeout D]
 //   starttls-mock certs --out DIR [--host NAME]... [--profile NAME]...
 //   starttls-mock certs --list [--json]
 //   starttls-mock import [FILE|-] [--format F] [--out FILE.smtp]
@@ -10,11 +11,16 @@
 //                        [--upstream-cafile F] [--upstream-servername NAME]
 //
 // Exit status: 0 after a clean stop, 1 when the server could not run, 2 for
-// bad usage or a malformed scenario (reported as file:line:col: message).
+// bad usage or a malformed scenario (reported as file:line:col: message), 3
+// when serve's --run-timeout passed (every report is written all the same).
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "certs/certs_command.h"
@@ -28,6 +34,23 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitRunDeadline = 3;
+
+constexpr std::string_view kSubcommands[] = {"serve", "certs", "import",
+                                             "record"};
+
+// A --*-timeout value: a duration such as 30s or 250ms, not zero.
+std::optional<std::chrono::milliseconds> TimeoutOption(
+    std::string_view name, const std::string& value) {
+  if (value.empty()) return std::nullopt;
+  auto d = starttls::server::ParseDuration(value);
+  if (!d || d->count() == 0) {
+    throw CLI::ValidationError(
+        std::string(name),
+        "must be a duration such as 30s or 250ms, not \"" + value + "\"");
+  }
+  return d;
+}
 
 int Serve(const std::vector<std::string>& files,
           starttls::server::ServerOptions options) {
@@ -43,6 +66,13 @@ int Serve(const std::vector<std::string>& files,
   if (!result) {
     std::cerr << "starttls-mock: " << result.error() << "\n";
     return kExitFailure;
+  }
+  if (result->run_deadline_passed) {
+    std::cerr << "starttls-mock: the run deadline (--run-timeout "
+              << options.run_timeout->count() << "ms) passed after "
+              << result->sessions << " sessions; " << result->sessions_cut
+              << " in progress were cut short and reported as interrupted\n";
+    return kExitRunDeadline;
   }
   return 0;
 }
@@ -173,7 +203,15 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", options.listen, "ADDR:PORT to listen on")
       ->capture_default_str();
   serve->add_option("--sessions", sessions, "stop after N sessions")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 100'000'000));
+  std::string session_timeout;
+  std::string run_timeout;
+  serve->add_option("--session-timeout", session_timeout,
+                    "no session lasts longer than this (e.g. 30s), whatever "
+                    "its scenario's Session-Timeout");
+  serve->add_option("--run-timeout", run_timeout,
+                    "end the whole run this long after READY, aborting the "
+                    "sessions in progress; exit status 3");
   serve->add_option("--report", report, "write all session reports to FILE");
   serve->add_option("--run-dir", run_dir,
                     "directory for certificates and session reports");
@@ -182,7 +220,7 @@ int main(int argc, char** argv) {
   serve
       ->add_option("--threads", options.threads,
                    "threads serving sessions (default: one per core)")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1024))
       ->capture_default_str();
 
   starttls::certs::CertsOptions certs_options;
@@ -267,8 +305,19 @@ int main(int argc, char** argv) {
   record->add_option("--run-dir", record_args.options.run_dir,
                      "directory for the certificates");
 
+  // CLI11 would only say that a subcommand is required.
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::find(std::begin(kSubcommands), std::end(kSubcommands),
+                std::string_view(argv[1])) == std::end(kSubcommands)) {
+    std::cerr << "starttls-mock: unknown subcommand \"" << argv[1]
+              << "\" (subcommands: serve, certs, import, record)\n";
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
+    options.session_timeout =
+        TimeoutOption("--session-timeout", session_timeout);
+    options.run_timeout = TimeoutOption("--run-timeout", run_timeout);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

@@ -82,9 +82,11 @@ const std::map<std::string_view, WordStep>& WordSteps() {
 
 // Longer waits would only hide a hang.
 constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(1);
+constexpr std::chrono::milliseconds kMaxSessionTimeout = std::chrono::hours(24);
 
 constexpr std::string_view kHeaders[] = {
-    "Summary", "Host", "Expect", "Timeout", "Capabilities", "Certificate"};
+    "Summary",         "Host",         "Expect",     "Timeout",
+    "Session-Timeout", "Capabilities", "Certificate"};
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -139,6 +141,19 @@ class Parser {
     if (!seen_.contains("Summary")) {
       return unexpected(Error(1, 1, "missing header field \"Summary:\""));
     }
+    if (scenario_.session_timeout &&
+        *scenario_.session_timeout < scenario_.timeout) {
+      // A session cut before one wait could end would report a hang the
+      // scenario's own Timeout does not mean.
+      return unexpected(Error(
+          session_timeout_line_, session_timeout_col_,
+          fmt::format(
+              "Session-Timeout ({}ms) is shorter than Timeout "
+              "({}ms{})",
+              scenario_.session_timeout->count(), scenario_.timeout.count(),
+              timeout_line_ != 0 ? fmt::format(", line {}", timeout_line_)
+                                 : std::string(", the default"))));
+    }
     if (scenario_.steps.empty()) {
       return unexpected(Error(line_no + 1, 1, "the scenario has no steps"));
     }
@@ -182,7 +197,8 @@ class Parser {
       return unexpected(Error(
           n, 1,
           fmt::format("unknown header field \"{}:\" (known: Summary, Host, "
-                      "Expect, Timeout, Capabilities, Certificate)",
+                      "Expect, Timeout, Session-Timeout, Capabilities, "
+                      "Certificate)",
                       name)));
     }
     if (!seen_.insert(std::string(name)).second) {
@@ -238,6 +254,19 @@ class Parser {
                         value)));
       }
       scenario_.timeout = *d;
+      timeout_line_ = n;
+    } else if (name == "Session-Timeout") {
+      auto d = ParseDuration(value);
+      if (!d || d->count() == 0 || *d > kMaxSessionTimeout) {
+        return unexpected(Error(
+            n, value_col,
+            fmt::format("Session-Timeout must be a duration from 1ms to 24h "
+                        "such as 2s or 300s, not \"{}\"",
+                        value)));
+      }
+      scenario_.session_timeout = *d;
+      session_timeout_line_ = n;
+      session_timeout_col_ = value_col;
     } else if (name == "Capabilities") {
       std::string_view rest = value;
       while (!rest.empty()) {
@@ -548,6 +577,9 @@ class Parser {
   std::string_view text_;
   Scenario scenario_;
   std::set<std::string> seen_;
+  int timeout_line_ = 0;  // where Timeout: was, 0 if absent
+  int session_timeout_line_ = 0;
+  int session_timeout_col_ = 0;
   int tls_line_ = 0;  // of the current connection
 };
 
@@ -631,6 +663,11 @@ tl::expected<std::string, size_t> Unescape(std::string_view s) {
     ++i;
   }
   return out;
+}
+
+std::chrono::milliseconds SessionTimeout(const Scenario& scenario) {
+  return scenario.session_timeout.value_or(kSessionTimeoutFactor *
+                                           scenario.timeout);
 }
 
 int ConnectionCount(const Scenario& scenario) {

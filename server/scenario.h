@@ -47,6 +47,9 @@ struct Scenario {
   Expectation expect = Expectation::kDeliver;
   // How long the server waits for any one thing from the client.
   std::chrono::milliseconds timeout{10000};
+  // How long one connection may last in all (the Session-Timeout header);
+  // unset: kSessionTimeoutFactor x timeout. See SessionTimeout().
+  std::optional<std::chrono::milliseconds> session_timeout;
   // EHLO keywords the built-in responder advertises; empty means "as the
   // script's own EHLO reply, or the defaults" (see ResponderCapabilities).
   std::vector<std::string> capabilities;
@@ -55,6 +58,13 @@ struct Scenario {
   // All connections' steps, separated by kConnection steps.
   std::vector<Step> steps;
 };
+
+// The whole-session deadline when the scenario states none, in Timeouts.
+inline constexpr int kSessionTimeoutFactor = 20;
+
+// How long one connection of `scenario` may last in all.
+[[nodiscard]] std::chrono::milliseconds SessionTimeout(
+    const Scenario& scenario);
 
 // How many connections the scenario scripts (1 + its `connection` steps).
 [[nodiscard]] int ConnectionCount(const Scenario& scenario);

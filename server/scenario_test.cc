@@ -62,6 +62,32 @@ TEST(ParseScenario, DefaultsApplyWhenHeadersAreAbsent) {
   EXPECT_EQ(r->host, "mail.example.test");
   EXPECT_EQ(r->expect, Expectation::kDeliver);
   EXPECT_EQ(r->timeout, std::chrono::seconds(10));
+  EXPECT_EQ(r->session_timeout, std::nullopt);
+  EXPECT_EQ(SessionTimeout(*r), kSessionTimeoutFactor * r->timeout);
+}
+
+TEST(ParseScenario, SessionTimeoutBoundsTheWholeSession) {
+  auto r = ParseScenario(
+      "Summary: x\nTimeout: 2s\nSession-Timeout: 60s\nserve\n", "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(SessionTimeout(*r), std::chrono::seconds(60));
+  auto defaulted = ParseScenario("Summary: x\nTimeout: 2s\nserve\n", "t.smtp");
+  ASSERT_TRUE(defaulted.has_value());
+  EXPECT_EQ(SessionTimeout(*defaulted), std::chrono::seconds(40));
+}
+
+TEST(ParseScenarioErrors, SessionTimeoutShorterThanOneWaitIsContradictory) {
+  EXPECT_EQ(ErrorOf("Summary: x\nTimeout: 5s\nSession-Timeout: 2s\nserve\n"),
+            "t.smtp:3:18: Session-Timeout (2000ms) is shorter than Timeout "
+            "(5000ms, line 2)");
+  EXPECT_EQ(ErrorOf("Summary: x\nSession-Timeout: 2s\nserve\n"),
+            "t.smtp:2:18: Session-Timeout (2000ms) is shorter than Timeout "
+            "(10000ms, the default)");
+  EXPECT_EQ(ErrorOf("Summary: x\nSession-Timeout: 90000s\nserve\n"),
+            "t.smtp:2:18: Session-Timeout must be a duration from 1ms to 24h "
+            "such as 2s or 300s, not \"90000s\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nTimeout: 5s\nSession-Timeout: 5s\nserve\n"),
+            "parsed");
 }
 
 TEST(ParseScenarioErrors, NameFileLineAndColumn) {
@@ -70,7 +96,8 @@ TEST(ParseScenarioErrors, NameFileLineAndColumn) {
             "write, tls, serve, stall, close, connection)");
   EXPECT_EQ(ErrorOf("Summary: x\nBogus: 1\nS: 220\n"),
             "t.smtp:2:1: unknown header field \"Bogus:\" (known: Summary, "
-            "Host, Expect, Timeout, Capabilities, Certificate)");
+            "Host, Expect, Timeout, Session-Timeout, Capabilities, "
+            "Certificate)");
   EXPECT_EQ(ErrorOf("Summary: x\nSummary: y\nS: 220\n"),
             "t.smtp:2:1: duplicate header field \"Summary:\"");
   EXPECT_EQ(ErrorOf("S: 220\n"),

@@ -51,15 +51,27 @@ tl::expected<tcp::endpoint, std::string> ParseListen(
   return tcp::endpoint(addr, static_cast<unsigned short>(port));
 }
 
-tl::expected<std::filesystem::path, std::string> MakeRunDir(
+struct RunDir {
+  std::filesystem::path path;
+  bool created = false;  // made here, so removed again if the run fails
+};
+
+tl::expected<RunDir, std::string> MakeRunDir(
     const std::filesystem::path& wanted) {
   std::error_code ec;
   if (!wanted.empty()) {
+    bool existed = std::filesystem::exists(wanted, ec);
     std::filesystem::create_directories(wanted / "sessions", ec);
+    // It will hold private keys: a directory made here is the owner's alone
+    // (as mkdtemp's below); one that existed keeps the mode it was given.
+    if (!ec && !existed) {
+      std::filesystem::permissions(wanted, std::filesystem::perms::owner_all,
+                                   ec);
+    }
     if (ec)
       return unexpected(
           fmt::format("--run-dir {}: {}", wanted.string(), ec.message()));
-    return std::filesystem::absolute(wanted);
+    return RunDir{std::filesystem::absolute(wanted), !existed};
   }
   std::filesystem::path tmpl =
       std::filesystem::temp_directory_path(ec) / "starttls-mock.XXXXXX";
@@ -70,8 +82,11 @@ tl::expected<std::filesystem::path, std::string> MakeRunDir(
   }
   std::filesystem::create_directories(std::filesystem::path(buf) / "sessions",
                                       ec);
-  if (ec) return unexpected(fmt::format("{}: {}", buf, ec.message()));
-  return std::filesystem::path(buf);
+  if (ec) {
+    std::filesystem::remove_all(buf, ec);
+    return unexpected(fmt::format("{}: {}", buf, ec.message()));
+  }
+  return RunDir{std::filesystem::path(buf), true};
 }
 
 // A server context presenting one profile of the catalogue.
@@ -110,19 +125,15 @@ constexpr std::chrono::seconds kStopGrace{2};
 // guarded by mu_.
 class Server {
  public:
-  // tls maps profile names to contexts presenting them; every scenario's
-  // profile is present.
-  Server(const ServerOptions& options, std::filesystem::path run_dir,
-         const std::map<std::string, ossl::SslCtxPtr, std::less<>>* tls)
+  explicit Server(const ServerOptions& options)
       : options_(options),
-        run_dir_(std::move(run_dir)),
-        tls_(tls),
         ios_(MakeContexts(std::max(1, options.threads))),
         main_(*ios_.front()),
         acceptor_(main_),
         signals_(main_, SIGINT, SIGTERM),
         backoff_(main_),
-        grace_(main_) {
+        grace_(main_),
+        run_timer_(main_) {
     // Connection k plays entries_[(k - 1) % size]: every connection of every
     // scenario, in order.
     for (const Scenario& s : options_.scenarios) {
@@ -145,6 +156,14 @@ class Server {
     return acceptor_.local_endpoint().port();
   }
 
+  // Where reports go, and the contexts presenting each profile (every
+  // scenario's is present; *tls outlives the server). Before Start().
+  void Prepare(std::filesystem::path run_dir,
+               const std::map<std::string, ossl::SslCtxPtr, std::less<>>* tls) {
+    run_dir_ = std::move(run_dir);
+    tls_ = tls;
+  }
+
   // Writes the aggregate report with no sessions yet, so that an unwritable
   // --report is refused before anything is served, not after.
   tl::expected<void, std::string> WriteEmptyReport() {
@@ -164,17 +183,30 @@ class Server {
   }
 
   // Serves on the calling thread until the stop, then joins the workers.
-  tl::expected<void, std::string> Run() {
+  tl::expected<RunSummary, std::string> Run() {
     signals_.async_wait([this](const asio::error_code& ec, int) {
-      if (!ec) Stop();
+      if (!ec) Stop(kStopGrace);
     });
+    if (options_.run_timeout) {
+      run_timer_.expires_after(*options_.run_timeout);
+      run_timer_.async_wait([this](const asio::error_code& ec) {
+        if (ec) return;
+        {
+          std::lock_guard lock(mu_);
+          if (stopping_) return;  // the run was ending anyway
+          summary_.run_deadline_passed = true;
+        }
+        Stop(std::chrono::milliseconds(0));
+      });
+    }
     asio::co_spawn(main_, AcceptLoop(), asio::detached);
     main_.run();
     for (std::thread& t : workers_) t.join();
     std::lock_guard lock(mu_);
-    if (auto r = WriteAggregate(); !r) return r;
+    if (auto r = WriteAggregate(); !r) return unexpected(r.error());
     if (!internal_errors_.empty()) return unexpected(internal_errors_.front());
-    return {};
+    summary_.sessions = done_;
+    return summary_;
   }
 
  private:
@@ -186,15 +218,15 @@ class Server {
     return ios;
   }
 
-  // Stops accepting; sessions in progress get kStopGrace to end by
-  // themselves, then are aborted (and reported as interrupted). Any thread.
-  void Stop() {
+  // Stops accepting; sessions in progress get `grace` to end by themselves,
+  // then are aborted (and reported as interrupted). Any thread.
+  void Stop(std::chrono::milliseconds grace) {
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
       stopping_ = true;
     }
-    asio::post(main_, [this] {
+    asio::post(main_, [this, grace] {
       asio::error_code ignored;
       acceptor_.close(ignored);
       signals_.cancel(ignored);
@@ -204,19 +236,29 @@ class Server {
         FinishLocked();
         return;
       }
-      grace_.expires_after(kStopGrace);
+      if (grace.count() == 0) {
+        AbortAllLocked();
+        return;
+      }
+      grace_.expires_after(grace);
       grace_.async_wait([this](const asio::error_code& ec) {
         if (ec) return;
         std::lock_guard lock(mu_);
-        for (auto& [wire, io] : active_) {
-          // On the wire's own thread, and only if it is still there then.
-          asio::post(*io, [this, wire = wire] {
-            std::lock_guard lock(mu_);
-            if (active_.contains(wire)) wire->Abort();
-          });
-        }
+        AbortAllLocked();
       });
     });
+  }
+
+  // Aborts every session in progress. Needs mu_.
+  void AbortAllLocked() {
+    summary_.sessions_cut += static_cast<int>(active_.size());
+    for (auto& [wire, io] : active_) {
+      // On the wire's own thread, and only if it is still there then.
+      asio::post(*io, [this, wire = wire] {
+        std::lock_guard lock(mu_);
+        if (active_.contains(wire)) wire->Abort();
+      });
+    }
   }
 
   // Every session has ended after a stop: lets every context run out.
@@ -224,7 +266,10 @@ class Server {
   void FinishLocked() {
     if (finished_) return;
     finished_ = true;
-    asio::post(main_, [this] { grace_.cancel(); });
+    asio::post(main_, [this] {
+      grace_.cancel();
+      run_timer_.cancel();
+    });
     for (auto& guard : guards_) guard.reset();
   }
 
@@ -317,7 +362,8 @@ class Server {
                            .tls = tls_->at(scenario.certificate).get(),
                            .connection = n,
                            .script_connection = script_connection,
-                           .run = this_run};
+                           .run = this_run,
+                           .session_cap = options_.session_timeout};
     co_await RunSession(&wire, std::move(context), record.get());
     registered.reset();
 
@@ -360,7 +406,7 @@ class Server {
       stop = options_.sessions && done_ >= *options_.sessions;
       if (stopping_ && live_ == 0) FinishLocked();
     }
-    if (stop) Stop();
+    if (stop) Stop(kStopGrace);
   }
 
   // Needs mu_.
@@ -376,13 +422,14 @@ class Server {
 
   const ServerOptions& options_;
   std::filesystem::path run_dir_;
-  const std::map<std::string, ossl::SslCtxPtr, std::less<>>* tls_;
+  const std::map<std::string, ossl::SslCtxPtr, std::less<>>* tls_ = nullptr;
   std::vector<std::unique_ptr<asio::io_context>> ios_;
   asio::io_context& main_;  // ios_[0]: the acceptor, signals and timers
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   asio::steady_timer backoff_;
   asio::steady_timer grace_;
+  asio::steady_timer run_timer_;  // the run deadline
   std::vector<std::pair<const Scenario*, int>> entries_;
   // One per scenario, made before any session starts (then only read).
   std::map<const Scenario*, std::shared_ptr<ScenarioRun>> runs_;
@@ -398,18 +445,39 @@ class Server {
   std::map<Wire*, asio::io_context*> active_;
   std::vector<nlohmann::json> reports_;
   std::vector<std::string> internal_errors_;
+  RunSummary summary_;
 };
 
 }  // namespace
 
-tl::expected<void, std::string> RunServer(const ServerOptions& options,
-                                          std::ostream* ready) {
+tl::expected<RunSummary, std::string> RunServer(const ServerOptions& options,
+                                                std::ostream* ready) {
   if (options.scenarios.empty())
     return unexpected(std::string("no scenario to serve"));
   auto endpoint = ParseListen(options.listen);
   if (!endpoint) return unexpected(endpoint.error());
-  auto run_dir = MakeRunDir(options.run_dir);
-  if (!run_dir) return unexpected(run_dir.error());
+  for (const Scenario& s : options.scenarios) {
+    if (certs::FindProfile(s.certificate) == nullptr) {
+      return unexpected(fmt::format("{}: unknown certificate profile \"{}\"",
+                                    s.path, s.certificate));
+    }
+  }
+  // Declared before the server, which must not outlive them.
+  std::map<std::string, ossl::SslCtxPtr, std::less<>> contexts;
+  // Bound before anything is written: a port in use leaves nothing behind.
+  Server server(options);
+  auto port = server.Listen(*endpoint);
+  if (!port) return unexpected(port.error());
+  auto made = MakeRunDir(options.run_dir);
+  if (!made) return unexpected(made.error());
+  const std::filesystem::path* run_dir = &made->path;
+  // Nothing half-written: a run that fails before READY takes the
+  // directory it made with it.
+  std::unique_ptr<RunDir, void (*)(RunDir*)> cleanup(
+      made->created ? &*made : nullptr, [](RunDir* dir) {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir->path, ignored);
+      });
 
   // One issuance per run, for every scenario's host (a DNS name first, as
   // the catalogue requires), shared by all scenarios.
@@ -429,10 +497,6 @@ tl::expected<void, std::string> RunServer(const ServerOptions& options,
   // (its RSA key above all) would take most of the start-up time.
   std::vector<std::string> profiles;
   for (const Scenario& s : options.scenarios) {
-    if (certs::FindProfile(s.certificate) == nullptr) {
-      return unexpected(fmt::format("{}: unknown certificate profile \"{}\"",
-                                    s.path, s.certificate));
-    }
     if (std::find(profiles.begin(), profiles.end(), s.certificate) ==
         profiles.end()) {
       profiles.push_back(s.certificate);
@@ -442,7 +506,6 @@ tl::expected<void, std::string> RunServer(const ServerOptions& options,
   if (!issued) return unexpected(issued.error());
   auto files = certs::WriteCatalogue(*issued, *run_dir / "pki");
   if (!files) return unexpected(files.error());
-  std::map<std::string, ossl::SslCtxPtr, std::less<>> contexts;
   for (const Scenario& s : options.scenarios) {
     if (contexts.contains(s.certificate)) continue;
     auto profile = files->profiles.find(s.certificate);
@@ -455,10 +518,9 @@ tl::expected<void, std::string> RunServer(const ServerOptions& options,
     contexts.emplace(s.certificate, std::move(*ctx));
   }
 
-  Server server(options, *run_dir, &contexts);
-  auto port = server.Listen(*endpoint);
-  if (!port) return unexpected(port.error());
+  server.Prepare(*run_dir, &contexts);
   if (auto r = server.WriteEmptyReport(); !r) return unexpected(r.error());
+  cleanup.release();
   server.Start();
   *ready << fmt::format("READY port={} cafile={}", *port,
                         files->ca_file.string())

@@ -29,14 +29,30 @@ struct ServerOptions {
   // Threads serving sessions, each with its own event loop; a session stays
   // on the thread it started on.
   int threads = 1;
+  // No session lasts longer than this, whatever its scenario's
+  // Session-Timeout; unset: each scenario's own.
+  std::optional<std::chrono::milliseconds> session_timeout;
+  // The whole run ends this long after READY: the acceptor closes and
+  // sessions in progress are aborted at once (reported as interrupted).
+  // Unset: until --sessions or a signal.
+  std::optional<std::chrono::milliseconds> run_timeout;
+};
+
+struct RunSummary {
+  int sessions = 0;  // sessions that ended, reports written
+  // The run deadline passed before the run ended by itself.
+  bool run_deadline_passed = false;
+  int sessions_cut = 0;  // sessions the run deadline aborted
 };
 
 // Prepares the run (directory, the certificates of the profiles the
 // scenarios present, listening socket), prints
 // "READY port=<n> cafile=<path>" to *ready, then serves until the session
-// count is reached or SIGINT/SIGTERM arrives, and writes every report before
-// returning. An error is one line for people.
-[[nodiscard]] tl::expected<void, std::string> RunServer(
+// count is reached, SIGINT/SIGTERM arrives or the run deadline passes, and
+// writes every report before returning. The socket is bound before anything
+// is written, so a port in use leaves no run directory behind. An error is
+// one line for people.
+[[nodiscard]] tl::expected<RunSummary, std::string> RunServer(
     const ServerOptions& options, std::ostream* ready);
 
 }  // namespace starttls::server

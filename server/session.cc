@@ -23,8 +23,10 @@ class Interpreter {
         responder_({.hostname = scenario_.host,
                     .capabilities = ResponderCapabilities(
                         scenario_, ctx.script_connection)}),
-        session_deadline_(std::chrono::steady_clock::now() +
-                          20 * scenario_.timeout) {}
+        session_length_(
+            std::min(SessionTimeout(scenario_),
+                     ctx.session_cap.value_or(SessionTimeout(scenario_)))),
+        session_deadline_(std::chrono::steady_clock::now() + session_length_) {}
 
   asio::awaitable<void> Run() {
     bool go_on = true;
@@ -60,6 +62,14 @@ class Interpreter {
     record_->timed_out = error.kind == WireError::Kind::kTimeout;
     record_->interrupted = error.kind == WireError::Kind::kAborted;
     record_->ended = fmt::format("{} {}", error.message, where);
+    if (record_->timed_out &&
+        std::chrono::steady_clock::now() >= session_deadline_) {
+      // Not one slow wait: the whole session took too long (a client that
+      // keeps talking without ever finishing).
+      record_->ended +=
+          fmt::format("; the session deadline passed ({}ms in all)",
+                      session_length_.count());
+    }
   }
 
   static std::string Where(const Step& step) {
@@ -282,6 +292,7 @@ class Interpreter {
   std::span<const Step> steps_;
   SessionRecord* record_;
   Responder responder_;
+  std::chrono::milliseconds session_length_;
   std::chrono::steady_clock::time_point session_deadline_;
   bool greeted_ = false;  // the script has sent something to the client
   std::string pending_;   // queued by `S:` and `send`, not yet written

@@ -76,6 +76,9 @@ struct SessionContext {
   int connection = 0;
   int script_connection = 1;
   std::shared_ptr<ScenarioRun> run;  // null: a run of its own
+  // The server's --session-timeout: no session lasts longer, whatever its
+  // scenario's Session-Timeout says.
+  std::optional<std::chrono::milliseconds> session_cap;
 };
 
 // Plays ctx.scenario over `wire`, whose log must be `record->events`.
