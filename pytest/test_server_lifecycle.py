@@ -26,6 +26,10 @@ def serve_argv(*args):
     ("Summary: x\nCertificate: nope\nserve\n", "2:14", 'unknown certificate profile "nope"'),
     ("Summary: x\nwrite delay=soon\n", "2:13", "delay= must be a duration"),
     ('Summary: x\nsend data="\\q"\n', "2:12", "bad escape"),
+    # Contradictory options.
+    ("Summary: x\nS: 220 hi\nwrite drip=1 split=2\n", "3:1", "use either drip= or split=, not both"),
+    ("Summary: x\nTimeout: 5s\nSession-Timeout: 1s\nserve\n", "3:18",
+     "Session-Timeout (1000ms) is shorter than Timeout (5000ms, line 2)"),
 ])
 def test_malformed_scenario_is_refused_with_its_position(tmp_path, text, where, message):
     bad = tmp_path / "bad.smtp"
