@@ -63,8 +63,8 @@ class PrettyWriter {
   void Key(std::string_view key) {
     NextElement();
     out_ += '"';
-    out_ += key;
-    out_ += "\": ";
+    out_.append(key);
+    out_.append("\": ", 3);
     after_key_ = true;
   }
 
@@ -115,14 +115,11 @@ class PrettyWriter {
   void Open(char c) {
     NextElement();
     out_ += c;
-    ++depth_;
+    ++depth_;  // the report nests 4 deep, far from kMaxDepth
     first_[depth_] = true;
   }
   void Close(char c) {
-    if (!first_[depth_]) {
-      out_ += '\n';
-      out_.append(2 * (depth_ - 1), ' ');
-    }
+    if (!first_[depth_]) out_.append(kBreak + 1, 1 + 2 * (depth_ - 1));
     --depth_;
     out_ += c;
   }
@@ -134,10 +131,17 @@ class PrettyWriter {
       return;
     }
     if (depth_ == 0) return;
-    out_ += first_[depth_] ? "\n" : ",\n";
+    // One append: the comma (not before the first element), the line break
+    // and the indentation.
+    bool first = first_[depth_];
     first_[depth_] = false;
-    out_.append(2 * depth_, ' ');
+    out_.append(kBreak + (first ? 1 : 0), (first ? 1 : 2) + 2 * depth_);
   }
+
+  static constexpr int kMaxDepth = 15;
+  // ",\n" and the indentation of the deepest level.
+  static constexpr char kBreak[] = ",\n                              ";
+  static_assert(sizeof kBreak - 1 == 2 + 2 * kMaxDepth);
   // nlohmann's escaping with ensure_ascii false. Bytes from 0x80 up may be
   // invalid UTF-8, whose replacement by U+FFFD nlohmann does with its own
   // rules: such strings go through nlohmann itself.
@@ -192,7 +196,7 @@ class PrettyWriter {
   std::string& out_;
   int depth_ = 0;
   bool after_key_ = false;
-  std::array<bool, 16> first_{};  // per depth: no element written yet
+  std::array<bool, kMaxDepth + 1> first_{};  // per depth: nothing written
 };
 
 double Seconds(std::chrono::microseconds d) {
