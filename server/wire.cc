@@ -391,12 +391,38 @@ asio::awaitable<WireResult<void>> Wire::StartTls(SSL_CTX* ctx,
     }
     if (err == SSL_ERROR_NONE) break;
   }
+  ReplaceBios();
   tls_facts_.established = true;
   tls_facts_.version = SSL_get_version(ssl_.get());
   tls_facts_.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl_.get()));
   log_->Mark(Event::Kind::kTlsEstablished, Peer::kServer,
              fmt::format("{} {}", tls_facts_.version, tls_facts_.cipher));
   co_return WireResult<void>{};
+}
+
+void Wire::ReplaceBios() {
+  // FlushTls() has sent everything; a write BIO with bytes left would be a
+  // fault path (truncation) where the session ends anyway.
+  if (BIO_ctrl_pending(wbio_) != 0) return;
+  BIO* rbio = BIO_new(BIO_s_mem());
+  BIO* wbio = BIO_new(BIO_s_mem());
+  if (rbio == nullptr || wbio == nullptr) {
+    // Keeping the old BIOs costs only memory.
+    BIO_free(rbio);
+    BIO_free(wbio);
+    ERR_clear_error();
+    return;
+  }
+  // Records the client sent after its Finished (say, its EHLO) move over.
+  std::array<char, 1024> carry;
+  int n;
+  while ((n = BIO_read(rbio_, carry.data(), static_cast<int>(carry.size()))) >
+         0) {
+    BIO_write(rbio, carry.data(), n);
+  }
+  SSL_set_bio(ssl_.get(), rbio, wbio);  // frees the old pair
+  rbio_ = rbio;
+  wbio_ = wbio;
 }
 
 asio::awaitable<WireResult<void>> Wire::ReadFirstRecord(Deadline deadline) {

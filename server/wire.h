@@ -161,6 +161,10 @@ class Wire {
   // Applies the record faults of tls_options_ to outgoing TLS records; may
   // shorten *out (truncation), then sets *truncated.
   void ApplyRecordFaults(std::string* out, bool* truncated);
+  // Gives ssl_ new, empty memory BIOs after the handshake: the old ones keep
+  // buffers as large as the biggest flight they carried (the certificate
+  // chain, the ClientHello), which every idle session would hold.
+  void ReplaceBios();
   // Reads until the client's first TLS record is complete.
   asio::awaitable<WireResult<void>> ReadFirstRecord(Deadline deadline);
   asio::awaitable<WireResult<void>> AbortHandshake(Deadline deadline);
