@@ -331,7 +331,7 @@ class Server {
         run_dir_ / "sessions" / fmt::format("{:04}-{}.json", n, scenario.name);
     // Written without a JSON tree: building and dumping one cost a quarter of
     // a session's CPU.
-    auto written = WriteFileAtomically(
+    auto written = WriteNewFileAtomically(
         file, SessionReportText(scenario, *record, verdict));
     // Kept in memory only for the aggregate: without --report a long run
     // would otherwise hold every session's report.
