@@ -3,6 +3,9 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <array>
+#include <cmath>
+
 namespace starttls::server {
 namespace {
 
@@ -42,7 +45,327 @@ json EventJson(const Event& e) {
   return j;
 }
 
+// Writes JSON exactly as nlohmann::json::dump(2, ' ', false,
+// error_handler_t::replace) lays out the same values, without building a
+// tree: SessionReportText() must stay byte for byte equal to
+// DumpReport(SessionReport()), which report_test checks. Objects are written
+// with their keys in sorted order, as nlohmann's std::map holds them.
+class PrettyWriter {
+ public:
+  explicit PrettyWriter(std::string* out) : out_(*out) {}
+
+  void BeginObject() { Open('{'); }
+  void EndObject() { Close('}'); }
+  void BeginArray() { Open('['); }
+  void EndArray() { Close(']'); }
+
+  // Starts a member of the current object; keys are plain ASCII.
+  void Key(std::string_view key) {
+    NextElement();
+    out_ += '"';
+    out_.append(key);
+    out_.append("\": ", 3);
+    after_key_ = true;
+  }
+
+  void String(std::string_view s) {
+    NextElement();
+    Escaped(s);
+  }
+  void Hex(std::string_view bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    NextElement();
+    out_ += '"';
+    for (unsigned char c : bytes) {
+      out_ += kDigits[c >> 4];
+      out_ += kDigits[c & 0xf];
+    }
+    out_ += '"';
+  }
+  void Uint(uint64_t v) {
+    NextElement();
+    out_ += fmt::format_int(v).c_str();
+  }
+  void Int(int64_t v) {
+    NextElement();
+    out_ += fmt::format_int(v).c_str();
+  }
+  void Bool(bool v) {
+    NextElement();
+    out_ += v ? "true" : "false";
+  }
+  void Null() {
+    NextElement();
+    out_ += "null";
+  }
+  void Double(double v) {
+    NextElement();
+    if (!std::isfinite(v)) {
+      out_ += "null";
+      return;
+    }
+    // nlohmann's own shortest round-trip formatting ("0.0", "1e-06", ...).
+    std::array<char, 64> buf;
+    char* end =
+        nlohmann::detail::to_chars(buf.data(), buf.data() + buf.size(), v);
+    out_.append(buf.data(), end);
+  }
+
+ private:
+  void Open(char c) {
+    NextElement();
+    out_ += c;
+    ++depth_;  // the report nests 4 deep, far from kMaxDepth
+    first_[depth_] = true;
+  }
+  void Close(char c) {
+    if (!first_[depth_]) out_.append(kBreak + 1, 1 + 2 * (depth_ - 1));
+    --depth_;
+    out_ += c;
+  }
+  // Separates and indents an element of the current container; a value right
+  // after its key goes on the key's line.
+  void NextElement() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (depth_ == 0) return;
+    // One append: the comma (not before the first element), the line break
+    // and the indentation.
+    bool first = first_[depth_];
+    first_[depth_] = false;
+    out_.append(kBreak + (first ? 1 : 0), (first ? 1 : 2) + 2 * depth_);
+  }
+
+  static constexpr int kMaxDepth = 15;
+  // ",\n" and the indentation of the deepest level.
+  static constexpr char kBreak[] = ",\n                              ";
+  static_assert(sizeof kBreak - 1 == 2 + 2 * kMaxDepth);
+  // nlohmann's escaping with ensure_ascii false. Bytes from 0x80 up may be
+  // invalid UTF-8, whose replacement by U+FFFD nlohmann does with its own
+  // rules: such strings go through nlohmann itself.
+  void Escaped(std::string_view s) {
+    for (unsigned char c : s) {
+      if (c >= 0x80) {
+        out_ += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+        return;
+      }
+    }
+    static constexpr char kDigits[] = "0123456789abcdef";
+    out_ += '"';
+    size_t plain = 0;  // start of the bytes not yet copied
+    for (size_t i = 0; i < s.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out_.append(s.data() + plain, i - plain);
+      plain = i + 1;
+      out_ += '\\';
+      switch (c) {
+        case '"':
+          out_ += '"';
+          break;
+        case '\\':
+          out_ += '\\';
+          break;
+        case '\b':
+          out_ += 'b';
+          break;
+        case '\t':
+          out_ += 't';
+          break;
+        case '\n':
+          out_ += 'n';
+          break;
+        case '\f':
+          out_ += 'f';
+          break;
+        case '\r':
+          out_ += 'r';
+          break;
+        default:
+          out_ += "u00";
+          out_ += kDigits[c >> 4];
+          out_ += kDigits[c & 0xf];
+      }
+    }
+    out_.append(s.data() + plain, s.size() - plain);
+    out_ += '"';
+  }
+
+  std::string& out_;
+  int depth_ = 0;
+  bool after_key_ = false;
+  std::array<bool, kMaxDepth + 1> first_{};  // per depth: nothing written
+};
+
+double Seconds(std::chrono::microseconds d) {
+  return static_cast<double>(d.count()) / 1e6;
+}
+
 }  // namespace
+
+std::string SessionReportText(const Scenario& scenario,
+                              const SessionRecord& record,
+                              const Verdict& verdict) {
+  std::string out;
+  // Typical reports (a handful of events) fit without growing.
+  out.reserve(4096 + 256 * record.events.events().size());
+  PrettyWriter w(&out);
+  // Keys in sorted order, as in SessionReport's std::map.
+  w.BeginObject();
+  w.Key("certificate");
+  w.String(scenario.certificate);
+  w.Key("connection");
+  w.Int(record.connection);
+  w.Key("delivered");
+  w.Bool(!record.messages.empty());
+  w.Key("duration_s");
+  w.Double(Seconds(record.duration));
+  w.Key("ended");
+  w.String(record.ended);
+  w.Key("events");
+  w.BeginArray();
+  for (const Event& e : record.events.events()) {
+    w.BeginObject();
+    bool bytes = e.kind == Event::Kind::kBytes;
+    bool record_layer = bytes && e.layer == Layer::kTlsRecord;
+    if (bytes && !record_layer) {
+      w.Key("data");
+      w.String(e.bytes);
+    }
+    w.Key("from");
+    w.String(PeerName(e.from));
+    if (record_layer) {
+      w.Key("hex");
+      w.Hex(std::string_view(e.bytes).substr(0, kRecordHexBytes));
+    }
+    w.Key("kind");
+    w.String(KindName(e.kind));
+    if (bytes) {
+      w.Key("layer");
+      w.String(LayerName(e.layer));
+    } else if (!e.note.empty()) {
+      w.Key("note");
+      w.String(e.note);
+    }
+    if (bytes) {
+      w.Key("offset");
+      w.Uint(e.offset);
+      w.Key("size");
+      w.Uint(e.bytes.size());
+    }
+    w.Key("t");
+    w.Double(Seconds(e.at));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("expected");
+  w.String(ExpectationName(scenario.expect));
+  w.Key("messages");
+  w.BeginArray();
+  for (const ReceivedMessage& m : record.messages) {
+    w.BeginObject();
+    w.Key("data");
+    w.String(m.data);
+    w.Key("mail_from");
+    w.String(m.mail_from);
+    w.Key("over_tls");
+    w.Bool(m.over_tls);
+    w.Key("rcpt_to");
+    w.BeginArray();
+    for (const std::string& r : m.rcpt_to) w.String(r);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("observed");
+  w.String(OutcomeName(verdict.observed));
+  w.Key("oracles");
+  w.BeginArray();
+  for (const Finding& f : verdict.findings) {
+    w.BeginObject();
+    w.Key("evidence");
+    w.BeginArray();
+    for (const Evidence& e : f.evidence) {
+      w.BeginObject();
+      w.Key("detail");
+      w.String(e.detail);
+      w.Key("event");
+      w.Uint(e.event);
+      w.Key("offset");
+      w.Uint(e.offset);
+      w.Key("t");
+      w.Double(Seconds(e.at));
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("id");
+    w.String(f.id);
+    w.Key("message");
+    w.String(f.message);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("peer");
+  w.String(record.peer);
+  w.Key("reasons");
+  w.BeginArray();
+  for (const std::string& r : verdict.reasons) w.String(r);
+  w.EndArray();
+  w.Key("scenario");
+  w.String(record.scenario);
+  w.Key("scenario_path");
+  w.String(record.scenario_path);
+  w.Key("script");
+  w.BeginObject();
+  w.Key("completed");
+  w.Bool(record.script_completed);
+  w.Key("matched");
+  w.Bool(!record.mismatch.has_value());
+  w.Key("mismatch");
+  if (record.mismatch) {
+    w.BeginObject();
+    w.Key("actual");
+    w.String(record.mismatch->actual);
+    w.Key("expected");
+    w.String(record.mismatch->expected);
+    w.Key("line");
+    w.Int(record.mismatch->line);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  w.Key("script_connection");
+  w.Int(record.script_connection);
+  w.Key("started_at");
+  w.String(fmt::format(
+      "{:%Y-%m-%dT%H:%M:%SZ}",
+      fmt::gmtime(std::chrono::system_clock::to_time_t(record.started))));
+  w.Key("summary");
+  w.String(scenario.summary);
+  w.Key("tls");
+  w.BeginObject();
+  w.Key("cipher");
+  w.String(record.tls.cipher);
+  w.Key("client_alert");
+  w.String(record.tls.client_alert);
+  w.Key("error");
+  w.String(record.tls.error);
+  w.Key("established");
+  w.Bool(record.tls.established);
+  w.Key("sni");
+  w.String(record.tls.sni);
+  w.Key("version");
+  w.String(record.tls.version);
+  w.EndObject();
+  w.Key("verdict");
+  w.String(verdict.pass ? "pass" : "fail");
+  w.EndObject();
+  out += '\n';
+  return out;
+}
 
 json SessionReport(const Scenario& scenario, const SessionRecord& record,
                    const Verdict& verdict) {

@@ -16,6 +16,12 @@ namespace starttls::server {
                                            const SessionRecord& record,
                                            const Verdict& verdict);
 
+// DumpReport(SessionReport(...)), byte for byte, written directly: the
+// per-session report file without building a JSON tree.
+[[nodiscard]] std::string SessionReportText(const Scenario& scenario,
+                                            const SessionRecord& record,
+                                            const Verdict& verdict);
+
 // Serializes a report; bytes that are not UTF-8 become U+FFFD.
 [[nodiscard]] std::string DumpReport(const nlohmann::json& report);
 

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <optional>
 
 #include "server/tls_alert.h"
@@ -11,7 +10,6 @@
 namespace starttls::server {
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
 using tl::unexpected;
 
 // How long Close() waits for the client's FIN after sending its own.
@@ -33,7 +31,41 @@ WireError FromErrorCode(const asio::error_code& ec) {
 }  // namespace
 
 Wire::Wire(asio::ip::tcp::socket socket, EventLog* log)
-    : socket_(std::move(socket)), timer_(socket_.get_executor()), log_(log) {}
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      self_(std::make_shared<Wire*>(this)),
+      log_(log) {}
+
+Wire::~Wire() { *self_ = nullptr; }
+
+void Wire::BeginWait(Deadline deadline) {
+  timed_out_ = false;
+  armed_ = true;
+  uint64_t generation = ++generation_;
+  timer_.expires_at(deadline);
+  timer_.async_wait([self = self_, generation](const asio::error_code& ec) {
+    if (ec || *self == nullptr) return;
+    (*self)->OnTimer(generation);
+  });
+}
+
+void Wire::EndWait() {
+  // A wait ends with nothing left pending on the io_context (run() returns
+  // once the Wire is idle). Cancelling does not touch the reactor's timerfd.
+  if (armed_) {
+    timer_.cancel();
+    DisarmTimer();
+  }
+}
+
+void Wire::OnTimer(uint64_t generation) {
+  // An expiry already queued when the wait ended or the timer was taken over.
+  if (generation != generation_) return;
+  armed_ = false;
+  timed_out_ = true;
+  asio::error_code ignored;
+  socket_.cancel(ignored);
+}
 
 std::string Wire::peer() const {
   asio::error_code ec;
@@ -46,7 +78,9 @@ void Wire::Abort() {
   aborted_ = true;
   asio::error_code ignored;
   socket_.cancel(ignored);
+  // Ends a Pause(); the deadline timer is re-armed by the next wait, if any.
   timer_.cancel();
+  DisarmTimer();
 }
 
 asio::awaitable<WireResult<void>> Wire::WriteAll(std::string_view bytes,
@@ -55,17 +89,16 @@ asio::awaitable<WireResult<void>> Wire::WriteAll(std::string_view bytes,
     co_return unexpected(WireError{WireError::Kind::kAborted, "aborted"});
   if (closed_)
     co_return unexpected(WireError{WireError::Kind::kClosed, "already closed"});
-  timer_.expires_at(deadline);
-  auto result =
-      co_await (asio::async_write(socket_, asio::buffer(bytes), kNoThrow) ||
-                timer_.async_wait(kNoThrow));
+  BeginWait(deadline);
+  auto [ec, n] =
+      co_await asio::async_write(socket_, asio::buffer(bytes), kNoThrow);
+  EndWait();
   if (aborted_)
     co_return unexpected(WireError{WireError::Kind::kAborted, "aborted"});
-  if (result.index() == 1) {
+  if (ec == asio::error::operation_aborted && timed_out_) {
     co_return unexpected(WireError{WireError::Kind::kTimeout,
                                    "the client did not read what was sent"});
   }
-  auto [ec, n] = std::get<0>(result);
   if (ec) co_return unexpected(FromErrorCode(ec));
   co_return WireResult<void>{};
 }
@@ -107,6 +140,8 @@ asio::awaitable<WireResult<void>> Wire::Pause(
     std::chrono::milliseconds duration) {
   if (aborted_)
     co_return unexpected(WireError{WireError::Kind::kAborted, "aborted"});
+  // The sleep takes the timer over; the next wait arms it again.
+  DisarmTimer();
   timer_.expires_after(duration);
   (void)co_await timer_.async_wait(kNoThrow);
   if (aborted_)
@@ -153,18 +188,16 @@ void Wire::Reset() {
 asio::awaitable<WireResult<void>> Wire::ReadRaw(Deadline deadline) {
   if (aborted_)
     co_return unexpected(WireError{WireError::Kind::kAborted, "aborted"});
-  timer_.expires_at(deadline);
-  auto result =
-      co_await (socket_.async_read_some(asio::buffer(buf_), kNoThrow) ||
-                timer_.async_wait(kNoThrow));
+  BeginWait(deadline);
+  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf_), kNoThrow);
+  EndWait();
   if (aborted_)
     co_return unexpected(WireError{WireError::Kind::kAborted, "aborted"});
-  if (result.index() == 1) {
+  if (ec == asio::error::operation_aborted && timed_out_) {
     co_return unexpected(
         WireError{WireError::Kind::kTimeout,
                   "the client sent nothing before the deadline"});
   }
-  auto [ec, n] = std::get<0>(result);
   if (ec) {
     WireError error = FromErrorCode(ec);
     if (error.kind == WireError::Kind::kClosed ||
@@ -358,12 +391,38 @@ asio::awaitable<WireResult<void>> Wire::StartTls(SSL_CTX* ctx,
     }
     if (err == SSL_ERROR_NONE) break;
   }
+  ReplaceBios();
   tls_facts_.established = true;
   tls_facts_.version = SSL_get_version(ssl_.get());
   tls_facts_.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl_.get()));
   log_->Mark(Event::Kind::kTlsEstablished, Peer::kServer,
              fmt::format("{} {}", tls_facts_.version, tls_facts_.cipher));
   co_return WireResult<void>{};
+}
+
+void Wire::ReplaceBios() {
+  // FlushTls() has sent everything; a write BIO with bytes left would be a
+  // fault path (truncation) where the session ends anyway.
+  if (BIO_ctrl_pending(wbio_) != 0) return;
+  BIO* rbio = BIO_new(BIO_s_mem());
+  BIO* wbio = BIO_new(BIO_s_mem());
+  if (rbio == nullptr || wbio == nullptr) {
+    // Keeping the old BIOs costs only memory.
+    BIO_free(rbio);
+    BIO_free(wbio);
+    ERR_clear_error();
+    return;
+  }
+  // Records the client sent after its Finished (say, its EHLO) move over.
+  std::array<char, 1024> carry;
+  int n;
+  while ((n = BIO_read(rbio_, carry.data(), static_cast<int>(carry.size()))) >
+         0) {
+    BIO_write(rbio, carry.data(), n);
+  }
+  SSL_set_bio(ssl_.get(), rbio, wbio);  // frees the old pair
+  rbio_ = rbio;
+  wbio_ = wbio;
 }
 
 asio::awaitable<WireResult<void>> Wire::ReadFirstRecord(Deadline deadline) {

@@ -9,6 +9,7 @@
 #include <array>
 #include <asio.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -104,6 +105,7 @@ class Wire {
   Wire(asio::ip::tcp::socket socket, EventLog* log);
   Wire(const Wire&) = delete;
   Wire& operator=(const Wire&) = delete;
+  ~Wire();
 
   // Reads one line from the client, at the current layer, and returns it
   // without its line ending (CRLF or a bare LF).
@@ -159,11 +161,31 @@ class Wire {
   // Applies the record faults of tls_options_ to outgoing TLS records; may
   // shorten *out (truncation), then sets *truncated.
   void ApplyRecordFaults(std::string* out, bool* truncated);
+  // Gives ssl_ new, empty memory BIOs after the handshake: the old ones keep
+  // buffers as large as the biggest flight they carried (the certificate
+  // chain, the ClientHello), which every idle session would hold.
+  void ReplaceBios();
   // Reads until the client's first TLS record is complete.
   asio::awaitable<WireResult<void>> ReadFirstRecord(Deadline deadline);
   asio::awaitable<WireResult<void>> AbortHandshake(Deadline deadline);
   // Closes the socket so that the peer sees a reset.
   void Reset();
+  // Brackets one socket operation (a read, or one whole write) that must end
+  // by `deadline`: past it, timer_ cancels the socket operation, which then
+  // fails with operation_aborted and timed_out_ set. One timer per Wire and a
+  // plain socket operation, instead of racing a new timer wait against every
+  // operation (an Asio parallel group: two child coroutines, cancellation
+  // slots and an extra event-loop round per read).
+  void BeginWait(Deadline deadline);
+  void EndWait();
+  // timer_ fired for the wait numbered `generation`.
+  void OnTimer(uint64_t generation);
+  // Forgets the pending wait on timer_, which the caller cancels or takes
+  // over (Pause()); a late expiry of it is then ignored.
+  void DisarmTimer() {
+    armed_ = false;
+    ++generation_;
+  }
   static void InfoCallback(const SSL* ssl, int where, int ret);
   // Waits for bytes from the client and stores them: in raw_in_ in plaintext,
   // in the read BIO once TLS has started.
@@ -180,7 +202,15 @@ class Wire {
   WireError TlsError(int ssl_error, std::string_view what);
 
   asio::ip::tcp::socket socket_;
+  // The deadline of the socket operation in progress (BeginWait()), or a
+  // Pause().
   asio::steady_timer timer_;
+  bool armed_ = false;       // a deadline wait on timer_ is pending
+  uint64_t generation_ = 0;  // numbers deadline waits; stale expiries differ
+  bool timed_out_ = false;   // the last wait's deadline passed
+  // *self_ is this Wire until it is destroyed: a timer handler already queued
+  // when the Wire goes away must not touch it.
+  std::shared_ptr<Wire*> self_;
   EventLog* log_;
   bool aborted_ = false;
   bool closed_ = false;          // the server has ended the connection
