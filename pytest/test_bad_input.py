@@ -107,9 +107,36 @@ def test_a_run_directory_it_creates_is_the_owners_alone(tmp_path):
 @pytest.mark.parametrize("listen", ["127.0.0.1", "127.0.0.1:70000", "nohost:25", "[::1:25"])
 def test_a_malformed_listen_address(tmp_path, listen):
     done = mock("serve", HOTMAIL, "--run-dir", tmp_path / "run", "--listen", listen)
-    assert done.returncode != 0
+    assert done.returncode == 2
     assert done.stdout == ""
     assert "--listen" in one_line(done)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, status, words", [
+    (["import", "/nonexistent/t.txt"], 2, "/nonexistent/t.txt: cannot read"),
+    (["import", "{transcript}", "--format", "frob"], 2,
+     '--format must be auto, telnet, script, swaks or curl, not "frob"'),
+    (["import", "{transcript}", "--expect", "maybe"], 2, "--expect must be"),
+    (["import", "{transcript}", "--out", "/nonexistent/dir/x.smtp"], 1,
+     "/nonexistent/dir/x.smtp"),
+    (["record", "--upstream", "nohost", "--out", "{out}"], 2,
+     "--upstream nohost: expected HOST:PORT"),
+    (["record", "--upstream", "127.0.0.1:x", "--out", "{out}"], 2, "--upstream 127.0.0.1:x: bad port"),
+    (["record", "--upstream", "127.0.0.1:25", "--out", "{out}", "--delays", "soon"], 2,
+     '--delays must be a duration such as 20ms, not "soon"'),
+    (["record", "--upstream", "127.0.0.1:25", "--out", "{out}", "--timeout", "0s"], 2,
+     "--timeout must be a duration"),
+])
+def test_import_and_record_refuse_bad_input_with_one_line(tmp_path, args, status, words):
+    transcript = tmp_path / "t.txt"
+    transcript.write_text("S: 220 hi\nC: EHLO x\nS: 250 ok\n")
+    out = tmp_path / "out.smtp"
+    done = mock(*[a.format(transcript=transcript, out=out) for a in args])
+    assert done.returncode == status
+    assert done.stdout == ""
+    assert words in one_line(done)
+    assert not out.exists()
 
 
 def client(*args):

@@ -55,7 +55,7 @@ def test_unusable_listen_address_is_an_error(tmp_path, scenario_path):
     done = subprocess.run(serve_argv(scenario_path("hotmail-2009"), "--listen", "127.0.0.1:x",
                                      "--run-dir", tmp_path / "run"),
                           capture_output=True, text=True, timeout=30)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "bad port" in done.stderr
 
 

@@ -54,6 +54,10 @@ std::optional<std::chrono::milliseconds> TimeoutOption(
 
 int Serve(const std::vector<std::string>& files,
           starttls::server::ServerOptions options) {
+  if (auto ok = starttls::server::CheckListenAddress(options.listen); !ok) {
+    std::cerr << "starttls-mock: " << ok.error() << "\n";
+    return kExitUsage;
+  }
   for (const std::string& file : files) {
     auto scenario = starttls::server::LoadScenario(file);
     if (!scenario) {
@@ -178,6 +182,10 @@ int Record(RecordArgs args) {
     return kExitUsage;
   }
   args.options.timeout = *timeout;
+  if (auto ok = srv::CheckRecordOptions(args.options); !ok) {
+    std::cerr << "starttls-mock: " << ok.error() << "\n";
+    return kExitUsage;
+  }
   auto result = srv::RunRecorder(args.options, &std::cout);
   if (!result) {
     std::cerr << "starttls-mock: " << result.error() << "\n";

@@ -507,6 +507,15 @@ class Recorder {
 
 }  // namespace
 
+tl::expected<void, std::string> CheckRecordOptions(
+    const RecordOptions& options) {
+  if (auto hp = SplitHostPort(options.upstream, "--upstream"); !hp)
+    return unexpected(hp.error());
+  if (auto hp = SplitHostPort(options.listen, "--listen"); !hp)
+    return unexpected(hp.error());
+  return {};
+}
+
 tl::expected<void, std::string> RunRecorder(const RecordOptions& options,
                                             std::ostream* ready) {
   auto upstream = SplitHostPort(options.upstream, "--upstream");

@@ -44,6 +44,11 @@ struct RecordOptions {
 // the server's segments as they arrived, the client's lines as patterns
 // (ClientPattern(): no secrets), `tls` where the upgrade happened. An error
 // is one line for people; nothing is written then.
+// The usage errors of `options` (a malformed --listen or --upstream), as one
+// line, before anything runs.
+[[nodiscard]] tl::expected<void, std::string> CheckRecordOptions(
+    const RecordOptions& options);
+
 [[nodiscard]] tl::expected<void, std::string> RunRecorder(
     const RecordOptions& options, std::ostream* ready);
 

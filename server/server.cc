@@ -454,6 +454,12 @@ class Server {
 
 }  // namespace
 
+tl::expected<void, std::string> CheckListenAddress(const std::string& listen) {
+  auto endpoint = ParseListen(listen);
+  if (!endpoint) return unexpected(endpoint.error());
+  return {};
+}
+
 tl::expected<RunSummary, std::string> RunServer(const ServerOptions& options,
                                                 std::ostream* ready) {
   if (options.scenarios.empty())

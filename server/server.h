@@ -38,6 +38,11 @@ struct ServerOptions {
   std::optional<std::chrono::milliseconds> run_timeout;
 };
 
+// A malformed --listen (not ADDR:PORT with a numeric address and port) as
+// one line; nothing is opened.
+[[nodiscard]] tl::expected<void, std::string> CheckListenAddress(
+    const std::string& listen);
+
 struct RunSummary {
   int sessions = 0;  // sessions that ended, reports written
   // The run deadline passed before the run ended by itself.
