@@ -127,6 +127,8 @@ def test_a_malformed_listen_address(tmp_path, listen):
      '--delays must be a duration such as 20ms, not "soon"'),
     (["record", "--upstream", "127.0.0.1:25", "--out", "{out}", "--timeout", "0s"], 2,
      "--timeout must be a duration"),
+    (["record", "--upstream", "127.0.0.1:25", "--out", "{out}", "--sessions", "0"], 2,
+     "--sessions: Value 0 not in range 1 to 100"),
 ])
 def test_import_and_record_refuse_bad_input_with_one_line(tmp_path, args, status, words):
     transcript = tmp_path / "t.txt"

@@ -30,14 +30,15 @@ WAIT = 20.0
 class Recorder:
     """One `starttls-mock record` process for one session."""
 
-    def __init__(self, upstream_port: int, upstream_ca: Path, out: Path, *extra: str):
+    def __init__(self, upstream_port: int, upstream_ca: Path, out: Path, *extra: str,
+                 timeout: str = "30s"):
         self.out = out
         argv = [str(harness.binary("starttls-mock")), "record",
                 "--upstream", f"127.0.0.1:{upstream_port}",
                 "--upstream-cafile", str(upstream_ca),
                 "--upstream-servername", HOST_NAME,
                 "--out", str(out), "--run-dir", str(out.parent / "record-run"),
-                "--timeout", "30s", *extra]
+                "--timeout", timeout, *extra]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
@@ -170,6 +171,50 @@ def test_auth_secrets_are_never_written_and_the_recording_still_replays(
     secret = base64.b64encode(b"\0alice\0correct horse").decode()
     assert secret not in scenario and "correct horse" not in scenario
     assert dialogue(live.stderr) == dialogue(replayed.stderr)
+
+
+def test_sessions_in_turn_replay_on_their_own_connections_in_order(
+        aiosmtpd_server, pki, tmp_path):
+    out = tmp_path / "two.smtp"
+    recorder = Recorder(aiosmtpd_server.port, pki.ca, out, "--sessions", "2")
+    first = ("--to", "first@example.test")
+    second = ("--to", "second@example.test")
+    live = [reference_client(recorder.port, recorder.cafile, *first),
+            reference_client(recorder.port, recorder.cafile, *second)]
+    assert [r.returncode for r in live] == [0, 0], live[1].stderr
+    scenario = recorder.wait()
+    assert len(aiosmtpd_server.messages) == 2
+    assert scenario.count("\nconnection\n") == 1, scenario
+    before, after = scenario.split("\nconnection\n")
+    assert "first@example.test" in before and "second@example.test" in after
+    assert before.count("\ntls\n") == 1 and after.count("\ntls\n") == 1
+
+    server = harness.MockServer([out], tmp_path / "replay", sessions=2).start()
+    try:
+        replayed = [reference_client(server.port, server.cafile, *first),
+                    reference_client(server.port, server.cafile, *second)]
+        assert server.wait() == 0, server.stderr
+    finally:
+        server.kill()
+    assert [r.returncode for r in replayed] == [0, 0], replayed[1].stderr
+    for was, now in zip(live, replayed):
+        assert dialogue(was.stderr) == dialogue(now.stderr)
+    sessions = server.sessions_reports()
+    assert [s["verdict"] for s in sessions] == ["pass", "pass"], sessions
+    assert all(s["script"]["completed"] for s in sessions)
+
+
+def test_a_recording_of_several_sessions_that_times_out_writes_nothing(
+        aiosmtpd_server, pki, tmp_path):
+    out = tmp_path / "r.smtp"
+    recorder = Recorder(aiosmtpd_server.port, pki.ca, out, "--sessions", "2",
+                        timeout="1s")
+    assert reference_client(recorder.port, recorder.cafile).returncode == 0
+    # Nobody comes for the second session.
+    _, err = recorder.proc.communicate(timeout=WAIT)
+    assert recorder.proc.returncode == 1
+    assert "session 2: the session did not end within 1000 ms" in err.decode()
+    assert not out.exists()
 
 
 def test_delays_are_kept_when_asked_for(aiosmtpd_server, pki, tmp_path):

@@ -686,7 +686,11 @@ std::string WriteScenario(const Transcript& transcript,
     out += c.empty() ? "#\n" : fmt::format("# {}\n", OneLine(c));
   }
   const auto& items = transcript.items;
-  bool tls = std::any_of(items.begin(), items.end(), [](const auto& i) {
+  auto last_connection =
+      std::find_if(items.rbegin(), items.rend(), [](const auto& i) {
+        return i.kind == TranscriptItem::Kind::kConnection;
+      }).base();
+  bool tls = std::any_of(last_connection, items.end(), [](const auto& i) {
     return i.kind == TranscriptItem::Kind::kTls;
   });
   Expectation expect = options.expect.value_or(tls ? Expectation::kDeliver
@@ -701,8 +705,19 @@ std::string WriteScenario(const Transcript& transcript,
   bool last_was_tls = false;
   bool any_step = false;
   bool ended = false;
-  for (size_t i = 0; i < items.size() && !ended; ++i) {
+  for (size_t i = 0; i < items.size(); ++i) {
     const TranscriptItem& item = items[i];
+    if (item.kind == TranscriptItem::Kind::kConnection) {
+      if (last_was_tls || !any_step) out += "serve\n";
+      out += "connection\n";
+      ctx = ClientLineContext{};
+      tracker = ReplyTracker{};
+      last_was_tls = false;
+      any_step = false;
+      ended = false;
+      continue;
+    }
+    if (ended) continue;
     last_was_tls = false;
     any_step = true;
     switch (item.kind) {
@@ -756,6 +771,8 @@ std::string WriteScenario(const Transcript& transcript,
             "takes over.\nserve\n";
         ended = true;
         break;
+      case TranscriptItem::Kind::kConnection:
+        break;  // handled above
     }
   }
   if (last_was_tls || !any_step) out += "serve\n";

@@ -27,6 +27,8 @@ struct TranscriptItem {
     kTls,          // TLS started here (after the 220 to STARTTLS)
     kServerClose,  // the server ended the connection
     kBodyUnknown,  // the message went here but the source does not show it
+    kConnection,   // the client connected again; what follows is on the new
+                   // connection (recordings of clients that retry)
   };
   Kind kind;
   std::string bytes;
@@ -44,8 +46,8 @@ struct WriteOptions {
   std::vector<std::string> comment;
   std::string summary;
   std::string host = "mail.example.test";
-  // Unset: deliver when the session upgraded to TLS, else refuse (a client
-  // that requires TLS cannot deliver without it).
+  // Unset: deliver when the (last) connection upgraded to TLS, else refuse
+  // (a client that requires TLS cannot deliver without it).
   std::optional<Expectation> expect;
   // Server segments whose delay is at least this long get `write delay=`;
   // unset: delays are left out.
@@ -59,7 +61,10 @@ struct WriteOptions {
 //    options.min_delay says so);
 //  - each client line becomes a `C:` pattern (ClientPattern());
 //  - kTls becomes `tls`, kServerClose `close`, kBodyUnknown `serve` (and
-//    nothing after it); a transcript that ends right after `tls` gets `serve`.
+//    nothing after it on that connection); a connection that ends right
+//    after `tls`, or has no steps, gets `serve`;
+//  - kConnection becomes `connection`, and the dialogue state (in a message,
+//    answering a challenge) starts afresh.
 // The result always parses with ParseScenario().
 [[nodiscard]] std::string WriteScenario(const Transcript& transcript,
                                         const WriteOptions& options);

@@ -396,6 +396,63 @@ TEST(WriteScenario, ATranscriptEndingAtTheUpgradeIsServedAfterTls) {
               HasSubstr("S: 220 go\ntls\nserve\n"));
 }
 
+TEST(WriteScenario,
+     EachConnectionFollowsAConnectionStepAndCloseEndsOnlyItsOwn) {
+  using K = TranscriptItem::Kind;
+  Transcript t{{{.kind = K::kServer, .bytes = "220 x\r\n"},
+                {.kind = K::kClient, .bytes = "STARTTLS"},
+                {.kind = K::kServer, .bytes = "220 go\r\n"},
+                {.kind = K::kTls},
+                {.kind = K::kConnection},
+                {.kind = K::kServer, .bytes = "220 y\r\n"},
+                {.kind = K::kServerClose},
+                {.kind = K::kConnection},
+                {.kind = K::kServer, .bytes = "220 z\r\n"},
+                {.kind = K::kClient, .bytes = "EHLO laptop"}}};
+  std::string out = WriteScenario(t, {.summary = "s"});
+  EXPECT_THAT(out, HasSubstr("S: 220 go\ntls\nserve\nconnection\nS: 220 y\n"
+                             "close\nconnection\nS: 220 z\nC: EHLO *\n"));
+  // The client ended up without TLS: a client that requires it refuses.
+  EXPECT_THAT(out, HasSubstr("Expect: refuse\n"));
+  ExpectParses(out);
+}
+
+TEST(WriteScenario, TheLastConnectionsUpgradeDecidesTheDefaultExpectation) {
+  using K = TranscriptItem::Kind;
+  Transcript t{{{.kind = K::kServer, .bytes = "220 x\r\n"},
+                {.kind = K::kServerClose},
+                {.kind = K::kConnection},
+                {.kind = K::kServer, .bytes = "220 y\r\n"},
+                {.kind = K::kClient, .bytes = "STARTTLS"},
+                {.kind = K::kServer, .bytes = "220 go\r\n"},
+                {.kind = K::kTls}}};
+  EXPECT_THAT(WriteScenario(t, {.summary = "s"}),
+              HasSubstr("Expect: deliver\n"));
+}
+
+TEST(WriteScenario, AConnectionWithoutStepsIsServedByTheResponder) {
+  using K = TranscriptItem::Kind;
+  Transcript t{
+      {{.kind = K::kConnection}, {.kind = K::kServer, .bytes = "220 y\r\n"}}};
+  std::string out = WriteScenario(t, {.summary = "s"});
+  EXPECT_THAT(out, HasSubstr("\nserve\nconnection\nS: 220 y\n"));
+  ExpectParses(out);
+}
+
+TEST(WriteScenario, TheDialogueStateStartsAfreshOnANewConnection) {
+  using K = TranscriptItem::Kind;
+  Transcript t{{{.kind = K::kServer, .bytes = "220 x\r\n"},
+                {.kind = K::kClient, .bytes = "DATA"},
+                {.kind = K::kServer, .bytes = "354 go\r\n"},
+                {.kind = K::kClient, .bytes = "Subject: hi"},
+                {.kind = K::kConnection},
+                {.kind = K::kServer, .bytes = "220 y\r\n"},
+                {.kind = K::kClient, .bytes = "MAIL FROM:<a@b> SIZE=123"}}};
+  // Inside a message SIZE=123 would be message text and kept as it is.
+  EXPECT_THAT(WriteScenario(t, {.summary = "s"}),
+              HasSubstr("connection\nS: 220 y\nC: MAIL FROM:<a@b> SIZE=*\n"));
+}
+
 TEST(ClientPattern, TheEhloArgumentIsAWildcard) {
   EXPECT_EQ(ClientPattern("EHLO laptop.local", {}), "EHLO *");
   EXPECT_EQ(ClientPattern("ehlo", {}), "ehlo *");

@@ -9,6 +9,7 @@
 //                        [--summary TEXT] [--host NAME] [--expect E]
 //   starttls-mock record --upstream HOST:PORT --out FILE.smtp [--listen ...]
 //                        [--upstream-cafile F] [--upstream-servername NAME]
+//                        [--sessions N] [--timeout D]
 //
 // Exit status: 0 after a clean stop, 1 when the server could not run, 2 for
 // bad usage or a malformed scenario (reported as file:line:col: message), 3
@@ -277,7 +278,7 @@ int main(int argc, char** argv) {
   RecordArgs record_args;
   CLI::App* record =
       app.add_subcommand("record",
-                         "relay one session to a real server and write it as a "
+                         "relay sessions to a real server and write them as a "
                          "scenario");
   record
       ->add_option("--listen", record_args.options.listen,
@@ -308,8 +309,14 @@ int main(int argc, char** argv) {
                      "20ms) as write delay=");
   record
       ->add_option("--timeout", record_args.timeout,
-                   "give up when the session takes longer")
+                   "give up when a session takes longer")
       ->capture_default_str();
+  record
+      ->add_option("--sessions", record_args.options.sessions,
+                   "record this many sessions in turn (a client that "
+                   "retries), one connection each")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   record->add_option("--run-dir", record_args.options.run_dir,
                      "directory for the certificates");
 

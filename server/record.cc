@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -102,6 +103,11 @@ class Log {
   }
   void ServerClosed() {
     transcript_.items.push_back({.kind = TranscriptItem::Kind::kServerClose});
+  }
+  void Connection() {
+    client_line_.clear();
+    (void)SinceLast();
+    transcript_.items.push_back({.kind = TranscriptItem::Kind::kConnection});
   }
   const Transcript& transcript() const { return transcript_; }
 
@@ -248,7 +254,7 @@ class Recorder {
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(1, ec);
+    if (!ec) acceptor_.listen(std::clamp(options_.sessions, 1, 128), ec);
     if (ec) {
       return unexpected(fmt::format("cannot listen on {}: {}", options_.listen,
                                     ec.message()));
@@ -257,7 +263,7 @@ class Recorder {
   }
 
   tl::expected<Transcript, std::string> Run() {
-    asio::co_spawn(io_, Session(), [this](std::exception_ptr e) {
+    asio::co_spawn(io_, Sessions(), [this](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -273,17 +279,35 @@ class Recorder {
  private:
   enum class Decision { kPending, kUpgrade, kGoOn, kClosed };
 
+  asio::awaitable<void> Sessions() {
+    for (connection_ = 1; connection_ <= options_.sessions && error_.empty();
+         ++connection_) {
+      if (connection_ > 1) log_.Connection();
+      decision_state_ = Decision::kPending;
+      starttls_sent_ = false;
+      early_client_tls_.clear();
+      commands_ = CommandTracker{};
+      replies_ = ReplyReader{};
+      co_await Session();
+      asio::error_code ignored;
+      client_.close(ignored);
+      server_.close(ignored);
+    }
+    asio::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+  // One client's session, relayed to its own upstream connection.
   asio::awaitable<void> Session() {
     deadline_.expires_after(options_.timeout);
     deadline_.async_wait([this](const asio::error_code& ec) {
       if (ec) return;
-      error_ = fmt::format("the session did not end within {} ms",
-                           options_.timeout.count());
-      CloseAll();
+      Fail(fmt::format("the session did not end within {} ms",
+                       options_.timeout.count()));
     });
     auto [accept_error] = co_await acceptor_.async_accept(client_, kUseTuple);
     asio::error_code ignored;
-    acceptor_.close(ignored);
+    if (connection_ == options_.sessions) acceptor_.close(ignored);
     if (accept_error) {
       Fail(fmt::format("accept: {}", accept_error.message()));
       co_return;
@@ -311,11 +335,14 @@ class Recorder {
       co_await Upgrade();
     }
     deadline_.cancel();
-    CloseAll();
   }
 
   void Fail(std::string message) {
-    if (error_.empty()) error_ = std::move(message);
+    if (error_.empty()) {
+      error_ = options_.sessions > 1
+                   ? fmt::format("session {}: {}", connection_, message)
+                   : std::move(message);
+    }
     CloseAll();
   }
 
@@ -496,6 +523,7 @@ class Recorder {
   tcp::socket server_;
   asio::steady_timer decision_;
   asio::steady_timer deadline_;
+  int connection_ = 0;  // 1-based, of the session being recorded
   Decision decision_state_ = Decision::kPending;
   bool starttls_sent_ = false;
   std::string early_client_tls_;  // client bytes after STARTTLS, before 220

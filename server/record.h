@@ -28,24 +28,28 @@ struct RecordOptions {
   std::string summary;  // empty: "recorded from <upstream>"
   // Keep the server's delays of at least this long as `write delay=`.
   std::optional<std::chrono::milliseconds> min_delay;
-  // The whole session must end within this; then the recorder gives up.
+  // Each session must end within this, counted from when the recorder
+  // starts waiting for its client; then the recorder gives up.
   std::chrono::milliseconds timeout{60000};
+  // Sessions to record, one after the other (a client that retries); the
+  // scenario plays each on its own connection (`connection` steps).
+  int sessions = 1;
   // Certificates go under run_dir/pki; empty: a new directory under $TMPDIR.
   std::filesystem::path run_dir;
 };
 
 // Issues a certificate catalogue for options.host, listens, prints
-// "READY port=<n> cafile=<path>" to *ready, accepts one client and connects
-// to the upstream. The plaintext phase is relayed byte for byte; when the
-// upstream answers the client's STARTTLS with 220, the recorder runs TLS
-// with the client (presenting the catalogue's `valid` certificate) and its
-// own verified TLS with the upstream, and relays the decrypted dialogue.
-// When the session is over it writes options.out (whole, or not at all):
-// the server's segments as they arrived, the client's lines as patterns
-// (ClientPattern(): no secrets), `tls` where the upgrade happened. An error
-// is one line for people; nothing is written then.
-// The usage errors of `options` (a malformed --listen or --upstream), as one
-// line, before anything runs.
+// "READY port=<n> cafile=<path>" to *ready, then options.sessions times
+// accepts a client and connects it to the upstream. The plaintext phase is
+// relayed byte for byte; when the upstream answers the client's STARTTLS with
+// 220, the recorder runs TLS with the client (presenting the catalogue's
+// `valid` certificate) and its own verified TLS with the upstream, and relays
+// the decrypted dialogue. When the last session is over it writes options.out
+// (whole, or not at all): the server's segments as they arrived, the client's
+// lines as patterns (ClientPattern(): no secrets), `tls` where the upgrade
+// happened. An error is one line for people; nothing is written then. The usage
+// errors of `options` (a malformed --listen or --upstream), as one line, before
+// anything runs.
 [[nodiscard]] tl::expected<void, std::string> CheckRecordOptions(
     const RecordOptions& options);
 
