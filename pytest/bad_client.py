@@ -62,6 +62,8 @@ BUGS = {
     "keep-plaintext-buffer": "keep plaintext received after the 220 and read it "
                              "as replies over TLS",
     "no-ehlo-after-tls": "send MAIL FROM straight after the handshake",
+    "starttls-again": "send STARTTLS again over TLS when the EHLO reply over "
+                      "TLS offers it",
     "plaintext-fallback": "go on in plain text when STARTTLS is missing or refused, "
                           "reconnect in plain text when the handshake fails",
     "auth-before-tls": "send AUTH PLAIN with test credentials before STARTTLS",
@@ -484,6 +486,14 @@ def dialogue(conn: Connection, opts: Options, message: bytes, plain_only: bool) 
                 pass
             else:
                 extensions = ehlo(conn, opts)
+            if opts.bug("starttls-again") and "STARTTLS" in extensions:
+                # Imitates clients that decide on STARTTLS from the last EHLO
+                # reply alone, without remembering that TLS is already on
+                # (RFC 3207 section 4.2: a server must not offer it again,
+                # and a client must not send it again).
+                again = conn.command("STARTTLS", "second STARTTLS")
+                if again.code == 220:
+                    raise Failure("protocol-error", f"220 to STARTTLS over TLS: {again}")
     elif opts.bug("plaintext-fallback"):
         # Imitates clients whose "require TLS" only means "use it if offered":
         # a man in the middle strips STARTTLS from the EHLO reply.

@@ -344,6 +344,18 @@ def test_first_command_over_tls(pki, good_tls, bugs, first):
     assert first_tls_command(peer) == first
 
 
+@pytest.mark.parametrize("bugs, second", [([], False), (["starttls-again"], True)])
+def test_starttls_over_tls_when_the_server_offers_it_again(pki, good_tls, bugs, second):
+    offers_again = ("PIPELINING", "STARTTLS")
+    with ScriptedServer(serve(good_tls, tls_extensions=offers_again)) as server:
+        result = client(server.port, pki, bugs=bugs)
+        [peer] = server.join()
+    # The server answers a STARTTLS over TLS 500; the client goes on.
+    assert_delivered(result)
+    assert ("STARTTLS" in peer.commands("tls")) == second
+    assert peer.commands("tls")[0] == "EHLO localhost"
+
+
 # --------------------------------------------------------------------------
 # Falling back to plain text.
 # --------------------------------------------------------------------------
