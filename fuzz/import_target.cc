@@ -1,6 +1,6 @@
 // The transcript importer (`starttls-mock import`): any text either is
 // refused with a position inside it, or becomes a scenario that parses, as
-// import.h promises.
+// import.h promises; so does the writer given several connections.
 #include <string>
 #include <string_view>
 
@@ -48,6 +48,28 @@ int FuzzImport(const uint8_t* data, size_t size) {
                  reparsed.error().ToString().c_str());
   }
   FUZZ_CHECK(reparsed.has_value());
+
+  // The same session recorded twice in turn (`record --sessions`), with a
+  // new connection at a point the input chooses: still a scenario.
+  server::Transcript turns;
+  size_t cut = data[0] % (transcript->items.size() + 1);
+  for (size_t i = 0; i < transcript->items.size(); ++i) {
+    if (i == cut) {
+      turns.items.push_back(
+          {.kind = server::TranscriptItem::Kind::kConnection});
+    }
+    turns.items.push_back(transcript->items[i]);
+  }
+  turns.items.push_back({.kind = server::TranscriptItem::Kind::kConnection});
+  turns.items.insert(turns.items.end(), transcript->items.begin(),
+                     transcript->items.end());
+  std::string several = server::WriteScenario(turns, {.summary = "fuzz"});
+  auto several_parsed = server::ParseScenario(several, "several.smtp");
+  if (!several_parsed) {
+    std::fprintf(stderr, "%s\n--- does not parse: %s\n", several.c_str(),
+                 several_parsed.error().ToString().c_str());
+  }
+  FUZZ_CHECK(several_parsed.has_value());
   return 0;
 }
 
