@@ -72,6 +72,28 @@ class PrettyWriter {
     NextElement();
     Escaped(s);
   }
+  // A member with a scalar value. Named by type: an overloaded Field() would
+  // take a string literal as bool.
+  void StringField(std::string_view key, std::string_view v) {
+    Key(key);
+    String(v);
+  }
+  void IntField(std::string_view key, int64_t v) {
+    Key(key);
+    Int(v);
+  }
+  void UintField(std::string_view key, uint64_t v) {
+    Key(key);
+    Uint(v);
+  }
+  void BoolField(std::string_view key, bool v) {
+    Key(key);
+    Bool(v);
+  }
+  void DoubleField(std::string_view key, double v) {
+    Key(key);
+    Double(v);
+  }
   void Hex(std::string_view bytes) {
     static constexpr char kDigits[] = "0123456789abcdef";
     NextElement();
@@ -214,16 +236,11 @@ std::string SessionReportText(const Scenario& scenario,
   PrettyWriter w(&out);
   // Keys in sorted order, as in SessionReport's std::map.
   w.BeginObject();
-  w.Key("certificate");
-  w.String(scenario.certificate);
-  w.Key("connection");
-  w.Int(record.connection);
-  w.Key("delivered");
-  w.Bool(!record.messages.empty());
-  w.Key("duration_s");
-  w.Double(Seconds(record.duration));
-  w.Key("ended");
-  w.String(record.ended);
+  w.StringField("certificate", scenario.certificate);
+  w.IntField("connection", record.connection);
+  w.BoolField("delivered", !record.messages.empty());
+  w.DoubleField("duration_s", Seconds(record.duration));
+  w.StringField("ended", record.ended);
   w.Key("events");
   w.BeginArray();
   for (const Event& e : record.events.events()) {
@@ -231,47 +248,35 @@ std::string SessionReportText(const Scenario& scenario,
     bool bytes = e.kind == Event::Kind::kBytes;
     bool record_layer = bytes && e.layer == Layer::kTlsRecord;
     if (bytes && !record_layer) {
-      w.Key("data");
-      w.String(e.bytes);
+      w.StringField("data", e.bytes);
     }
-    w.Key("from");
-    w.String(PeerName(e.from));
+    w.StringField("from", PeerName(e.from));
     if (record_layer) {
       w.Key("hex");
       w.Hex(std::string_view(e.bytes).substr(0, kRecordHexBytes));
     }
-    w.Key("kind");
-    w.String(KindName(e.kind));
+    w.StringField("kind", KindName(e.kind));
     if (bytes) {
-      w.Key("layer");
-      w.String(LayerName(e.layer));
+      w.StringField("layer", LayerName(e.layer));
     } else if (!e.note.empty()) {
-      w.Key("note");
-      w.String(e.note);
+      w.StringField("note", e.note);
     }
     if (bytes) {
-      w.Key("offset");
-      w.Uint(e.offset);
-      w.Key("size");
-      w.Uint(e.bytes.size());
+      w.UintField("offset", e.offset);
+      w.UintField("size", e.bytes.size());
     }
-    w.Key("t");
-    w.Double(Seconds(e.at));
+    w.DoubleField("t", Seconds(e.at));
     w.EndObject();
   }
   w.EndArray();
-  w.Key("expected");
-  w.String(ExpectationName(scenario.expect));
+  w.StringField("expected", ExpectationName(scenario.expect));
   w.Key("messages");
   w.BeginArray();
   for (const ReceivedMessage& m : record.messages) {
     w.BeginObject();
-    w.Key("data");
-    w.String(m.data);
-    w.Key("mail_from");
-    w.String(m.mail_from);
-    w.Key("over_tls");
-    w.Bool(m.over_tls);
+    w.StringField("data", m.data);
+    w.StringField("mail_from", m.mail_from);
+    w.BoolField("over_tls", m.over_tls);
     w.Key("rcpt_to");
     w.BeginArray();
     for (const std::string& r : m.rcpt_to) w.String(r);
@@ -279,8 +284,7 @@ std::string SessionReportText(const Scenario& scenario,
     w.EndObject();
   }
   w.EndArray();
-  w.Key("observed");
-  w.String(OutcomeName(verdict.observed));
+  w.StringField("observed", OutcomeName(verdict.observed));
   w.Key("oracles");
   w.BeginArray();
   for (const Finding& f : verdict.findings) {
@@ -289,79 +293,57 @@ std::string SessionReportText(const Scenario& scenario,
     w.BeginArray();
     for (const Evidence& e : f.evidence) {
       w.BeginObject();
-      w.Key("detail");
-      w.String(e.detail);
-      w.Key("event");
-      w.Uint(e.event);
-      w.Key("offset");
-      w.Uint(e.offset);
-      w.Key("t");
-      w.Double(Seconds(e.at));
+      w.StringField("detail", e.detail);
+      w.UintField("event", e.event);
+      w.UintField("offset", e.offset);
+      w.DoubleField("t", Seconds(e.at));
       w.EndObject();
     }
     w.EndArray();
-    w.Key("id");
-    w.String(f.id);
-    w.Key("message");
-    w.String(f.message);
+    w.StringField("id", f.id);
+    w.StringField("message", f.message);
     w.EndObject();
   }
   w.EndArray();
-  w.Key("peer");
-  w.String(record.peer);
+  w.StringField("peer", record.peer);
   w.Key("reasons");
   w.BeginArray();
   for (const std::string& r : verdict.reasons) w.String(r);
   w.EndArray();
-  w.Key("scenario");
-  w.String(record.scenario);
-  w.Key("scenario_path");
-  w.String(record.scenario_path);
+  w.StringField("scenario", record.scenario);
+  w.StringField("scenario_path", record.scenario_path);
   w.Key("script");
   w.BeginObject();
-  w.Key("completed");
-  w.Bool(record.script_completed);
-  w.Key("matched");
-  w.Bool(!record.mismatch.has_value());
+  w.BoolField("completed", record.script_completed);
+  w.BoolField("matched", !record.mismatch.has_value());
   w.Key("mismatch");
   if (record.mismatch) {
     w.BeginObject();
-    w.Key("actual");
-    w.String(record.mismatch->actual);
-    w.Key("expected");
-    w.String(record.mismatch->expected);
-    w.Key("line");
-    w.Int(record.mismatch->line);
+    w.StringField("actual", record.mismatch->actual);
+    w.StringField("expected", record.mismatch->expected);
+    w.IntField("line", record.mismatch->line);
     w.EndObject();
   } else {
     w.Null();
   }
   w.EndObject();
-  w.Key("script_connection");
-  w.Int(record.script_connection);
-  w.Key("started_at");
-  w.String(fmt::format(
-      "{:%Y-%m-%dT%H:%M:%SZ}",
-      fmt::gmtime(std::chrono::system_clock::to_time_t(record.started))));
-  w.Key("summary");
-  w.String(scenario.summary);
+  w.IntField("script_connection", record.script_connection);
+  w.StringField(
+      "started_at",
+      fmt::format(
+          "{:%Y-%m-%dT%H:%M:%SZ}",
+          fmt::gmtime(std::chrono::system_clock::to_time_t(record.started))));
+  w.StringField("summary", scenario.summary);
   w.Key("tls");
   w.BeginObject();
-  w.Key("cipher");
-  w.String(record.tls.cipher);
-  w.Key("client_alert");
-  w.String(record.tls.client_alert);
-  w.Key("error");
-  w.String(record.tls.error);
-  w.Key("established");
-  w.Bool(record.tls.established);
-  w.Key("sni");
-  w.String(record.tls.sni);
-  w.Key("version");
-  w.String(record.tls.version);
+  w.StringField("cipher", record.tls.cipher);
+  w.StringField("client_alert", record.tls.client_alert);
+  w.StringField("error", record.tls.error);
+  w.BoolField("established", record.tls.established);
+  w.StringField("sni", record.tls.sni);
+  w.StringField("version", record.tls.version);
   w.EndObject();
-  w.Key("verdict");
-  w.String(verdict.pass ? "pass" : "fail");
+  w.StringField("verdict", verdict.pass ? "pass" : "fail");
   w.EndObject();
   out += '\n';
   return out;
