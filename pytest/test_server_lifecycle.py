@@ -4,10 +4,13 @@ server down, and a stop signal still writes every report."""
 
 from __future__ import annotations
 
+import re
+import signal
 import smtplib
 import socket
 import ssl
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -158,6 +161,39 @@ def test_sigterm_stops_the_server_and_writes_reports(mock_server, scenario_path)
     assert session["observed"] == "interrupted"
     assert session["verdict"] == "fail"
     assert (server.run_dir / "sessions" / "0001-hotmail-2009.json").exists()
+
+
+def test_no_thread_takes_a_stop_signal_by_handler(scenario_path, tmp_path):
+    # SIGINT and SIGTERM are blocked in every thread and read from a
+    # signalfd: no handler runs, so no runtime (ThreadSanitizer's defers
+    # handlers) can hold a stop signal back.
+    server = harness.MockServer([scenario_path("hotmail-2009")], tmp_path / "run",
+                                extra_args=["--threads", "3"]).start()
+    try:
+        stop_bits = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+        blocked = {}
+        for task in Path(f"/proc/{server.proc.pid}/task").iterdir():
+            status = (task / "status").read_text()
+            mask = int(re.search(r"^SigBlk:\s*([0-9a-f]+)$", status, re.M).group(1), 16)
+            blocked[int(task.name)] = mask & stop_bits == stop_bits
+        assert len(blocked) >= 3 and all(blocked.values()), blocked
+        assert server.stop() == 0
+    finally:
+        server.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_a_stop_signal_right_after_ready_always_stops_the_server(sig, scenario_path,
+                                                                  tmp_path):
+    for i in range(10):
+        server = harness.MockServer([scenario_path("hotmail-2009")],
+                                    tmp_path / f"run{i}").start()
+        try:
+            server.proc.send_signal(sig)
+            assert server.wait(15.0) == 0, server.stderr
+        finally:
+            server.kill()
+        assert server.report()["sessions"] == []
 
 
 def test_sigterm_with_no_session_writes_an_empty_report(mock_server, scenario_path):

@@ -1,12 +1,16 @@
 #include "server/server.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
+#include <sys/signalfd.h>
 
 #include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -130,7 +134,7 @@ class Server {
         ios_(MakeContexts(std::max(1, options.threads))),
         main_(*ios_.front()),
         acceptor_(main_),
-        signals_(main_, SIGINT, SIGTERM),
+        stop_signals_(main_),
         backoff_(main_),
         grace_(main_),
         run_timer_(main_) {
@@ -140,6 +144,29 @@ class Server {
       for (int c = 1; c <= ConnectionCount(s); ++c) entries_.push_back({&s, c});
       runs_.emplace(&s, std::make_shared<ScenarioRun>());
     }
+  }
+
+  // Blocks SIGINT and SIGTERM in this thread (the workers Start() creates
+  // inherit the mask) and reads them from a signalfd on the first context.
+  // No signal handler runs at all: nothing has to be async-signal-safe, and
+  // no runtime can hold a signal back (ThreadSanitizer's defers a handler
+  // until the thread that received the signal enters a call it intercepts,
+  // which could leave a stop signal unanswered). Before Start().
+  tl::expected<void, std::string> WatchStopSignals() {
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    if (int err = pthread_sigmask(SIG_BLOCK, &stop, nullptr); err != 0) {
+      return unexpected(
+          fmt::format("cannot block SIGINT and SIGTERM: {}", strerror(err)));
+    }
+    int fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) {
+      return unexpected(fmt::format("signalfd: {}", strerror(errno)));
+    }
+    stop_signals_.assign(fd);
+    return {};
   }
 
   tl::expected<unsigned short, std::string> Listen(
@@ -184,9 +211,10 @@ class Server {
 
   // Serves on the calling thread until the stop, then joins the workers.
   tl::expected<RunSummary, std::string> Run() {
-    signals_.async_wait([this](const asio::error_code& ec, int) {
-      if (!ec) Stop(kStopGrace);
-    });
+    stop_signals_.async_read_some(asio::buffer(&siginfo_, sizeof siginfo_),
+                                  [this](const asio::error_code& ec, size_t) {
+                                    if (!ec) Stop(kStopGrace);
+                                  });
     if (options_.run_timeout) {
       run_timer_.expires_after(*options_.run_timeout);
       run_timer_.async_wait([this](const asio::error_code& ec) {
@@ -229,7 +257,7 @@ class Server {
     asio::post(main_, [this, grace] {
       asio::error_code ignored;
       acceptor_.close(ignored);
-      signals_.cancel(ignored);
+      stop_signals_.cancel(ignored);
       backoff_.cancel();
       std::lock_guard lock(mu_);
       if (live_ == 0) {
@@ -430,7 +458,8 @@ class Server {
   std::vector<std::unique_ptr<asio::io_context>> ios_;
   asio::io_context& main_;  // ios_[0]: the acceptor, signals and timers
   tcp::acceptor acceptor_;
-  asio::signal_set signals_;
+  asio::posix::stream_descriptor stop_signals_;  // a signalfd
+  signalfd_siginfo siginfo_{};
   asio::steady_timer backoff_;
   asio::steady_timer grace_;
   asio::steady_timer run_timer_;  // the run deadline
@@ -476,6 +505,7 @@ tl::expected<RunSummary, std::string> RunServer(const ServerOptions& options,
   std::map<std::string, ossl::SslCtxPtr, std::less<>> contexts;
   // Bound before anything is written: a port in use leaves nothing behind.
   Server server(options);
+  if (auto r = server.WatchStopSignals(); !r) return unexpected(r.error());
   auto port = server.Listen(*endpoint);
   if (!port) return unexpected(port.error());
   auto made = MakeRunDir(options.run_dir);

@@ -57,6 +57,11 @@ struct RunSummary {
 // writes every report before returning. The socket is bound before anything
 // is written, so a port in use leaves no run directory behind. An error is
 // one line for people.
+// SIGINT and SIGTERM are read from a signalfd: RunServer blocks them in the
+// calling thread (and so in every thread it starts) and leaves them blocked
+// when it returns, so that a stop signal that comes while the run is ending
+// does not kill the process. Call it from the process's main thread, before
+// any other thread that could receive them is started.
 [[nodiscard]] tl::expected<RunSummary, std::string> RunServer(
     const ServerOptions& options, std::ostream* ready);
 
