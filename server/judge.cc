@@ -29,22 +29,36 @@ Verdict Judge(const Scenario& scenario, const SessionRecord& record,
           v.observed == Outcome::kDelivered || v.observed == Outcome::kRefused;
       break;
   }
-  if (!allowed) {
-    v.reasons.push_back(fmt::format("expected the client to {}, observed {}",
-                                    ExpectationName(scenario.expect),
-                                    OutcomeName(v.observed)));
-  }
-  if (record.mismatch) {
-    v.reasons.push_back(fmt::format(
-        "the client sent \"{}\" where scenario line {} expected \"{}\"",
-        record.mismatch->actual, record.mismatch->line,
-        record.mismatch->expected));
-  }
   for (const Finding& f : v.findings) {
     v.reasons.push_back(fmt::format("{}: {}", f.id, f.message));
   }
+  if (record.mismatch) {
+    // Off script the outcome says little: the responder, not the scenario,
+    // answered the rest. Oracles still judge what the client did.
+    if (v.reasons.empty()) {
+      v.off_script = true;
+      v.off_script_reason = fmt::format(
+          "off script: the client sent \"{}\" where scenario line {} "
+          "expected \"{}\"; the responder served the rest, so the outcome "
+          "({}) is not judged",
+          record.mismatch->actual, record.mismatch->line,
+          record.mismatch->expected, OutcomeName(v.observed));
+    }
+    return v;
+  }
+  if (!allowed) {
+    v.reasons.insert(
+        v.reasons.begin(),
+        fmt::format("expected the client to {}, observed {}",
+                    ExpectationName(scenario.expect), OutcomeName(v.observed)));
+  }
   v.pass = v.reasons.empty();
   return v;
+}
+
+std::string_view VerdictName(const Verdict& v) {
+  if (v.pass) return "pass";
+  return v.off_script ? "off-script" : "fail";
 }
 
 std::string_view OutcomeName(Outcome o) {

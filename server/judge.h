@@ -21,11 +21,22 @@ enum class Outcome {
 
 struct Verdict {
   Outcome observed;
+  // A pass: no oracle fired, the outcome is one the scenario allows, and the
+  // client stayed on the script.
   bool pass = false;
+  // Neither pass nor fail: the client took another path than the script's
+  // (the responder served it from there), no oracle fired, and the outcome
+  // is not judged because the scenario's later steps never ran.
+  bool off_script = false;
   std::vector<Finding> findings;  // the oracles that fired
-  // Why the verdict is a failure, one sentence each; empty on a pass.
+  // Why the verdict is a failure, one sentence each; empty otherwise.
   std::vector<std::string> reasons;
+  // Where and why the client left the script, when off_script.
+  std::string off_script_reason;
 };
+
+// "pass", "fail" or "off-script".
+[[nodiscard]] std::string_view VerdictName(const Verdict& v);
 
 [[nodiscard]] Outcome ObserveOutcome(const SessionRecord& record);
 // `bad_certificate`: the session presented a certificate a correct client

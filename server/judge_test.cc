@@ -54,15 +54,30 @@ TEST(Judge, AClientThatHangsHasNotRefused) {
   EXPECT_EQ(v.observed, Outcome::kHung);
 }
 
-TEST(Judge, ScriptMismatchFailsEvenWithTheRightOutcome) {
+TEST(Judge, OffScriptWithoutAFindingIsNeitherPassNorFail) {
   SessionRecord r;
-  r.mismatch =
-      Mismatch{.line = 7, .expected = "STARTTLS", .actual = "MAIL FROM:<a@b>"};
+  r.mismatch = Mismatch{.line = 7, .expected = "STARTTLS", .actual = "VRFY x"};
+  // Delivered where refusal is expected: off script the outcome is the
+  // responder's doing, not the scenario's, and is not judged.
+  r.messages.push_back({});
   Verdict v = Judge(Expecting(Expectation::kRefuse), r);
   EXPECT_FALSE(v.pass);
+  EXPECT_TRUE(v.off_script);
+  EXPECT_THAT(v.reasons, IsEmpty());
+  EXPECT_EQ(v.off_script_reason,
+            "off script: the client sent \"VRFY x\" where scenario line 7 "
+            "expected \"STARTTLS\"; the responder served the rest, so the "
+            "outcome (delivered) is not judged");
+}
+
+TEST(Judge, OnScriptTheOutcomeIsJudged) {
+  SessionRecord r;
+  r.messages.push_back({});
+  Verdict v = Judge(Expecting(Expectation::kRefuse), r);
+  EXPECT_FALSE(v.pass);
+  EXPECT_FALSE(v.off_script);
   EXPECT_THAT(v.reasons,
-              ElementsAre("the client sent \"MAIL FROM:<a@b>\" where "
-                          "scenario line 7 expected \"STARTTLS\""));
+              ElementsAre("expected the client to refuse, observed delivered"));
 }
 
 TEST(Judge, DeliveryPassesWhereDeliveryOrRefusalIsExpected) {

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -27,6 +28,7 @@
 #include "certs/certs_command.h"
 #include "common/atomic_file.h"
 #include "server/import.h"
+#include "server/oracles.h"
 #include "server/record.h"
 #include "server/scenario.h"
 #include "server/server.h"
@@ -38,7 +40,7 @@ constexpr int kExitUsage = 2;
 constexpr int kExitRunDeadline = 3;
 
 constexpr std::string_view kSubcommands[] = {"serve", "certs", "import",
-                                             "record"};
+                                             "record", "oracles"};
 
 // A --*-timeout value: a duration such as 30s or 250ms, not zero.
 std::optional<std::chrono::milliseconds> TimeoutOption(
@@ -195,6 +197,23 @@ int Record(RecordArgs args) {
   return 0;
 }
 
+// The one list of oracle ids and rules, for people and for the Python
+// plugin, which reads it instead of keeping its own.
+int ListOracles(bool as_json) {
+  if (as_json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& o : starttls::server::Oracles()) {
+      out.push_back({{"id", o.id}, {"rule", o.rule}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& o : starttls::server::Oracles()) {
+    std::cout << o.id << "\t" << o.rule << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -320,12 +339,17 @@ int main(int argc, char** argv) {
   record->add_option("--run-dir", record_args.options.run_dir,
                      "directory for the certificates");
 
+  bool oracles_json = false;
+  CLI::App* oracles = app.add_subcommand(
+      "oracles", "list the oracles: the ids reports use and their rules");
+  oracles->add_flag("--json", oracles_json, "print JSON");
+
   // CLI11 would only say that a subcommand is required.
   if (argc > 1 && argv[1][0] != '-' &&
       std::find(std::begin(kSubcommands), std::end(kSubcommands),
                 std::string_view(argv[1])) == std::end(kSubcommands)) {
     std::cerr << "starttls-mock: unknown subcommand \"" << argv[1]
-              << "\" (subcommands: serve, certs, import, record)\n";
+              << "\" (subcommands: serve, certs, import, record, oracles)\n";
     return kExitUsage;
   }
   try {
@@ -343,6 +367,7 @@ int main(int argc, char** argv) {
     return starttls::certs::RunCertsCommand(certs_options, std::cout,
                                             std::cerr);
   }
+  if (oracles->parsed()) return ListOracles(oracles_json);
   if (import->parsed()) return Import(import_args);
   if (record->parsed()) return Record(std::move(record_args));
   if (sessions > 0) options.sessions = sessions;

@@ -117,6 +117,31 @@ std::string Printable(std::string_view bytes) {
   return out;
 }
 
+// The three-digit code of a final reply line, or "" for anything else.
+std::string_view ReplyCode(std::string_view line) {
+  return IsFinalReply(line) ? line.substr(0, 3) : std::string_view();
+}
+
+// True at a byte that starts a TLS handshake record (a ClientHello).
+bool IsHandshakeStart(std::string_view bytes) {
+  return !bytes.empty() && static_cast<unsigned char>(bytes[0]) == 0x16;
+}
+
+// Commands a client ends or abandons a session with: sending them trusts
+// nothing the server said.
+bool IsQuit(std::string_view line) { return Verb(line) == "QUIT"; }
+
+// SMTP command verbs: a line after a refused DATA that is none of these is
+// the message itself.
+bool IsCommand(std::string_view line) {
+  static constexpr std::string_view kVerbs[] = {
+      "EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET",     "NOOP",
+      "QUIT", "VRFY", "EXPN", "HELP", "AUTH", "STARTTLS", "BDAT"};
+  std::string verb = Verb(line);
+  return std::find(std::begin(kVerbs), std::end(kVerbs), verb) !=
+         std::end(kVerbs);
+}
+
 class Checker {
  public:
   explicit Checker(const OracleInput& input)
@@ -128,6 +153,7 @@ class Checker {
         server_tls_(Collect(events_, Peer::kServer, Layer::kTlsData)) {}
 
   std::vector<Finding> Run() {
+    TlsWithoutStartTls();
     StartTlsOrdering();
     AfterTls();
     Plaintext();
@@ -161,19 +187,104 @@ class Checker {
     findings_.push_back({std::move(id), std::move(message), {evidence}});
   }
 
-  // early-tls, tls-on-incomplete-reply, pipelined-after-starttls.
+  // The event at which the server closed the connection; kNever if it did
+  // not.
+  size_t ServerClosed() const {
+    for (size_t i = 0; i < events_.size(); ++i) {
+      if (events_[i].kind == Event::Kind::kClosed &&
+          events_[i].from == Peer::kServer) {
+        return i;
+      }
+    }
+    return kNever;
+  }
+
+  // The first handshake record the client sent in plain text at or after
+  // stream offset `from`: at the start of a chunk's line (offset 0 or after
+  // an LF).
+  std::optional<FirstByte> HandshakeFrom(uint64_t from) const {
+    for (const Stream::Chunk& c : client_plain_.chunks) {
+      for (size_t k = 0; k < c.bytes.size(); ++k) {
+        uint64_t at = c.offset + k;
+        if (at < from) continue;
+        bool line_start = at == 0 || (k > 0 && c.bytes[k - 1] == '\n') ||
+                          (k == 0 && PlainByteAt(at - 1) == '\n');
+        if (line_start && IsHandshakeStart(c.bytes.substr(k))) {
+          return FirstByte{c.event, at, 0x16, c.bytes.substr(k)};
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  char PlainByteAt(uint64_t offset) const {
+    for (const Stream::Chunk& c : client_plain_.chunks) {
+      if (offset >= c.offset && offset < c.offset + c.bytes.size()) {
+        return c.bytes[static_cast<size_t>(offset - c.offset)];
+      }
+    }
+    return '\0';
+  }
+
+  // tls-without-starttls: a ClientHello where no STARTTLS was sent.
+  void TlsWithoutStartTls() {
+    auto hello = HandshakeFrom(0);
+    if (!hello) return;
+    bool asked = std::any_of(client_plain_.lines.begin(),
+                             client_plain_.lines.end(), [&](const Line& l) {
+                               return l.end <= hello->offset &&
+                                      Verb(l.text) == "STARTTLS";
+                             });
+    if (asked) return;
+    Add("tls-without-starttls",
+        "the client started TLS without having sent STARTTLS: it took a "
+        "reply it never asked for as the go-ahead",
+        At(hello->event, hello->offset, Printable(hello->rest)));
+  }
+
+  // early-tls, tls-on-incomplete-reply, tls-without-220,
+  // pipelined-after-starttls.
   void StartTlsOrdering() {
     auto starttls =
         std::find_if(client_plain_.lines.begin(), client_plain_.lines.end(),
                      [](const Line& l) { return Verb(l.text) == "STARTTLS"; });
     if (starttls == client_plain_.lines.end()) return;
     size_t reply = FinalReplyAfter(server_plain_, starttls->event);
+    // What the server answered, whenever the client acted: a handshake after
+    // any answer but 220 is a finding however the timing fell.
+    std::string_view code;
+    for (const Line& l : server_plain_.lines) {
+      if (l.event == reply && IsFinalReply(l.text)) {
+        code = ReplyCode(l.text);
+        break;
+      }
+    }
+    if (!code.empty() && code != "220") {
+      if (auto hello = HandshakeFrom(starttls->end)) {
+        Add("tls-without-220",
+            fmt::format("the client started TLS although the server "
+                        "answered STARTTLS with {}, not 220",
+                        code),
+            At(hello->event, hello->offset, Printable(hello->rest)));
+        return;
+      }
+    }
     auto early = ClientBytesBefore(client_plain_, starttls->end, reply);
     if (!early) return;
     Evidence evidence = At(early->event, early->offset, Printable(early->rest));
     if (early->byte != 0x16) {
+      // Giving up (QUIT) is no pipelining, and neither is what the client
+      // wrote after the server had closed the connection.
+      if (early->event > ServerClosed()) return;
+      auto line =
+          std::find_if(client_plain_.lines.begin(), client_plain_.lines.end(),
+                       [&](const Line& l) { return l.end > early->offset; });
+      if (line != client_plain_.lines.end() && line->begin == early->offset &&
+          IsQuit(line->text)) {
+        return;
+      }
       Add("pipelined-after-starttls",
-          "the client sent plaintext after STARTTLS before the server's "
+          "the client sent a command after STARTTLS before the server's "
           "reply to it (RFC 3207 section 4.2)",
           evidence);
       return;
@@ -215,11 +326,65 @@ class Checker {
             At(next->event, next->offset, Printable(next->rest)));
       }
     }
+    if (!Has("acted-on-injected-reply")) MessageAfterRefusedData();
     for (const Line& l : client_tls_.lines) {
       if (Verb(l.text) == "STARTTLS") {
         Add("second-starttls", "the client sent STARTTLS again over TLS",
             At(l.event, l.begin, l.text));
         break;
+      }
+    }
+  }
+
+  bool Has(std::string_view id) const {
+    return std::any_of(findings_.begin(), findings_.end(),
+                       [&](const Finding& f) { return f.id == id; });
+  }
+
+  // acted-on-injected-reply, judged by what the client did rather than when:
+  // over TLS the client sent its message after DATA although the server
+  // answered that DATA with something other than 354. Commands and replies
+  // pair up in order (one final reply per command, one per message), so the
+  // answer to DATA is known however the client pipelined. A client that
+  // read replies injected before TLS (a 354 among them) sends its message
+  // into a refusal.
+  void MessageAfterRefusedData() {
+    std::vector<const Line*> replies;
+    for (const Line& l : server_tls_.lines) {
+      if (IsFinalReply(l.text)) replies.push_back(&l);
+    }
+    size_t k = 0;  // replies consumed
+    bool in_message = false;
+    bool refused_data = false;
+    std::string_view refusal;
+    for (const Line& l : client_tls_.lines) {
+      if (in_message) {
+        if (l.text == ".") {
+          in_message = false;
+          ++k;
+        }
+        continue;
+      }
+      if (refused_data) {
+        refused_data = false;
+        if (!IsCommand(l.text)) {
+          Add("acted-on-injected-reply",
+              fmt::format("over TLS the client sent its message although "
+                          "the server answered DATA with \"{}\": it used a "
+                          "reply from before TLS",
+                          refusal),
+              At(l.event, l.begin, l.text));
+          return;
+        }
+      }
+      size_t mine = k++;
+      if (Verb(l.text) != "DATA") continue;
+      if (mine >= replies.size()) return;  // never answered
+      if (ReplyCode(replies[mine]->text) == "354") {
+        in_message = true;
+      } else {
+        refused_data = true;
+        refusal = replies[mine]->text;
       }
     }
   }
@@ -284,12 +449,34 @@ class Checker {
     }
   }
 
+  // Going on means sending anything that trusts the channel; a lone QUIT
+  // (or an alert, or closing) is the client refusing it.
   void Certificate() {
     if (!input_.bad_certificate || client_tls_.chunks.empty()) return;
-    const Stream::Chunk& c = client_tls_.chunks.front();
-    Add("proceeded-after-bad-certificate",
-        "the client sent data over TLS with a certificate it must reject",
-        At(c.event, c.offset, Printable(c.bytes)));
+    uint64_t quit_end = 0;  // the client's TLS stream up to here is QUITs
+    for (const Line& l : client_tls_.lines) {
+      if (l.begin != quit_end || !IsQuit(l.text)) break;
+      quit_end = l.end;
+    }
+    for (const Stream::Chunk& c : client_tls_.chunks) {
+      if (c.offset + c.bytes.size() <= quit_end) continue;
+      size_t skip =
+          quit_end > c.offset ? static_cast<size_t>(quit_end - c.offset) : 0;
+      std::string_view rest = c.bytes.substr(skip);
+      // A QUIT cut short by the end of the session refuses too.
+      if (IsLastClientChunk(c) && rest.size() < 6 &&
+          std::string_view("QUIT\r\n").starts_with(Verb(rest))) {
+        return;
+      }
+      Add("proceeded-after-bad-certificate",
+          "the client sent data over TLS with a certificate it must reject",
+          At(c.event, c.offset + skip, Printable(rest)));
+      return;
+    }
+  }
+
+  bool IsLastClientChunk(const Stream::Chunk& c) const {
+    return &c == &client_tls_.chunks.back();
   }
 
   const OracleInput& input_;
@@ -324,6 +511,11 @@ const std::vector<OracleInfo>& Oracles() {
       {"downgrade-by-reconnect",
        "after a failed handshake, do not come back and send mail in plain "
        "text"},
+      {"tls-without-starttls",
+       "start TLS only after sending STARTTLS and reading its 220"},
+      {"tls-without-220",
+       "start TLS only when STARTTLS was answered 220; any other answer "
+       "means no TLS"},
       {"hang", "make progress or close the connection before the deadline"},
   };
   return *oracles;

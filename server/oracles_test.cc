@@ -91,7 +91,7 @@ TEST(Oracles, EveryOracleHasAUniqueIdAndARule) {
     EXPECT_TRUE(ids.insert(info.id).second) << info.id;
     EXPECT_FALSE(info.rule.empty()) << info.id;
   }
-  EXPECT_EQ(ids.size(), 11u);
+  EXPECT_EQ(ids.size(), 13u);
 }
 
 TEST(Oracles, ACorrectStartTlsSessionTripsNothing) {
@@ -548,6 +548,198 @@ TEST(Oracles, HangIsQuietWhenTheClientClosed) {
   Transcript t;
   t.S("220 mx\r\n");
   t.Mark(Event::Kind::kClosed, Peer::kClient, "fin");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+// Point by point: what a legal client does is quiet, and the findings are
+// judged by what the client acted on, not by when.
+
+TEST(Oracles, ProceededAfterBadCertificateIsQuietForALoneQuitOverTls) {
+  // Postfix with smtp_tls_security_level=secure: the handshake completes,
+  // the certificate does not verify, the client sends only QUIT.
+  Transcript t;
+  UpToTls(t);
+  t.TlsC("QUIT\r\n");
+  t.TlsS("221 bye\r\n");
+  EXPECT_THAT(t.Run(/*bad_certificate=*/true), IsEmpty());
+}
+
+TEST(Oracles, ProceededAfterBadCertificateIsQuietForAQuitCutShort) {
+  Transcript t;
+  UpToTls(t);
+  t.TlsC("QU");
+  EXPECT_THAT(t.Run(/*bad_certificate=*/true), IsEmpty());
+}
+
+TEST(Oracles, ProceededAfterBadCertificateFiresOnEhloAfterAQuit) {
+  Transcript t;
+  UpToTls(t);
+  t.TlsC("QUIT\r\n");
+  size_t ehlo = t.TlsC("EHLO c\r\n");
+  auto findings = t.Run(/*bad_certificate=*/true);
+  ASSERT_THAT(Ids(findings), ElementsAre("proceeded-after-bad-certificate"));
+  EXPECT_EQ(findings[0].evidence[0].event, ehlo);
+  EXPECT_EQ(findings[0].evidence[0].offset, 6u);
+}
+
+TEST(Oracles, PipelinedAfterStartTlsIsQuietForAQuitWhileTheReplyIsAwaited) {
+  // The client's own timeout ran out waiting for the 220: giving up with
+  // QUIT is refusing, not pipelining.
+  Transcript t;
+  UpToStartTls(t);
+  t.C("STARTTLS\r\n");
+  t.C("QUIT\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(Oracles, PipelinedAfterStartTlsIsQuietForWhatFollowsTheServersClose) {
+  Transcript t;
+  UpToStartTls(t);
+  t.C("STARTTLS\r\n");
+  t.Mark(Event::Kind::kClosed, Peer::kServer, "fin");
+  t.C("RSET\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(Oracles,
+     PipelinedAfterStartTlsStillFiresForACommandBeforeTheServersClose) {
+  Transcript t;
+  UpToStartTls(t);
+  t.C("STARTTLS\r\n");
+  t.C("RSET\r\n");
+  t.Mark(Event::Kind::kClosed, Peer::kServer, "fin");
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("pipelined-after-starttls"));
+}
+
+TEST(Oracles, TlsWithout220FiresOnAHandshakeAfterA454) {
+  Transcript t;
+  UpToStartTls(t);
+  t.C("STARTTLS\r\n");
+  t.S("454 4.7.0 not now\r\n");
+  size_t hello = t.C(Transcript::kClientHello);
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("tls-without-220"));
+  EXPECT_THAT(findings[0].message, HasSubstr("with 454"));
+  EXPECT_EQ(findings[0].evidence[0].event, hello);
+}
+
+TEST(Oracles, TlsWithout220FiresOnAHandshakeAfterA250Or354) {
+  for (std::string_view reply : {"250 ok\r\n", "354 go\r\n", "252 x\r\n"}) {
+    Transcript t;
+    UpToStartTls(t);
+    t.C("STARTTLS\r\n");
+    t.S(reply);
+    t.C(Transcript::kClientHello);
+    EXPECT_THAT(Ids(t.Run()), ElementsAre("tls-without-220")) << reply;
+  }
+}
+
+TEST(Oracles, TlsWithout220FiresEvenWhenTheHandshakeCameBeforeTheRefusal) {
+  // An injected 220 taken as the answer: the real answer is 454 whenever
+  // the client acted.
+  Transcript t;
+  UpToStartTls(t);
+  t.S("220 injected\r\n");
+  t.C("STARTTLS\r\n");
+  t.C(Transcript::kClientHello);
+  t.S("454 4.7.0 not now\r\n");
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("tls-without-220"));
+}
+
+TEST(Oracles, TlsWithout220IsQuietAfterA220) {
+  Transcript t;
+  UpToStartTls(t);
+  t.C("STARTTLS\r\n");
+  t.S("220 go\r\n");
+  t.C(Transcript::kClientHello);
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(Oracles, TlsWithout220IsQuietWhenTheClientQuitsAfterA454) {
+  Transcript t;
+  UpToStartTls(t);
+  t.C("STARTTLS\r\n");
+  t.S("454 4.7.0 not now\r\n");
+  t.C("QUIT\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(Oracles, TlsWithoutStartTlsFiresOnAClientHelloAfterEhlo) {
+  // Postfix on an unsolicited 220: STARTTLS never went out, the
+  // ClientHello did.
+  Transcript t;
+  UpToStartTls(t);
+  t.S("220 injected\r\n");
+  size_t hello = t.C(Transcript::kClientHello);
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("tls-without-starttls"));
+  EXPECT_EQ(findings[0].evidence[0].event, hello);
+  EXPECT_EQ(findings[0].evidence[0].offset, 8u);
+}
+
+TEST(Oracles, TlsWithoutStartTlsFiresOnAClientHelloInTheSameWriteAsEhlo) {
+  Transcript t;
+  t.S("220 mx\r\n");
+  t.C(std::string("EHLO c\r\n") + std::string(Transcript::kClientHello));
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("tls-without-starttls"));
+}
+
+TEST(Oracles, TlsWithoutStartTlsIsQuietAfterStartTls) {
+  Transcript t;
+  UpToTls(t);
+  t.C(Transcript::kClientHello);  // a second ClientHello, still after it
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+// A TLS session that reaches DATA; the server's answer to DATA is `reply`.
+void UpToDataOverTls(Transcript& t, std::string_view reply) {
+  UpToTls(t);
+  t.TlsC("EHLO c\r\n");
+  t.TlsS("250 mx\r\n");
+  t.TlsC("MAIL FROM:<a@b>\r\n");
+  t.TlsS("250 ok\r\n");
+  t.TlsC("RCPT TO:<c@d>\r\n");
+  t.TlsS("550 5.1.1 no\r\n");
+  t.TlsC("DATA\r\n");
+  t.TlsS(reply);
+}
+
+TEST(Oracles, ActedOnInjectedReplyFiresOnTheMessageAfterARefusedData) {
+  // aiosmtplib: replies injected before TLS parsed lazily, so the next
+  // command always comes after the real reply; but the message goes out
+  // after a 554 to DATA, on the strength of an injected 354.
+  Transcript t;
+  UpToDataOverTls(t, "554 5.5.1 No valid recipients\r\n");
+  size_t body = t.TlsC("From: <a@b>\r\n\r\nhello\r\n.\r\n");
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("acted-on-injected-reply"));
+  EXPECT_EQ(findings[0].evidence[0].event, body);
+  EXPECT_THAT(findings[0].message, HasSubstr("554 5.5.1"));
+}
+
+TEST(Oracles, ActedOnInjectedReplyFiresOnAMessagePipelinedWithData) {
+  Transcript t;
+  UpToTls(t);
+  t.TlsC("EHLO c\r\n");
+  t.TlsS("250 mx\r\n");
+  t.TlsC("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: x\r\n");
+  t.TlsS("250 ok\r\n550 no\r\n554 no recipients\r\n");
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("acted-on-injected-reply"));
+}
+
+TEST(Oracles, ActedOnInjectedReplyIsQuietWhenTheClientQuitsAfterARefusedData) {
+  Transcript t;
+  UpToDataOverTls(t, "554 5.5.1 No valid recipients\r\n");
+  t.TlsC("RSET\r\nQUIT\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(Oracles, ActedOnInjectedReplyIsQuietForAMessageAfter354) {
+  Transcript t;
+  UpToDataOverTls(t, "354 go ahead\r\n");
+  t.TlsC("Subject: x\r\n\r\nhello\r\n.\r\n");
+  t.TlsS("250 accepted\r\n");
+  t.TlsC("QUIT\r\n");
   EXPECT_THAT(t.Run(), IsEmpty());
 }
 

@@ -285,6 +285,7 @@ std::string SessionReportText(const Scenario& scenario,
   }
   w.EndArray();
   w.StringField("observed", OutcomeName(verdict.observed));
+  w.StringField("off_script", verdict.off_script_reason);
   w.Key("oracles");
   w.BeginArray();
   for (const Finding& f : verdict.findings) {
@@ -343,7 +344,7 @@ std::string SessionReportText(const Scenario& scenario,
   w.StringField("sni", record.tls.sni);
   w.StringField("version", record.tls.version);
   w.EndObject();
-  w.StringField("verdict", verdict.pass ? "pass" : "fail");
+  w.StringField("verdict", VerdictName(verdict));
   w.EndObject();
   out += '\n';
   return out;
@@ -407,7 +408,8 @@ json SessionReport(const Scenario& scenario, const SessionRecord& record,
       {"ended", record.ended},
       {"expected", ExpectationName(scenario.expect)},
       {"observed", OutcomeName(verdict.observed)},
-      {"verdict", verdict.pass ? "pass" : "fail"},
+      {"verdict", VerdictName(verdict)},
+      {"off_script", verdict.off_script_reason},
       {"reasons", verdict.reasons},
       {"oracles", oracles},
       {"events", events},

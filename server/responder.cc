@@ -98,7 +98,73 @@ void Responder::ResetTransaction() {
   if (state_ != State::kInitial) state_ = State::kGreeted;
 }
 
+void Responder::FollowScriptedLine(std::string_view line) {
+  Followed before{.verb = Upper(line.substr(0, line.find(' '))),
+                  .state = state_,
+                  .current = current_,
+                  .data_size = data_size_,
+                  .messages = messages_.size()};
+  if (state_ == State::kData) {
+    (void)DataLine(line);
+    // Only the end of the message is answered.
+    if (line == ".") {
+      before.verb.clear();
+      before.reply_code = "250";
+      followed_ = std::move(before);
+    }
+    return;
+  }
+  // The responder's own answer, so the script's can be compared with it.
+  std::map<std::string, std::string> answers;
+  answers.swap(scripted_answers_);
+  Response own = OnLine(line);
+  answers.swap(scripted_answers_);
+  before.reply_code = own.reply.substr(0, 3);
+  before.action = own.action;
+  followed_ = std::move(before);
+}
+
+void Responder::ScriptLine(std::string_view line) {
+  if (!followed_) return;
+  bool final_line = line.size() >= 3 &&
+                    std::isdigit(static_cast<unsigned char>(line[0])) &&
+                    std::isdigit(static_cast<unsigned char>(line[1])) &&
+                    std::isdigit(static_cast<unsigned char>(line[2])) &&
+                    (line.size() == 3 || line[3] == ' ');
+  if (!final_line) return;
+  Followed f = std::move(*followed_);
+  followed_.reset();
+  std::string_view code = line.substr(0, 3);
+  bool refused = code[0] == '4' || code[0] == '5';
+  if (refused) {
+    // A message the script did not accept was not delivered.
+    messages_.resize(f.messages);
+  }
+  if (f.verb.empty()) return;  // the end of a message: the transaction is over
+  if (refused) {
+    state_ = f.state;
+    current_ = std::move(f.current);
+    data_size_ = f.data_size;
+  }
+  bool not_granted = f.action == Action::kStartTls && code != "220";
+  if ((refused && code != f.reply_code) || not_granted) {
+    scripted_answers_[f.verb] = std::string(line) + "\r\n";
+  } else if (!refused) {
+    scripted_answers_.erase(f.verb);
+  }
+}
+
+bool Responder::IsDetour(std::string_view line) const {
+  if (state_ == State::kData) return false;
+  std::string verb = Upper(line.substr(0, line.find(' ')));
+  return verb == "EHLO" || verb == "HELO" || verb == "NOOP" || verb == "RSET";
+}
+
 void Responder::OnTlsStarted() {
+  // The server behind TLS is the real one: nothing a man in the middle
+  // answered before applies.
+  scripted_answers_.clear();
+  followed_.reset();
   tls_active_ = true;
   state_ = State::kInitial;
   ResetTransaction();
@@ -113,6 +179,10 @@ Responder::Response Responder::OnLine(std::string_view line) {
                              ? std::string_view()
                              : line.substr(space + 1);
 
+  if (auto scripted = scripted_answers_.find(verb);
+      scripted != scripted_answers_.end()) {
+    return {scripted->second, Action::kNone};
+  }
   if (verb == "EHLO" || verb == "HELO") return Ehlo(arg, verb == "EHLO");
   if (verb == "MAIL") return Mail(arg);
   if (verb == "RCPT") return Rcpt(arg);

@@ -308,6 +308,18 @@ class Parser {
                                             c)));
       }
     }
+    if (!send) {
+      // Every alternative of "A | B" must say something.
+      size_t at = 0;
+      for (std::string_view alternative : PatternAlternatives(rest)) {
+        if (Trim(alternative).empty()) {
+          return unexpected(Error(n, static_cast<int>(at) + 4,
+                                  "empty alternative in a \"C:\" pattern "
+                                  "(alternatives are separated by \" | \")"));
+        }
+        at += alternative.size() + 3;
+      }
+    }
     scenario_.steps.push_back(
         Step{.kind = send ? Step::Kind::kSend : Step::Kind::kExpect,
              .text = std::string(rest),
@@ -753,18 +765,43 @@ tl::expected<Scenario, ParseError> LoadScenario(
   return ParseScenario(buf.str(), file.string());
 }
 
-bool MatchesClientLine(std::string_view pattern, std::string_view line) {
-  auto split = [](std::string_view s) {
+namespace {
+
+// One alternative of a `C:` pattern. The pattern's first word and the line's
+// first word compare without regard to case; `*` matches any run of
+// characters anywhere, across the space between verb and argument too.
+bool MatchesOne(std::string_view pattern, std::string_view line) {
+  auto lower_verb = [](std::string_view s) {
     size_t sp = s.find(' ');
-    return std::pair{s.substr(0, sp), sp == std::string_view::npos
-                                          ? std::string_view()
-                                          : s.substr(sp)};
+    return Lower(s.substr(0, sp)) +
+           std::string(sp == std::string_view::npos ? "" : s.substr(sp));
   };
-  auto [pverb, prest] = split(pattern);
-  auto [lverb, lrest] = split(line);
-  if (!Glob(Lower(pverb), Lower(lverb))) return false;
-  if (Glob(prest, lrest)) return true;
-  return prest == " *" && lrest.empty();
+  std::string p = lower_verb(pattern);
+  std::string l = lower_verb(line);
+  if (Glob(p, l)) return true;
+  // "EHLO *" also matches a bare "EHLO".
+  return p.ends_with(" *") &&
+         Glob(std::string_view(p).substr(0, p.size() - 2), l) &&
+         l.find(' ') == std::string::npos;
+}
+
+}  // namespace
+
+std::vector<std::string_view> PatternAlternatives(std::string_view pattern) {
+  std::vector<std::string_view> out;
+  while (true) {
+    size_t bar = pattern.find(" | ");
+    out.push_back(pattern.substr(0, bar));
+    if (bar == std::string_view::npos) return out;
+    pattern.remove_prefix(bar + 3);
+  }
+}
+
+bool MatchesClientLine(std::string_view pattern, std::string_view line) {
+  for (std::string_view alternative : PatternAlternatives(pattern)) {
+    if (MatchesOne(alternative, line)) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> ResponderCapabilities(const Scenario& scenario,
@@ -788,7 +825,12 @@ std::vector<std::string> ResponderCapabilities(const Scenario& scenario,
       first = false;
       if (text.size() < 4 || text[3] != '-') break;
     }
-    if (!first) found = std::move(keywords);
+    if (!first) {
+      found = std::move(keywords);
+    } else if (i + 1 < steps.size() && steps[i + 1].kind == Step::Kind::kSend) {
+      // EHLO refused: the server advertised nothing, STARTTLS included.
+      found = std::vector<std::string>{};
+    }
   }
   // A scripted one-line EHLO reply means "no extensions", STARTTLS included.
   if (found) return *found;

@@ -110,11 +110,18 @@ struct ParseError {
 [[nodiscard]] tl::expected<Scenario, ParseError> LoadScenario(
     const std::filesystem::path& file);
 
-// True when a client line matches a `C:` pattern: `*` matches any run of
-// characters, the verb (first word) compares without regard to case, and a
-// pattern ending in " *" also matches the line without that argument.
+// True when a client line matches a `C:` pattern. A pattern is one or more
+// alternatives separated by " | " (space, bar, space); a line matches when it
+// matches any of them. In an alternative `*` matches any run of characters
+// (spaces included), the first word compares without regard to case, and an
+// alternative ending in " *" also matches the bare first word ("EHLO *"
+// matches "EHLO").
 [[nodiscard]] bool MatchesClientLine(std::string_view pattern,
                                      std::string_view line);
+
+// The alternatives of a `C:` pattern, in the order written.
+[[nodiscard]] std::vector<std::string_view> PatternAlternatives(
+    std::string_view pattern);
 
 // The EHLO keywords the responder offers for `scenario`: its Capabilities
 // header, else the keywords of the last scripted EHLO reply, else defaults.

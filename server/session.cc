@@ -94,9 +94,11 @@ class Interpreter {
     switch (step.kind) {
       case Step::Kind::kSend:
         pending_ += step.text + "\r\n";
+        responder_.ScriptLine(step.text);
         co_return true;
       case Step::Kind::kRaw:
         pending_ += step.text;
+        FollowRaw(step.text);
         co_return true;
       case Step::Kind::kWrite:
         co_return co_await Write(step);
@@ -160,24 +162,66 @@ class Interpreter {
     co_return co_await Flush(step, shape);
   }
 
+  // Complete lines of raw bytes the script sends are replies too.
+  void FollowRaw(std::string_view bytes) {
+    raw_line_ += bytes;
+    size_t lf;
+    while ((lf = raw_line_.find('\n')) != std::string::npos) {
+      std::string_view line(raw_line_.data(), lf);
+      if (line.ends_with('\r')) line.remove_suffix(1);
+      responder_.ScriptLine(line);
+      raw_line_.erase(0, lf + 1);
+    }
+  }
+
+  // Reads the client line a `C:` step waits for. A client on another legal
+  // path is not failed for it: a detour (a line the protocol allows at any
+  // point) is answered by the responder while the step keeps waiting; a
+  // client that quits ends the session; any other line leaves the script
+  // ("off script"), and the responder serves the rest of the connection.
   asio::awaitable<bool> Expect(const Step& step) {
-    auto line = co_await wire_->ReadLine(kMaxLineLength, WaitDeadline());
-    if (!line) {
-      Ended(line.error(), fmt::format("while the script expected \"{}\" {}",
-                                      step.text, Where(step)));
-      co_return false;
-    }
-    if (!MatchesClientLine(step.text, *line)) {
+    while (true) {
+      auto line = co_await wire_->ReadLine(kMaxLineLength, WaitDeadline());
+      if (!line) {
+        Ended(line.error(), fmt::format("while the script expected \"{}\" {}",
+                                        step.text, Where(step)));
+        co_return false;
+      }
+      if (MatchesClientLine(step.text, *line)) {
+        // The responder follows the protocol state while the script speaks,
+        // so that `serve` can take over at any point.
+        responder_.FollowScriptedLine(*line);
+        co_return true;
+      }
+      if (responder_.IsDetour(*line)) {
+        record_->events.Mark(
+            Event::Kind::kNote, Peer::kServer,
+            fmt::format("detour: the responder answered \"{}\" while the "
+                        "script waited for \"{}\" {}",
+                        *line, step.text, Where(step)));
+        if (!co_await Answer(*line)) co_return false;
+        continue;
+      }
+      Responder::Response response = responder_.OnLine(*line);
+      if (response.action == Responder::Action::kClose) {
+        if (co_await SendReply(response)) {
+          record_->ended =
+              fmt::format("the client quit where the script expected \"{}\" {}",
+                          step.text, Where(step));
+        }
+        co_return false;
+      }
       record_->mismatch = Mismatch{step.line, step.text, *line};
-      record_->ended = fmt::format(
-          "the client sent \"{}\" where the script expected \"{}\" {}", *line,
-          step.text, Where(step));
+      record_->events.Mark(
+          Event::Kind::kNote, Peer::kServer,
+          fmt::format("off script: the client sent \"{}\" where the script "
+                      "expected \"{}\" {}; the responder serves the rest",
+                      *line, step.text, Where(step)));
+      // The script's remaining steps, a closing `close` included, do not
+      // apply to a client on another path.
+      if (co_await Carry(response)) (void)co_await ServeLines();
       co_return false;
     }
-    // The responder follows the protocol state even while the script speaks,
-    // so that `serve` can take over at any point.
-    (void)responder_.OnLine(*line);
-    co_return true;
   }
 
   static int Version(std::string_view v) {
@@ -247,6 +291,12 @@ class Interpreter {
         co_return false;
       }
     }
+    co_return co_await ServeLines();
+  }
+
+  // The responder answers every client line until the client quits (true)
+  // or the connection ends (false).
+  asio::awaitable<bool> ServeLines() {
     while (true) {
       auto line = co_await wire_->ReadLine(kMaxLineLength, WaitDeadline());
       if (!line) {
@@ -258,32 +308,44 @@ class Interpreter {
         co_return false;
       }
       Responder::Response response = responder_.OnLine(*line);
-      if (!response.reply.empty()) {
-        if (auto sent = co_await wire_->Send(response.reply, WaitDeadline());
-            !sent) {
-          Ended(sent.error(), "while the responder was serving");
-          co_return false;
-        }
+      if (response.action == Responder::Action::kClose) {
+        if (!co_await SendReply(response)) co_return false;
+        record_->ended = "the client quit";
+        co_return true;
       }
-      switch (response.action) {
-        case Responder::Action::kNone:
-          break;
-        case Responder::Action::kClose:
-          record_->ended = "the client quit";
-          co_return true;
-        case Responder::Action::kStartTls:
-          if (auto tls = co_await wire_->StartTls(ctx_.tls, kDefaultTls,
-                                                  WaitDeadline());
-              !tls) {
-            TlsFailed();
-            Ended(tls.error(),
-                  "during the TLS handshake the responder started");
-            co_return false;
-          }
-          responder_.OnTlsStarted();
-          break;
-      }
+      if (!co_await Carry(response)) co_return false;
     }
+  }
+
+  // The responder answers one line (a detour): false ends the session.
+  asio::awaitable<bool> Answer(std::string_view line) {
+    co_return co_await Carry(responder_.OnLine(line));
+  }
+
+  asio::awaitable<bool> SendReply(const Responder::Response& response) {
+    if (response.reply.empty()) co_return true;
+    if (auto sent = co_await wire_->Send(response.reply, WaitDeadline());
+        !sent) {
+      Ended(sent.error(), "while the responder was serving");
+      co_return false;
+    }
+    co_return true;
+  }
+
+  // Sends the responder's reply and carries out its action, but for kClose,
+  // which the caller handles; false ends the session.
+  asio::awaitable<bool> Carry(const Responder::Response& response) {
+    if (!co_await SendReply(response)) co_return false;
+    if (response.action != Responder::Action::kStartTls) co_return true;
+    if (auto tls =
+            co_await wire_->StartTls(ctx_.tls, kDefaultTls, WaitDeadline());
+        !tls) {
+      TlsFailed();
+      Ended(tls.error(), "during the TLS handshake the responder started");
+      co_return false;
+    }
+    responder_.OnTlsStarted();
+    co_return true;
   }
 
   Wire* wire_;
@@ -296,6 +358,7 @@ class Interpreter {
   std::chrono::steady_clock::time_point session_deadline_;
   bool greeted_ = false;  // the script has sent something to the client
   std::string pending_;   // queued by `S:` and `send`, not yet written
+  std::string raw_line_;  // raw bytes queued by `send`, not yet a whole line
   CloseOptions close_;
 };
 

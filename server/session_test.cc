@@ -70,20 +70,178 @@ TEST(RunSession, ScriptedLinesAreSentWithCrlfAndMatchedLinesAdvance) {
   EXPECT_THAT(r.ended, HasSubstr("the server closed the connection"));
 }
 
-TEST(RunSession, MismatchEndsTheSessionWithExpectedAndActualLine) {
-  Scenario scenario = Parse("Summary: x\nS: 220 hi\nC: STARTTLS\nS: 220 go\n");
+TEST(RunSession, AClientOffScriptIsServedByTheResponderAndNotJudged) {
+  Scenario scenario = Parse(
+      "Summary: x\nExpect: refuse\nS: 220 hi\nC: EHLO *\nS: 250 mx\n"
+      "C: STARTTLS\nS: 220 go\ntls\n");
   std::string got;
   SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("VRFY someone\r\n")));
+    got = ReadSome(s);
+    asio::write(s, asio::buffer(std::string("QUIT\r\n")));
+    got += ReadAll(s);
+  });
+  EXPECT_EQ(got, "252 2.5.2 Cannot VRFY user\r\n221 2.0.0 Bye\r\n")
+      << "the responder answers from where the client left the script";
+  ASSERT_TRUE(r.mismatch.has_value());
+  EXPECT_EQ(r.mismatch->line, 6);
+  EXPECT_EQ(r.mismatch->expected, "STARTTLS");
+  EXPECT_EQ(r.mismatch->actual, "VRFY someone");
+  EXPECT_FALSE(r.script_completed);
+  Verdict v = Judge(scenario, r);
+  EXPECT_FALSE(v.pass);
+  EXPECT_TRUE(v.off_script);
+  EXPECT_EQ(VerdictName(v), "off-script");
+  EXPECT_THAT(v.reasons, ::testing::IsEmpty());
+  EXPECT_THAT(v.off_script_reason, HasSubstr("scenario line 6"));
+}
+
+TEST(RunSession, OffScriptAnOracleStillFails) {
+  Scenario scenario =
+      Parse("Summary: x\nExpect: refuse\nS: 220 hi\nC: STARTTLS\ntls\n");
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("AUTH PLAIN AGFAYg==\r\n")));
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("QUIT\r\n")));
+    ReadAll(s);
+  });
+  ASSERT_TRUE(r.mismatch.has_value());
+  Verdict v = Judge(scenario, r);
+  EXPECT_FALSE(v.pass);
+  EXPECT_FALSE(v.off_script);
+  EXPECT_EQ(VerdictName(v), "fail");
+  ASSERT_EQ(v.findings.size(), 1u);
+  EXPECT_EQ(v.findings[0].id, "credentials-in-plaintext");
+}
+
+TEST(RunSession, ADetourIsAnsweredWhileTheScriptWaits) {
+  // A second EHLO and a NOOP where the script waits for MAIL: legal, and
+  // the script goes on when MAIL comes.
+  Scenario scenario = Parse(
+      "Summary: x\nExpect: refuse\nS: 220 hi\nC: EHLO *\nS: 250-mx\n"
+      "S: 250 8BITMIME\nC: MAIL FROM:*\nS: 250 scripted\nclose\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
+    got = ReadSome(s);
+    asio::write(s, asio::buffer(std::string("NOOP\r\n")));
+    got += ReadSome(s);
     asio::write(s, asio::buffer(std::string("MAIL FROM:<a@b>\r\n")));
+    got += ReadAll(s);
+  });
+  EXPECT_EQ(got,
+            "250-mail.example.test Hello c\r\n250 8BITMIME\r\n"
+            "250 2.0.0 OK\r\n250 scripted\r\n");
+  EXPECT_FALSE(r.mismatch.has_value());
+  EXPECT_TRUE(r.script_completed);
+}
+
+TEST(RunSession, AClientThatQuitsWhereTheScriptWaitsRefusedAndIsJudged) {
+  Scenario scenario = Parse(
+      "Summary: x\nExpect: refuse\nS: 220 hi\nC: EHLO *\nS: 250 mx\n"
+      "C: STARTTLS\nS: 220 go\ntls\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("QUIT\r\n")));
     got = ReadAll(s);
   });
-  EXPECT_EQ(got, "220 hi\r\n") << "nothing after the mismatch";
-  ASSERT_TRUE(r.mismatch.has_value());
-  EXPECT_EQ(r.mismatch->line, 3);
-  EXPECT_EQ(r.mismatch->expected, "STARTTLS");
-  EXPECT_EQ(r.mismatch->actual, "MAIL FROM:<a@b>");
-  EXPECT_FALSE(r.script_completed);
-  EXPECT_FALSE(Judge(scenario, r).pass);
+  EXPECT_EQ(got, "221 2.0.0 Bye\r\n");
+  EXPECT_FALSE(r.mismatch.has_value());
+  EXPECT_THAT(r.ended, HasSubstr("quit where the script expected"));
+  Verdict v = Judge(scenario, r);
+  EXPECT_EQ(v.observed, Outcome::kRefused);
+  EXPECT_TRUE(v.pass);
+}
+
+TEST(RunSession, AnAlternativeInThePatternIsOnTheScript) {
+  Scenario scenario =
+      Parse("Summary: x\nS: 220 hi\nC: EHLO * | HELO *\nS: 250 ok\nclose\n");
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("HELO me\r\n")));
+    ReadAll(s);
+  });
+  EXPECT_FALSE(r.mismatch.has_value());
+  EXPECT_TRUE(r.script_completed);
+}
+
+TEST(RunSession, ARecipientTheScriptRefusedIsNotDelivered) {
+  // The script refuses the only recipient; the responder then takes over and
+  // must not accept DATA for it.
+  Scenario scenario = Parse(
+      "Summary: x\nExpect: refuse\nS: 220 hi\nC: EHLO *\nS: 250 mx\n"
+      "C: MAIL FROM:*\nS: 250 ok\nC: RCPT TO:*\nS: 550 5.1.1 no\nserve\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    for (const char* line :
+         {"EHLO c\r\n", "MAIL FROM:<a@b>\r\n", "RCPT TO:<c@d>\r\n"}) {
+      asio::write(s, asio::buffer(std::string(line)));
+      ReadSome(s);
+    }
+    asio::write(s, asio::buffer(std::string("DATA\r\n")));
+    got = ReadSome(s);
+    asio::write(s, asio::buffer(std::string("QUIT\r\n")));
+    ReadAll(s);
+  });
+  EXPECT_THAT(got, ::testing::StartsWith("554"));
+  EXPECT_THAT(r.messages, ::testing::IsEmpty());
+  EXPECT_EQ(Judge(scenario, r).observed, Outcome::kRefused);
+}
+
+TEST(RunSession, StartTlsTheScriptRefusedStaysRefused) {
+  // An attacker who strips STARTTLS answers every STARTTLS with an error.
+  Scenario scenario = Parse(
+      "Summary: x\nExpect: refuse\nS: 220 hi\nC: EHLO *\nS: 250-mx\n"
+      "S: 250 STARTTLS\nC: STARTTLS\nS: 454 4.7.0 not now\nserve\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("STARTTLS\r\n")));
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("STARTTLS\r\n")));
+    got = ReadSome(s);
+    asio::write(s, asio::buffer(std::string("QUIT\r\n")));
+    ReadAll(s);
+  });
+  EXPECT_EQ(got, "454 4.7.0 not now\r\n");
+  EXPECT_FALSE(r.tls.established);
+}
+
+TEST(RunSession, AnEhloTheScriptRefusedOffersNoStartTlsAfterwards) {
+  Scenario scenario = Parse(
+      "Summary: x\nExpect: refuse\nS: 220 hi\nC: EHLO *\n"
+      "S: 500 5.5.1 what\nserve\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
+    got = ReadSome(s);
+    asio::write(s, asio::buffer(std::string("HELO c\r\n")));
+    got += ReadSome(s);
+    asio::write(s, asio::buffer(std::string("STARTTLS\r\n")));
+    got += ReadSome(s);
+    asio::write(s, asio::buffer(std::string("QUIT\r\n")));
+    ReadAll(s);
+  });
+  EXPECT_EQ(got,
+            "500 5.5.1 what\r\n250 mail.example.test\r\n"
+            "502 5.5.1 STARTTLS not offered\r\n");
+  EXPECT_FALSE(r.tls.established);
 }
 
 TEST(RunSession, AfterTheLastStepTheServerRecordsUntilTheClientCloses) {
