@@ -62,6 +62,11 @@ BUGS = {
     "keep-plaintext-buffer": "keep plaintext received after the 220 and read it "
                              "as replies over TLS",
     "no-ehlo-after-tls": "send MAIL FROM straight after the handshake",
+    "tls-on-any-2xx": "start the handshake when STARTTLS is answered with any "
+                      "2xx, not only 220",
+    "unsolicited-220-is-go-ahead": "take a 220 already received before STARTTLS as "
+                                   "the go-ahead and start TLS without sending "
+                                   "STARTTLS",
     "starttls-again": "send STARTTLS again over TLS when the EHLO reply over "
                       "TLS offers it",
     "plaintext-fallback": "go on in plain text when STARTTLS is missing or refused, "
@@ -341,6 +346,15 @@ def ehlo(conn: Connection, opts: Options) -> dict[str, str]:
 
 def starttls(conn: Connection, opts: Options) -> None:
     """Sends STARTTLS, reads the 220 and runs the handshake."""
+    if conn.buf and opts.bug("unsolicited-220-is-go-ahead") \
+            and conn.buf.startswith(b"220 "):
+        # Imitates Postfix's smtp client as seen on an unsolicited 220: the
+        # reply it read is taken as the answer to a STARTTLS still in its
+        # output buffer, which never goes out; the ClientHello does.
+        conn.read_reply("reply to STARTTLS")
+        conn.can_quit = False
+        conn.upgrade()
+        return
     if conn.buf:
         # A reply already waiting (a 220 sent before the client asked) would
         # be taken as the answer to STARTTLS, and the handshake would start
@@ -377,7 +391,11 @@ def starttls(conn: Connection, opts: Options) -> None:
         else:
             check_starttls_reply(conn.read_reply("reply to STARTTLS"))
     else:
-        check_starttls_reply(conn.read_reply("reply to STARTTLS"))
+        reply = conn.read_reply("reply to STARTTLS")
+        if not (opts.bug("tls-on-any-2xx") and 200 <= reply.code < 300):
+            # tls-on-any-2xx imitates clients that check the reply class
+            # only: a 250 to STARTTLS starts the handshake.
+            check_starttls_reply(reply)
 
     # Until the handshake is done the server expects a ClientHello, not QUIT.
     conn.can_quit = False

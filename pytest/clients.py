@@ -239,12 +239,22 @@ def rejudge(sessions: list[dict], scenario: str, policy: str) -> tuple[str, list
                 dropped.add(r.split(":", 1)[0])
                 continue
             reasons.append(r)
-        if s["observed"] not in ALLOWED[expected]:
+        off_script = s.get("verdict") == "off-script" or bool(s.get("script", {}).get("mismatch"))
+        if s["observed"] not in ALLOWED[expected] and not off_script:
             reasons.insert(0, f"expected the client to {expected}, observed {s['observed']}")
         s["oracles"] = [o for o in s["oracles"] if o["id"] not in ignored]
         s["reasons"] = reasons
         s["expected"] = expected
-        s["verdict"] = "fail" if reasons else "pass"
+        if reasons:
+            s["verdict"] = "fail"
+        elif off_script:
+            s["verdict"] = "off-script"
+            m = s["script"]["mismatch"]
+            s["off_script"] = s.get("off_script") or (
+                f"off script: the client sent \"{m['actual']}\" where scenario line "
+                f"{m['line']} expected \"{m['expected']}\"")
+        else:
+            s["verdict"] = "pass"
         out.append(s)
     return expected, out, sorted(dropped)
 
@@ -252,11 +262,7 @@ def rejudge(sessions: list[dict], scenario: str, policy: str) -> tuple[str, list
 # ---------------------------------------------------------------------------
 # Labels: a run's reasons as short stable strings, for pins
 
-ORACLES = {"early-tls", "tls-on-incomplete-reply", "pipelined-after-starttls",
-           "no-ehlo-after-tls", "acted-on-injected-reply", "plaintext-after-refusal",
-           "credentials-in-plaintext", "proceeded-after-bad-certificate",
-           "second-starttls", "downgrade-by-reconnect", "hang"}
-SCRIPT = "script mismatch"
+OFF_SCRIPT = "off script"
 KILLED = "client killed"
 NO_CONNECTION = "no connection"
 
@@ -264,21 +270,21 @@ NO_CONNECTION = "no connection"
 def label(reason: str) -> str:
     """One reason as a label: an oracle id, "expected X, observed Y",
     "client exited 0, not delivered" (or "client exited N, delivered"),
-    "script mismatch", "client killed" or "no connection"."""
+    "off script", "client killed" or "no connection"."""
     reason = re.sub(r"^connection \d+: ", "", reason)
     if m := re.fullmatch(r"expected the client to (\S+), observed (\S+)", reason):
         return f"expected {m[1]}, observed {m[2]}"
     if m := re.fullmatch(r"the client exited (-?\d+) but the message was (not )?delivered",
                          reason):
         return "client exited 0, not delivered" if m[2] else f"client exited {m[1]}, delivered"
-    if re.search(r"where scenario line \d+ expected", reason):
-        return SCRIPT
+    if reason.startswith("off script:"):
+        return OFF_SCRIPT
     if reason.startswith("the client did not exit within"):
         return KILLED
     if reason.startswith("the client never connected"):
         return NO_CONNECTION
     oracle = reason.split(":", 1)[0]
-    if oracle in ORACLES:
+    if oracle in harness.oracle_ids():
         return oracle
     raise ValueError(f"unrecognised reason {reason!r}")
 
@@ -303,6 +309,8 @@ class Result:
     duration_s: float = 0.0
     summary: str = ""
     error: str = ""
+    # Where the client left the script (verdict "off-script": not judged).
+    off_script: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -314,7 +322,10 @@ class Result:
     def labels(self) -> set[str]:
         if self.verdict == "error":
             return {"error"}
-        return {label(r) for r in self.reasons}
+        out = {label(r) for r in self.reasons}
+        if self.verdict == "off-script":
+            out.add(OFF_SCRIPT)
+        return out
 
     def evidence(self) -> list[dict]:
         out = []
@@ -334,6 +345,8 @@ class Result:
         if self.error:
             lines.append(f"  error: {self.error}")
         for r in self.reasons:
+            lines.append(f"  - {r}")
+        for r in self.off_script:
             lines.append(f"  - {r}")
         lines.append(f"  oracles: {', '.join(self.oracles()) or 'none'}"
                      + (f" (not counted under {self.policy}: {', '.join(self.ignored)})"
@@ -360,6 +373,7 @@ class Result:
             "observed": self.observed,
             "verdict": self.verdict,
             "reasons": self.reasons,
+            "off_script": self.off_script,
             "labels": sorted(self.labels()),
             "oracles": self.oracles(),
             "ignored_oracles": self.ignored,
@@ -460,7 +474,8 @@ def run(scenario: Path, work: Path, adapter: Adapter, policy: str | None = None,
         reasons = [r for r in reasons if label(r) != "client exited 0, not delivered"
                    and not label(r).startswith("client exited -1")]
     base.expected, base.observed = expected, verdict.observed
-    base.verdict = "fail" if reasons else "pass"
+    base.verdict = "fail" if reasons else ("off-script" if verdict.off_script else "pass")
+    base.off_script = verdict.off_script
     base.reasons, base.sessions, base.ignored = reasons, judged, ignored
     return base
 

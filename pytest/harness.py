@@ -6,6 +6,7 @@ line, never a sleep, and every process is killed if it outlives its budget.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import selectors
@@ -176,6 +177,24 @@ class RunVerdict:
     passed: bool
     observed: str
     reasons: list[str]
+    # Where the client left a connection's script, when no reason failed it:
+    # then the run is neither passed nor failed but "off-script".
+    off_script: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.reasons:
+            return "fail"
+        return "off-script" if self.off_script else "pass"
+
+
+@functools.cache
+def oracle_ids() -> frozenset[str]:
+    """The oracle ids, as the server binary defines them (`starttls-mock
+    oracles --json`): the one list, never retyped here."""
+    out = subprocess.run([str(binary("starttls-mock")), "oracles", "--json"],
+                         capture_output=True, check=True, timeout=30)
+    return frozenset(o["id"] for o in json.loads(out.stdout))
 
 
 def judge_run(sessions: list[dict], client_status: int | None) -> RunVerdict:
@@ -183,16 +202,18 @@ def judge_run(sessions: list[dict], client_status: int | None) -> RunVerdict:
     client's exit status: every session must pass, and a client must not
     claim success for a message that was not delivered, nor failure for one
     that was."""
-    reasons = []
+    reasons, off_script = [], []
     for s in sessions:
         prefix = f"connection {s['script_connection']}: " if len(sessions) > 1 else ""
         reasons += [prefix + r for r in s["reasons"]]
+        if s.get("verdict") == "off-script":
+            off_script.append(prefix + s["off_script"])
     delivered = any(s["delivered"] for s in sessions)
     if client_status is not None and (client_status == 0) != delivered:
         reasons.append(f"the client exited {client_status} but the message was "
                        f"{'' if delivered else 'not '}delivered")
     observed = "delivered" if delivered else sessions[-1]["observed"]
-    return RunVerdict(not reasons, observed, reasons)
+    return RunVerdict(not reasons and not off_script, observed, reasons, off_script)
 
 
 # Per-step deadline given to clients; scenarios that stall wait longer

@@ -497,6 +497,38 @@ def test_a_tls_1_0_only_server(pki, bugs):
         assert not peer.tls and peer.messages == []
 
 
+@pytest.mark.parametrize("bugs, hello", [([], False), (["tls-on-any-2xx"], True)])
+def test_a_250_to_starttls_is_no_go_ahead(pki, bugs, hello):
+    def script(peer):
+        up_to_starttls(peer)
+        peer.send("250 2.0.0 OK\r\n")
+        peer.first = peer.pending()
+
+    with ScriptedServer(script) as server:
+        result = client(server.port, pki, bugs=bugs)
+        [peer] = server.join()
+    assert peer.first.startswith(b"\x16") == hello, peer.first
+    assert result.returncode != 0
+
+
+@pytest.mark.parametrize("bugs, hello", [([], False),
+                                         (["unsolicited-220-is-go-ahead"], True)])
+def test_an_unsolicited_220_is_no_go_ahead(pki, bugs, hello):
+    def script(peer):
+        greet(peer)
+        assert peer.read_line().startswith("EHLO ")
+        peer.send(ehlo_reply(peer, ["STARTTLS"]) + "220 2.0.0 Ready to start TLS\r\n")
+        peer.first = peer.pending()
+
+    with ScriptedServer(script) as server:
+        result = client(server.port, pki, bugs=bugs)
+        [peer] = server.join()
+    # The buggy client never sends STARTTLS; its first bytes are a ClientHello.
+    assert peer.first.startswith(b"\x16") == hello, peer.first
+    assert b"STARTTLS" not in peer.first
+    assert result.returncode != 0
+
+
 # --------------------------------------------------------------------------
 # Command line.
 # --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import bad_client
+import clients
 import harness
 
 PYTHON = "/usr/bin/python3"
@@ -32,7 +33,6 @@ REFUSE_DELIVERED = "expected refuse, observed delivered"
 DELIVER_REFUSED = "expected deliver, observed refused"
 REFUSE_HUNG = "expected refuse, observed hung"
 EXIT0_UNDELIVERED = "client exited 0, not delivered"
-SCRIPT = "script mismatch"
 
 # Oracle ids, for readability.
 EARLY_TLS = "early-tls"
@@ -45,8 +45,10 @@ CREDENTIALS = "credentials-in-plaintext"
 BAD_CERT = "proceeded-after-bad-certificate"
 DOWNGRADE = "downgrade-by-reconnect"
 HANG = "hang"
-ORACLES = {EARLY_TLS, INCOMPLETE, PIPELINED, NO_EHLO, INJECTED, AFTER_REFUSAL,
-           CREDENTIALS, BAD_CERT, "second-starttls", DOWNGRADE, HANG}
+WITHOUT_220 = "tls-without-220"
+WITHOUT_STARTTLS = "tls-without-starttls"
+# Every oracle, as the server defines them.
+ORACLES = harness.oracle_ids()
 
 QUIET = ()
 
@@ -103,7 +105,7 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "first-line-is-reply": {
         # "220-" taken as the greeting; the rest of it read as the EHLO reply.
-        "control/multiline-greeting": (DELIVER_REFUSED, SCRIPT),
+        "control/multiline-greeting": (DELIVER_REFUSED,),
         "ordering/continuation-220": (INCOMPLETE, DELIVER_REFUSED),
         "truncation/220-continuation-then-silence": (INCOMPLETE,),
         "control/responder-only": QUIET,
@@ -121,19 +123,37 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "keep-plaintext-buffer": {
         "injection/injected-ehlo-reply-same-segment": (INJECTED,),
+        # The message goes out after the real server answered DATA with 554,
+        # on the strength of an injected 354, and the client claims delivery.
+        "injection/injected-transaction-same-segment": (INJECTED, EXIT0_UNDELIVERED),
         "control/responder-only": QUIET,
         "ordering/starttls-reply-held": QUIET,
         "certificates/valid": QUIET,
     },
     "no-ehlo-after-tls": {
         "control/responder-only": (NO_EHLO, DELIVER_REFUSED),
-        "ordering/ehlo-first-over-tls": (NO_EHLO, DELIVER_REFUSED, SCRIPT),
+        # MAIL where the script waits for EHLO: off script, so only the
+        # oracle counts.
+        "ordering/ehlo-first-over-tls": (NO_EHLO,),
         "certificates/valid": (NO_EHLO, DELIVER_REFUSED),
         "certificates/cn-only-no-san": (NO_EHLO,),  # deliver-or-refuse
-        "truncation/close-after-data": (NO_EHLO, SCRIPT),
+        "truncation/close-after-data": (NO_EHLO,),
         "certificates/expired": QUIET,
         "stripping/starttls-refused-454": QUIET,
         "stripping/starttls-not-advertised": QUIET,
+    },
+    "tls-on-any-2xx": {
+        "stripping/starttls-answered-250": (WITHOUT_220,),
+        "stripping/starttls-answered-252": (WITHOUT_220,),
+        "stripping/starttls-refused-454": QUIET,
+        "stripping/starttls-refused-354": QUIET,
+        "control/responder-only": QUIET,
+    },
+    "unsolicited-220-is-go-ahead": {
+        "injection/220-before-starttls": (WITHOUT_STARTTLS,),
+        "injection/220-before-starttls-then-454": (WITHOUT_STARTTLS,),
+        "control/hotmail-2009": QUIET,
+        "control/responder-only": QUIET,
     },
     "starttls-again": {
         "ordering/starttls-offered-again-after-tls": ("second-starttls",),
@@ -151,15 +171,15 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "reconnect/reset-then-plain": (DOWNGRADE, REFUSE_DELIVERED),
         # The script is replayed on the client's second connection.
         "certificates/expired": (DOWNGRADE, REFUSE_DELIVERED),
-        "tls/server-alert": (DOWNGRADE, SCRIPT),
+        "tls/server-alert": (DOWNGRADE,),
         "control/responder-only": QUIET,
         "certificates/valid": QUIET,
     },
     "auth-before-tls": {
         "control/responder-only": (CREDENTIALS,),
-        "ordering/starttls-reply-held": (CREDENTIALS, DELIVER_REFUSED, SCRIPT),
+        "ordering/starttls-reply-held": (CREDENTIALS,),
         "stripping/starttls-not-advertised": (CREDENTIALS,),
-        "stripping/starttls-refused-454": (CREDENTIALS, SCRIPT),
+        "stripping/starttls-refused-454": (CREDENTIALS,),
         # EHLO is never answered, so AUTH never goes out.
         "timing/stall-after-ehlo": QUIET,
     },
@@ -261,23 +281,13 @@ def run(scenario: Path, work: Path, argv, budget: float = 60.0) -> harness.Scena
 
 
 def labels(result: harness.ScenarioResult) -> set[str]:
-    """The run's failure reasons as labels: oracle ids, "expected X, observed
-    Y", "client exited 0, not delivered" (or the reverse) and "script
-    mismatch"."""
-    out = set()
-    for reason in result.verdict.reasons:
-        reason = re.sub(r"^connection \d+: ", "", reason)
-        if m := re.fullmatch(r"expected the client to (\S+), observed (\S+)", reason):
-            out.add(f"expected {m[1]}, observed {m[2]}")
-        elif m := re.fullmatch(r"the client exited (-?\d+) but the message was (not )?"
-                               r"delivered", reason):
-            out.add(EXIT0_UNDELIVERED if m[2] else f"client exited {m[1]}, delivered")
-        elif re.search(r"where scenario line \d+ expected", reason):
-            out.add(SCRIPT)
-        else:
-            oracle = reason.split(":", 1)[0]
-            assert oracle in ORACLES, f"unrecognised reason {reason!r}"
-            out.add(oracle)
+    """The run's failure reasons as labels, as the pins write them
+    (clients.label): oracle ids, "expected X, observed Y", "client exited 0,
+    not delivered" (or the reverse), and "off script" for a run that left
+    the script without failing."""
+    out = {clients.label(r) for r in result.verdict.reasons}
+    if result.verdict.status == "off-script":
+        out.add(clients.OFF_SCRIPT)
     return out
 
 
