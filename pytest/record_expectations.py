@@ -3,7 +3,7 @@
 each one does, scenario by scenario, to pytest/expected/<client>.toml: the
 pins test_clients.py holds them to.
 
-Usage: record_expectations.py [--runs N] [--jobs N] [--missing] [CLIENT...]
+Usage: record_expectations.py [--runs N] [--jobs N] [--missing] [--scenario GLOB]... [CLIENT...]
 
 Each scenario is run N times (default 3); a scenario whose labels differ
 between runs is reported and pinned with every outcome seen
@@ -15,6 +15,7 @@ a changed pin is a changed client, or a changed harness.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import shutil
 import sys
 import tempfile
@@ -31,6 +32,9 @@ def main() -> int:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--missing", action="store_true",
                    help="record only scenarios not pinned yet, keep the rest")
+    p.add_argument("--scenario", action="append", default=[], metavar="GLOB",
+                   help="record only scenarios whose path under scenarios/ matches "
+                        "(repeatable), keep the rest")
     p.add_argument("clients", nargs="*")
     args = p.parse_args()
     names = args.clients or [n for n in clients.adapter_names() if n != "reference"]
@@ -44,11 +48,15 @@ def main() -> int:
                 return 1
             kept = {}
             todo = scenarios
-            if args.missing and clients.expectations_path(name).exists():
+            if (args.missing or args.scenario) and clients.expectations_path(name).exists():
                 catalogue = {clients.relative(s) for s in scenarios}
+                wanted = {clients.relative(s) for s in scenarios
+                          if any(fnmatch.fnmatch(clients.relative(s), g)
+                                 or fnmatch.fnmatch(clients.relative(s), g + ".smtp")
+                                 for g in args.scenario)}
                 kept = {k: set(v) for k, v in
                         clients.load_expectations(name)["scenarios"].items()
-                        if k in catalogue}
+                        if k in catalogue and k not in wanted}
                 todo = [s for s in scenarios if clients.relative(s) not in kept]
             jobs = [(s, i) for s in todo for i in range(args.runs)]
 

@@ -302,7 +302,7 @@ def pytest_runtest_logreport(report):
         return
     config = _config
     if config is not None:
-        if report.failed and rec["verdict"] == "pass":
+        if report.failed and rec["verdict"] in ("pass", "off-script"):
             rec = dict(rec, verdict="fail")
         config.stash[RESULTS].append(rec)
 
@@ -330,7 +330,8 @@ def report_document(config) -> dict:
         "workers": os.environ.get("PYTEST_XDIST_WORKER_COUNT")
         or str(getattr(config.option, "numprocesses", None) or 0),
         "passed": sum(r["verdict"] == "pass" for r in results),
-        "failed": sum(r["verdict"] != "pass" for r in results),
+        "failed": sum(r["verdict"] not in ("pass", "off-script") for r in results),
+        "off_script": sum(r["verdict"] == "off-script" for r in results),
         "results": results,
     }
 

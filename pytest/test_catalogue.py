@@ -5,6 +5,8 @@ Test id = the scenario's path under scenarios/; --scenario GLOB picks some."""
 
 from __future__ import annotations
 
+import pytest
+
 import clients
 import harness
 
@@ -15,6 +17,11 @@ def test_scenario(starttls_scenario, starttls_mock, starttls_client, starttls_po
     result = clients.run(starttls_scenario, tmp_path, starttls_client, starttls_policy,
                          timeout=starttls_timeout, server=starttls_mock.server)
     starttls_record(result)
+    if result.verdict == "off-script" and starttls_client.name != "reference":
+        # The reference client follows every script; any other client may
+        # take another legal path: neither pass nor fail, no oracle fired
+        # (scenarios/README.md, "Other paths").
+        pytest.skip(result.explain())
     assert result.verdict == "pass", result.explain()
 
 
