@@ -202,6 +202,13 @@ OPPORTUNISTIC: dict[str, tuple[str, frozenset[str]]] = {
        for code in (354, 454, 501, 502, 530)},
     "injection/454-then-injected-success.smtp":
         ("deliver-or-refuse", frozenset({"plaintext-after-refusal"})),
+    "injection/220-before-starttls-then-454.smtp":
+        ("deliver-or-refuse", frozenset({"plaintext-after-refusal"})),
+    # STARTTLS answered with a 2xx that is not 220: no TLS was offered; TLS
+    # started anyway is still a finding (tls-without-220).
+    **{f"stripping/starttls-answered-{code}.smtp":
+       ("deliver-or-refuse", frozenset({"plaintext-after-refusal"}))
+       for code in (250, 252)},
     # A failed handshake, then a connection without STARTTLS: RFC 7435
     # fallback to cleartext is allowed.
     "reconnect/alert-then-plain.smtp":

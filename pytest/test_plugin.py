@@ -259,7 +259,10 @@ def test_every_opportunistic_entry_names_a_scenario():
     ("connection 2: expected the client to refuse, observed delivered",
      "expected refuse, observed delivered"),
     ("the client exited 0 but the message was not delivered", "client exited 0, not delivered"),
-    ("the client sent \"X\" where scenario line 7 expected \"EHLO *\"", "script mismatch"),
+    ("off script: the client sent \"X\" where scenario line 7 expected \"EHLO *\"; the "
+     "responder served the rest, so the outcome (refused) is not judged", "off script"),
+    ("tls-without-220: the client started TLS although the server answered STARTTLS "
+     "with 454, not 220", "tls-without-220"),
     ("hang: the server waited", "hang"),
     ("the client did not exit within 6s and was killed", "client killed"),
 ])
