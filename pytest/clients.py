@@ -270,14 +270,14 @@ def rejudge(sessions: list[dict], scenario: str, policy: str) -> tuple[str, list
 # Labels: a run's reasons as short stable strings, for pins
 
 OFF_SCRIPT = "off script"
-KILLED = "client killed"
+CLIENT_HANG = "client hang"
 NO_CONNECTION = "no connection"
 
 
 def label(reason: str) -> str:
     """One reason as a label: an oracle id, "expected X, observed Y",
     "client exited 0, not delivered" (or "client exited N, delivered"),
-    "off script", "client killed" or "no connection"."""
+    "off script", "client hang" (killed at its deadline) or "no connection"."""
     reason = re.sub(r"^connection \d+: ", "", reason)
     if m := re.fullmatch(r"expected the client to (\S+), observed (\S+)", reason):
         return f"expected {m[1]}, observed {m[2]}"
@@ -286,8 +286,8 @@ def label(reason: str) -> str:
         return "client exited 0, not delivered" if m[2] else f"client exited {m[1]}, delivered"
     if reason.startswith("off script:"):
         return OFF_SCRIPT
-    if reason.startswith("the client did not exit within"):
-        return KILLED
+    if reason.startswith("client hang:"):
+        return CLIENT_HANG
     if reason.startswith("the client never connected"):
         return NO_CONNECTION
     oracle = reason.split(":", 1)[0]
@@ -412,18 +412,9 @@ def values(server: harness.MockServer, servername: str, message: Path, timeout: 
 
 
 def run_client(argv: list[str], stdin: bytes | None, budget: float) -> harness.ClientResult:
-    """harness.run_client with standard input: every wait has a deadline."""
-    try:
-        done = subprocess.run(argv, input=stdin if stdin is not None else b"",
-                              capture_output=True, timeout=budget)
-    except subprocess.TimeoutExpired as e:
-        return harness.ClientResult(argv, -1, (e.stdout or b"").decode(errors="replace"),
-                                    (e.stderr or b"").decode(errors="replace")
-                                    + f"\nkilled after {budget:g}s")
-    except OSError as e:
-        return harness.ClientResult(argv, 127, "", f"cannot run {argv[0]}: {e}")
-    return harness.ClientResult(argv, done.returncode, done.stdout.decode(errors="replace"),
-                                done.stderr.decode(errors="replace"))
+    """harness.run_process: every wait has a deadline, and the client's whole
+    process group ends with it."""
+    return harness.run_process(argv, stdin, budget)
 
 
 def run(scenario: Path, work: Path, adapter: Adapter, policy: str | None = None,
@@ -476,11 +467,18 @@ def run(scenario: Path, work: Path, adapter: Adapter, policy: str | None = None,
     status = client.returncode if adapter.exit_status == "zero-is-delivered" else None
     verdict = harness.judge_run(judged, status)
     reasons = list(verdict.reasons)
+    observed = verdict.observed
     if client.returncode == -1 and client.stderr.endswith(f"killed after {budget:g}s"):
-        reasons.append(f"the client did not exit within {budget:g}s and was killed")
+        # The client, not the harness, hung: it outlived its deadline.
         reasons = [r for r in reasons if label(r) != "client exited 0, not delivered"
-                   and not label(r).startswith("client exited -1")]
-    base.expected, base.observed = expected, verdict.observed
+                   and not label(r).startswith("client exited -1")
+                   and not r.endswith("observed interrupted")]
+        reasons.append(f"client hang: the client neither finished nor gave up within "
+                       f"{budget:g}s (4 times its per-step deadline of {timeout}s, and 2s) "
+                       f"and was killed")
+        if observed != "delivered":
+            observed = "hung"
+    base.expected, base.observed = expected, observed
     base.verdict = "fail" if reasons else ("off-script" if verdict.off_script else "pass")
     base.off_script = verdict.off_script
     base.reasons, base.sessions, base.ignored = reasons, judged, ignored

@@ -136,16 +136,48 @@ class ClientResult:
     stderr: str
 
 
-def run_client(argv: list[str], timeout: float = 30.0) -> ClientResult:
-    """Runs a client command line (never through a shell) with a deadline."""
+def _kill_group(pgid: int) -> None:
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        return ClientResult(argv, -1, (e.stdout or b"").decode(errors="replace"),
-                            f"killed after {timeout}s")
-    return ClientResult(argv, done.returncode, done.stdout.decode(errors="replace"),
-                        done.stderr.decode(errors="replace"))
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_process(argv: list[str], stdin: bytes | None, timeout: float) -> ClientResult:
+    """Runs a client command line (never through a shell) in a session and
+    process group of its own, with a deadline. When the deadline passes the
+    whole group is killed (returncode -1, stderr ending "killed after Ts"),
+    and once the client has exited whatever it left running in its group (a
+    wrapper's children) is killed too: nothing outlives the run."""
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None
+                                else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as e:
+        return ClientResult(argv, 127, "", f"cannot run {argv[0]}: {e}")
+    killed = False
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Either the client itself is still running, or it exited and a
+        # process it left behind holds its output open.
+        killed = proc.poll() is None
+        _kill_group(proc.pid)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        _kill_group(proc.pid)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
+    if killed:
+        return ClientResult(argv, -1, stdout, stderr + f"\nkilled after {timeout:g}s")
+    return ClientResult(argv, proc.returncode, stdout, stderr)
+
+
+def run_client(argv: list[str], timeout: float = 30.0) -> ClientResult:
+    """Runs a client command line with no input and a deadline (run_process)."""
+    return run_process(argv, None, timeout)
 
 
 def scenario_host(path: Path) -> str:

@@ -264,7 +264,8 @@ def test_every_opportunistic_entry_names_a_scenario():
     ("tls-without-220: the client started TLS although the server answered STARTTLS "
      "with 454, not 220", "tls-without-220"),
     ("hang: the server waited", "hang"),
-    ("the client did not exit within 6s and was killed", "client killed"),
+    ("client hang: the client neither finished nor gave up within 6s (4 times its "
+     "per-step deadline of 1s, and 2s) and was killed", "client hang"),
 ])
 def test_reasons_become_labels(reason, label):
     assert clients.label(reason) == label
