@@ -9,7 +9,9 @@ A template is split like a shell would split it (shlex), then each word is
 formatted with the placeholders; nothing ever goes through a shell, so a
 value with blanks stays one argument. Placeholders:
 
-    {host} {port} {cafile} {servername} {from} {to} {message}
+    {host} {port} {cafile} {servername} {from} {to}
+    {message}     a file holding the message, CRLF line endings
+    {message_lf}  the same message with LF line endings
     {timeout}  per-step deadline for the client, whole seconds, from the
                scenario's own windows (see client_timeout)
     {policy}   require-tls or opportunistic
@@ -22,7 +24,9 @@ and returns a Result whose `record()` is one entry of the JSON report.
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import os
 import re
 import shlex
 import subprocess
@@ -39,7 +43,7 @@ EXPECTED = HERE / "expected"
 PYTHON = "/usr/bin/python3"
 POLICIES = ("require-tls", "opportunistic")
 PLACEHOLDERS = ("host", "port", "cafile", "servername", "from", "to", "message",
-                "timeout", "policy", "python", "harness", "bin")
+                "message_lf", "timeout", "policy", "python", "harness", "bin")
 SENDER = "sender@example.test"
 RECIPIENT = "recipient@example.test"
 
@@ -56,17 +60,24 @@ class Adapter:
     # failure (judged against the server). "ignored": the exit status says
     # nothing about delivery (openssl s_client), so it is not judged.
     exit_status: str = "zero-is-delivered"
-    stdin: str = ""              # "" (nothing) or "message" (the message on stdin)
+    # "" (nothing), "message" (the message on stdin, CRLF line endings) or
+    # "message-lf" (LF line endings)
+    stdin: str = ""
     version_command: str = ""    # prints the client's version (recorded in reports)
     requires: str = ""           # an executable that must exist, else skip
     description: str = ""
+    # The client connects to the scenario's host name, which the harness
+    # maps to 127.0.0.1 for it alone (see resolving_argv): {host} is then
+    # that name. For clients that verify the name they connect to and
+    # cannot be told another.
+    resolve: bool = False
 
     def __post_init__(self):
         if self.policy not in POLICIES:
             raise ValueError(f"{self.name}: policy {self.policy!r} is not one of {POLICIES}")
         if self.exit_status not in ("zero-is-delivered", "ignored"):
             raise ValueError(f"{self.name}: exit_status {self.exit_status!r}")
-        if self.stdin not in ("", "message"):
+        if self.stdin not in ("", "message", "message-lf"):
             raise ValueError(f"{self.name}: stdin {self.stdin!r}")
         check_template(self.command)
 
@@ -106,9 +117,12 @@ def load_adapter(name: str) -> Adapter:
     return Adapter(name=name, **data)
 
 
-def command_adapter(template: str, policy: str) -> Adapter:
-    return Adapter(name="custom", command=template, policy=policy,
-                   description=f"--client-cmd {template}")
+def command_adapter(template: str, policy: str, name: str = "custom",
+                    version_command: str = "", stdin: str = "",
+                    resolve: bool = False) -> Adapter:
+    return Adapter(name=name, command=template, policy=policy,
+                   description=f"--client-cmd {template}", version_command=version_command,
+                   stdin=stdin, resolve=resolve)
 
 
 def expand(template: str, values: dict[str, str]) -> list[str]:
@@ -363,7 +377,7 @@ class Result:
                          f"{e.get('event')} t={e.get('t')}s offset {e.get('offset')}: "
                          f"{e.get('detail', '')}")
         if self.client is not None:
-            tail = (self.client.stderr.strip() or self.client.stdout.strip())[-400:]
+            tail = head_and_tail(self.client.stderr.strip() or self.client.stdout.strip(), 200)
             lines.append(f"  client exit {self.client.returncode}: {tail}")
             lines.append(f"  command: {shlex.join(self.client.argv)}")
         return "\n".join(lines)
@@ -385,7 +399,7 @@ class Result:
             "oracles": self.oracles(),
             "ignored_oracles": self.ignored,
             "client_exit": self.client.returncode if self.client else None,
-            "client_stderr": (self.client.stderr[-2000:] if self.client else ""),
+            "client_stderr": head_and_tail(self.client.stderr) if self.client else "",
             "client_timeout_s": self.timeout,
             "duration_s": round(self.duration_s, 3),
             "evidence": self.evidence(),
@@ -396,6 +410,15 @@ class Result:
         return out
 
 
+def head_and_tail(text: str, keep: int = 1000) -> str:
+    """The first and the last `keep` characters of a long text, with what was
+    left out in between said: a client's first error is often its cause."""
+    if len(text) <= 2 * keep:
+        return text
+    return (f"{text[:keep]}\n[... {len(text) - 2 * keep} characters left out ...]\n"
+            f"{text[-keep:]}")
+
+
 def message_text(sender: str = SENDER, recipient: str = RECIPIENT) -> str:
     return (f"From: <{sender}>\r\nTo: <{recipient}>\r\nSubject: starttls-mock suite\r\n"
             f"Message-ID: <{time.time_ns()}@starttls-mock.test>\r\n\r\n"
@@ -403,12 +426,42 @@ def message_text(sender: str = SENDER, recipient: str = RECIPIENT) -> str:
 
 
 def values(server: harness.MockServer, servername: str, message: Path, timeout: int,
-           policy: str) -> dict[str, str]:
-    return {"host": "127.0.0.1", "port": str(server.port), "cafile": str(server.cafile),
+           policy: str, message_lf: Path | None = None, resolve: bool = False) -> dict[str, str]:
+    return {"host": servername if resolve and not is_ip(servername) else "127.0.0.1",
+            "port": str(server.port), "cafile": str(server.cafile),
             "servername": servername, "from": SENDER, "to": RECIPIENT,
-            "message": str(message), "timeout": str(timeout), "policy": policy,
+            "message": str(message), "message_lf": str(message_lf or message),
+            "timeout": str(timeout), "policy": policy,
             "python": PYTHON, "harness": str(HERE),
             "bin": str(harness.build_dir() / "bin")}
+
+
+def is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
+
+
+# Runs the rest of argv with a private /etc/hosts (argv[0] of the shell is
+# the hosts file). Only this fixed script goes through a shell; the client's
+# own words are passed on as "$@", never interpreted.
+_BIND_HOSTS = 'mount --bind "$0" /etc/hosts && exec "$@"'
+
+
+def resolving_argv(argv: list[str], servername: str, work: Path) -> list[str]:
+    """argv run in a mount namespace of its own whose /etc/hosts maps
+    `servername` to 127.0.0.1, so that a client connecting to the name
+    reaches the mock; the machine's /etc/hosts is untouched. Root uses a
+    mount namespace; anyone else a user namespace as well."""
+    if is_ip(servername):
+        return argv
+    hosts = work / "hosts"
+    hosts.write_text(f"127.0.0.1 localhost\n::1 localhost\n127.0.0.1 {servername}\n")
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return ["unshare", *user, "--mount", "--propagation", "private", "--",
+            "/bin/sh", "-c", _BIND_HOSTS, str(hosts), *argv]
 
 
 def run_client(argv: list[str], stdin: bytes | None, budget: float) -> harness.ClientResult:
@@ -432,6 +485,8 @@ def run(scenario: Path, work: Path, adapter: Adapter, policy: str | None = None,
     message = work / "message.eml"
     text = message_text()
     message.write_bytes(text.encode())
+    message_lf = work / "message-lf.eml"
+    message_lf.write_bytes(text.replace("\r\n", "\n").encode())
     started = time.monotonic()
     base = Result(scenario, adapter, policy, "?", "-", "error", [], [], timeout=timeout)
     if server is None:
@@ -443,9 +498,14 @@ def run(scenario: Path, work: Path, adapter: Adapter, policy: str | None = None,
             return base
     client = None
     try:
-        vals = values(server, harness.scenario_host(scenario), message, timeout, policy)
+        servername = harness.scenario_host(scenario)
+        vals = values(server, servername, message, timeout, policy, message_lf,
+                      adapter.resolve)
         argv = expand(adapter.command, vals)
-        stdin = text.encode() if adapter.stdin == "message" else None
+        if adapter.resolve:
+            argv = resolving_argv(argv, servername, work)
+        stdin = {"message": text.encode(),
+                 "message-lf": text.replace("\r\n", "\n").encode()}.get(adapter.stdin)
         client = run_client(argv, stdin, budget)
     finally:
         code = server.stop()

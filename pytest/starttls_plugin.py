@@ -53,6 +53,18 @@ def pytest_addoption(parser):
                 help="any client as a command line with {host} {port} {cafile} "
                      "{servername} {from} {to} {message} {timeout} (split like a "
                      "shell would, never run through one)")
+    g.addoption("--client-name", default=None, metavar="NAME",
+                help="with --client-cmd: the client's name in reports (default custom)")
+    g.addoption("--client-version-cmd", default=None, metavar="COMMAND",
+                help="with --client-cmd: a command that prints the client's version, "
+                     "recorded in reports")
+    g.addoption("--client-stdin", default=None, choices=("crlf", "lf"),
+                help="with --client-cmd: give the client the message on standard "
+                     "input, with CRLF or LF line endings")
+    g.addoption("--client-resolve", action="store_true", default=False,
+                help="with --client-cmd: {host} is the scenario's host name, which "
+                     "the harness maps to 127.0.0.1 for the client alone (a private "
+                     "/etc/hosts in a mount namespace)")
     g.addoption("--client-policy", default=None, choices=clients.POLICIES,
                 help="what the client claims to do; expected outcomes follow it "
                      "(default: the adapter's, require-tls for --client-cmd)")
@@ -76,8 +88,19 @@ def pytest_configure(config):
     client, cmd = config.getoption("--client"), config.getoption("--client-cmd")
     if client and cmd:
         raise pytest.UsageError("--client and --client-cmd exclude each other")
+    extras = {"--client-name": config.getoption("--client-name"),
+              "--client-version-cmd": config.getoption("--client-version-cmd"),
+              "--client-stdin": config.getoption("--client-stdin"),
+              "--client-resolve": config.getoption("--client-resolve") or None}
+    given = [option for option, value in extras.items() if value is not None]
+    if given and not cmd:
+        raise pytest.UsageError(f"{', '.join(given)} go with --client-cmd only")
     try:
-        adapter = clients.command_adapter(cmd, "require-tls") if cmd else \
+        adapter = clients.command_adapter(
+            cmd, "require-tls", name=extras["--client-name"] or "custom",
+            version_command=extras["--client-version-cmd"] or "",
+            stdin={"crlf": "message", "lf": "message-lf", None: ""}[extras["--client-stdin"]],
+            resolve=bool(extras["--client-resolve"])) if cmd else \
             clients.load_adapter(client or "reference")
     except ValueError as e:
         raise pytest.UsageError(str(e))

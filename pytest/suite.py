@@ -1,16 +1,18 @@
 #!/usr/bin/python3
 """Runs every scenario against one client and prints the verdicts.
 
-Usage: suite.py [--build-dir DIR] [--jobs N] [--client NAME | --client-cmd TEMPLATE]
+Usage: suite.py [--build-dir DIR] [--jobs N] [--client NAME | --client-cmd TEMPLATE
+                [--client-name NAME] [--client-version-cmd COMMAND]
+                [--client-stdin crlf|lf] [--client-resolve]]
                 [--client-policy require-tls|opportunistic] [--report-json FILE]
                 [--report-html FILE] [SCENARIO...]
 
 This is the pytest run of the catalogue (test_catalogue.py::test_scenario,
 with the starttls-mock plugin and pytest-xdist), summed up as a terminal
 matrix: one row per scenario with verdict, expected, observed and the
-oracles or reasons. `make suite` calls it; CLIENT, CLIENT_CMD,
-CLIENT_POLICY and SCENARIO in the environment (make suite CLIENT=curl)
-stand for the options. A SCENARIO is a glob under scenarios/ or a path.
+oracles or reasons. `make suite` calls it; CLIENT, CLIENT_CMD, CLIENT_NAME,
+CLIENT_VERSION_CMD, CLIENT_STDIN, CLIENT_RESOLVE, CLIENT_POLICY and SCENARIO
+in the environment (make suite CLIENT=curl) stand for the options. A SCENARIO is a glob under scenarios/ or a path.
 
 The last line is "N passed, N failed"; the exit status is 0 only when
 nothing failed.
@@ -46,6 +48,13 @@ def main() -> int:
     parser.add_argument("--client", default=os.environ.get("CLIENT") or None)
     parser.add_argument("--client-cmd", default=os.environ.get("CLIENT_CMD") or None)
     parser.add_argument("--client-policy", default=os.environ.get("CLIENT_POLICY") or None)
+    parser.add_argument("--client-name", default=os.environ.get("CLIENT_NAME") or None)
+    parser.add_argument("--client-version-cmd",
+                        default=os.environ.get("CLIENT_VERSION_CMD") or None)
+    parser.add_argument("--client-stdin", default=os.environ.get("CLIENT_STDIN") or None,
+                        choices=("crlf", "lf"))
+    parser.add_argument("--client-resolve", action="store_true",
+                        default=bool(os.environ.get("CLIENT_RESOLVE")))
     parser.add_argument("--report-json", default=None)
     parser.add_argument("--report-html", default=None)
     parser.add_argument("scenarios", nargs="*")
@@ -63,10 +72,13 @@ def main() -> int:
                 "--matrix"]
         if args.jobs not in ("0", "1"):
             argv += ["-n", args.jobs]
-        for option in ("client", "client_cmd", "client_policy", "report_html"):
+        for option in ("client", "client_cmd", "client_policy", "client_name",
+                       "client_version_cmd", "client_stdin", "report_html"):
             value = getattr(args, option)
             if value:
                 argv += [f"--{option.replace('_', '-')}", value]
+        if args.client_resolve:
+            argv += ["--client-resolve"]
         for glob in globs:
             argv += ["--scenario", scenario_glob(glob)]
         code = pytest.main(argv)
