@@ -401,6 +401,7 @@ class Result:
             "client_exit": self.client.returncode if self.client else None,
             "client_stderr": head_and_tail(self.client.stderr) if self.client else "",
             "client_timeout_s": self.timeout,
+            "client_wall_s": round(self.client.wall_s, 3) if self.client else None,
             "duration_s": round(self.duration_s, 3),
             "evidence": self.evidence(),
             "error": self.error,

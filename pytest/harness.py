@@ -134,6 +134,7 @@ class ClientResult:
     returncode: int
     stdout: str
     stderr: str
+    wall_s: float = 0.0  # how long the client ran, start to exit (or kill)
 
 
 def _kill_group(pgid: int) -> None:
@@ -156,6 +157,7 @@ def run_process(argv: list[str], stdin: bytes | None, timeout: float) -> ClientR
     except OSError as e:
         return ClientResult(argv, 127, "", f"cannot run {argv[0]}: {e}")
     killed = False
+    started = time.monotonic()
     try:
         out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -169,10 +171,11 @@ def run_process(argv: list[str], stdin: bytes | None, timeout: float) -> ClientR
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+    wall = time.monotonic() - started
     stdout, stderr = out.decode(errors="replace"), err.decode(errors="replace")
     if killed:
-        return ClientResult(argv, -1, stdout, stderr + f"\nkilled after {timeout:g}s")
-    return ClientResult(argv, proc.returncode, stdout, stderr)
+        return ClientResult(argv, -1, stdout, stderr + f"\nkilled after {timeout:g}s", wall)
+    return ClientResult(argv, proc.returncode, stdout, stderr, wall)
 
 
 def run_client(argv: list[str], timeout: float = 30.0) -> ClientResult:

@@ -35,18 +35,23 @@ table{border-collapse:collapse;margin:.5em 0}
 th,td{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 th{background:#eee}
 td.pass{background:#c8efc8}td.fail{background:#f6b8b8}td.error{background:#ffd98a}
+td.off-script{background:#dde3f0}
 td.none{background:#f4f4f4;color:#999}
 td a{color:inherit;text-decoration:none;display:block}
 code,.mono{font-family:ui-monospace,monospace;font-size:12px}
 details.run{border:1px solid #ddd;margin:.4em 0;padding:.2em .6em}
 details.run>summary{cursor:pointer}
 details.run.fail>summary{color:#a00}details.run.error>summary{color:#a60}
+details.run.off-script>summary{color:#345}
+pre.stderr{white-space:pre-wrap;word-break:break-all;max-height:20em;overflow:auto;
+background:#f7f7f7;border:1px solid #eee;padding:.3em;margin:.3em 0}
 .reasons li{color:#a00}
 svg.ladder{display:block;margin:.5em 0;background:#fcfcfc;border:1px solid #eee}
 svg .plain{stroke:#222}svg .tls-record{stroke:#888;stroke-dasharray:4 3}
-svg .tls{stroke:#1559c7}svg .hit{stroke:#d00;stroke-width:3}
+svg .tls{stroke:#1559c7}svg line.hit,svg polygon.hit{stroke:#d00;stroke-width:3}
+svg text.finding{fill:#d00;font-weight:bold}
 svg text{font:11px ui-monospace,monospace;fill:#222}
-svg text.tls{fill:#1559c7}svg text.tls-record{fill:#777}svg text.hit{fill:#d00;font-weight:bold}
+svg text.tls{fill:#1559c7}svg text.tls-record{fill:#777}svg text.hit{font-weight:bold}
 svg text.gap{fill:#b06000}svg text.note{fill:#666;font-style:italic}
 svg .tls-line{stroke:#1559c7;stroke-width:2}svg .tls-ok{stroke:#2a2;stroke-width:2}
 svg .tls-bad{stroke:#d00;stroke-width:2}svg .col{stroke:#bbb;stroke-width:2}
@@ -95,6 +100,15 @@ def show_bytes(text: str, limit: int = 70) -> str:
     return shown if len(shown) <= limit else shown[:limit - 1] + "…"
 
 
+def finding_row(parts: list[str], oracles: list[str], y: float) -> float:
+    """The oracles that fired on the event just drawn, on a row of their own
+    between the columns: never over the bytes they mark, never past the
+    right edge. Returns the next row's y."""
+    parts.append(f'<text class="finding" x="{CLIENT_X + 10}" y="{y - 4:.0f}">'
+                 f'⚠ {esc(show_bytes(", ".join(oracles), 100))}</text>')
+    return y + ROW - 10
+
+
 def ladder(session: dict) -> str:
     """One session as an SVG ladder diagram."""
     events = session.get("events", [])
@@ -136,11 +150,10 @@ def ladder(session: dict) -> str:
                 f'class="{cls}" fill="currentColor"/>'
                 f'<text class="{layer}{" hit" if i in hits else ""}" x="{min(x1, x2) + 10}" '
                 f'y="{y - 3:.0f}">{esc(label)}</text>')
-            if i in hits:
-                parts.append(f'<text class="hit" x="{SERVER_X + 12}" y="{y + 8:.0f}">'
-                             f'⚠ {esc(", ".join(hits[i]))}</text>')
             parts.append(stamp + "</g>")
             y += ROW
+            if i in hits:
+                y = finding_row(parts, hits[i], y)
         elif kind in ("tls-start", "tls-established", "tls-failed"):
             cls = {"tls-start": "tls-line", "tls-established": "tls-ok",
                    "tls-failed": "tls-bad"}[kind]
@@ -153,10 +166,9 @@ def ladder(session: dict) -> str:
                          f'<text class="note" x="{CLIENT_X + 10}" y="{y - 4:.0f}">'
                          f'{esc(text)}{": " + esc(show_bytes(note, 80)) if note else ""}</text>'
                          + stamp + '</g>')
-            if i in hits:
-                parts.append(f'<text class="hit" x="{SERVER_X + 12}" y="{y + 4:.0f}">'
-                             f'⚠ {esc(", ".join(hits[i]))}</text>')
             y += ROW - 6
+            if i in hits:
+                y = finding_row(parts, hits[i], y)
         else:  # closed, note
             x = CLIENT_X if side == "client" else SERVER_X
             text = f'{side} {kind}: {e.get("note", "")}'
@@ -164,11 +176,10 @@ def ladder(session: dict) -> str:
             dx = 10 if side == "client" else -10
             parts.append(f'<g data-event="{i}"><text class="note{" hit" if i in hits else ""}" '
                          f'x="{x + dx}" y="{y + 4:.0f}" text-anchor="{anchor}">'
-                         f'{esc(show_bytes(text, 60))}</text>'
-                         + (f'<text class="hit" x="{SERVER_X + 12}" y="{y + 16:.0f}">⚠ '
-                            f'{esc(", ".join(hits[i]))}</text>' if i in hits else "")
-                         + '</g>')
+                         f'{esc(show_bytes(text, 60))}</text></g>')
             y += ROW - 6
+            if i in hits:
+                y = finding_row(parts, hits[i], y)
     height = y + 20
     head = (f'<svg class="ladder" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
             f'height="{height:.0f}" viewBox="0 0 {WIDTH} {height:.0f}">'
@@ -205,15 +216,19 @@ def run_block(doc_index: int, r: dict) -> str:
         f'event {esc(e.get("event"))}, t={esc(e.get("t"))} s, offset {esc(e.get("offset"))}: '
         f'{esc(e.get("detail", ""))}</li>' for e in r.get("evidence", []))
     sessions = "".join(session_block(s) for s in r.get("sessions", []))
+    stderr = (r.get("client_stderr") or "").strip()
+    for note in r.get("off_script", []):
+        reasons += f'<li class="off-script">{esc(note)}</li>'
     return (f'<details class="run {esc(verdict)}" id="{esc(run_id(doc_index, r["scenario"]))}"'
             f'{opened}><summary><b>{esc(r["scenario"])}</b>: {esc(verdict)} — expected '
             f'{esc(r.get("expected"))}, observed {esc(r.get("observed"))}; '
             f'{esc(r.get("summary", ""))}</summary>'
             + (f'<ul class="reasons">{reasons}</ul>' if reasons else "")
             + (f"<p>Evidence:</p><ul>{evidence}</ul>" if evidence else "")
-            + f'<p class="mono">client exit {esc(r.get("client_exit"))}, timeout '
-              f'{esc(r.get("client_timeout_s"))} s, {esc(r.get("duration_s"))} s; '
-              f'{esc((r.get("client_stderr") or "").strip()[-300:])}</p>'
+            + f'<p class="mono">client exit {esc(r.get("client_exit"))} after '
+              f'{esc(r.get("client_wall_s"))} s (its per-step timeout '
+              f'{esc(r.get("client_timeout_s"))} s); run {esc(r.get("duration_s"))} s</p>'
+            + (f'<pre class="stderr">{esc(stderr)}</pre>' if stderr else "")
             + sessions + "</details>")
 
 
