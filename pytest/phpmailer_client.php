@@ -27,7 +27,10 @@ try {
     $mail->SMTPAuth = false;
     $mail->SMTPSecure = PHPMailer::ENCRYPTION_STARTTLS;
     $mail->SMTPAutoTLS = true;
+    // Timeout bounds connecting and each read's stream timeout; Timelimit
+    // bounds the wait for a reply (300 s unless set).
     $mail->Timeout = (int)$timeout;
+    $mail->getSMTPInstance()->Timelimit = (int)$timeout;
     $mail->Hostname = 'client.example.test';
     $mail->SMTPOptions = ['ssl' => [
         'verify_peer' => true,

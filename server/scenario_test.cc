@@ -266,6 +266,36 @@ TEST(MatchesClientLine, TrailingWildcardArgumentIsOptional) {
   EXPECT_FALSE(MatchesClientLine("EHLO *", "HELO x"));
 }
 
+TEST(MatchesClientLine, AStarMatchesAnyRunOfCharactersSpacesIncluded) {
+  EXPECT_TRUE(MatchesClientLine("*", "From: <a@b>"));
+  EXPECT_TRUE(MatchesClientLine("From*", "From: <a@b>"));
+  EXPECT_TRUE(MatchesClientLine("from:*", "From: <a@b>"));
+  EXPECT_TRUE(MatchesClientLine("MAIL*", "MAIL FROM:<a@b> SIZE=10"));
+  EXPECT_FALSE(MatchesClientLine("From*", "To: <a@b>"));
+}
+
+TEST(MatchesClientLine, AlternativesAreSeparatedByABar) {
+  EXPECT_TRUE(MatchesClientLine("EHLO * | HELO *", "HELO c"));
+  EXPECT_TRUE(MatchesClientLine("EHLO * | HELO *", "ehlo c"));
+  EXPECT_FALSE(MatchesClientLine("EHLO * | HELO *", "MAIL FROM:<a@b>"));
+  // A bar without blanks around it is a character like any other.
+  EXPECT_TRUE(MatchesClientLine("X a|b", "X a|b"));
+  EXPECT_FALSE(MatchesClientLine("X a|b", "X a"));
+}
+
+TEST(ParseScenarioErrors, AnEmptyAlternativeIsAnError) {
+  EXPECT_EQ(ErrorOf("Summary: x\nC: EHLO * | \nserve\n"),
+            "t.smtp:2:13: empty alternative in a \"C:\" pattern (alternatives "
+            "are separated by \" | \")");
+}
+
+TEST(ResponderCapabilities, AnEhloTheScriptRefusedOffersNothing) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 220 hi\nC: EHLO *\nS: 500 5.5.1 what\nserve\n", "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ::testing::IsEmpty());
+}
+
 TEST(ResponderCapabilities, ComeFromTheLastScriptedEhloReply) {
   auto r = ParseScenario(
       "Summary: x\nS: 220 hi\nC: EHLO *\nS: 250-mx Hello\nS: 250-SIZE 100\n"
