@@ -3,7 +3,8 @@
 each one does, scenario by scenario, to pytest/expected/<client>.toml: the
 pins test_clients.py holds them to.
 
-Usage: record_expectations.py [--runs N] [--jobs N] [--missing] [--scenario GLOB]... [CLIENT...]
+Usage: record_expectations.py [--runs N] [--jobs N] [--missing] [--merge]
+                              [--scenario GLOB]... [CLIENT...]
 
 Each scenario is run N times (default 3); a scenario whose labels differ
 between runs is reported and pinned with every outcome seen
@@ -35,6 +36,9 @@ def main() -> int:
     p.add_argument("--scenario", action="append", default=[], metavar="GLOB",
                    help="record only scenarios whose path under scenarios/ matches "
                         "(repeatable), keep the rest")
+    p.add_argument("--merge", action="store_true",
+                   help="add what these runs see to the outcomes already pinned "
+                        "instead of replacing them (for outcomes that depend on load)")
     p.add_argument("clients", nargs="*")
     args = p.parse_args()
     names = args.clients or [n for n in clients.adapter_names() if n != "reference"]
@@ -67,6 +71,9 @@ def main() -> int:
                     clients.run(scenario, work, adapter).labels())
 
             results: dict[str, set[frozenset]] = dict(kept)
+            if args.merge and clients.expectations_path(name).exists():
+                for scenario, pinned in clients.load_expectations(name)["scenarios"].items():
+                    results.setdefault(scenario, set()).update(pinned)
             with ThreadPoolExecutor(args.jobs) as pool:
                 for scenario, labels in pool.map(one, jobs):
                     results.setdefault(scenario, set()).add(labels)
