@@ -35,50 +35,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import postfix_private
+
 POSTFIX = "/usr/sbin/postfix"
 SENDMAIL = "/usr/sbin/sendmail"
-DAEMONS = "/usr/lib/postfix/sbin"
+DAEMONS = postfix_private.DAEMONS
 
 # The services the queue manager needs to relay one message; no inet
-# service, so no port is taken. None chrooted.
-MASTER_CF = """\
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n -  0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n -  - trivial-rewrite
-bounce    unix  - - n -  0 bounce
-defer     unix  - - n -  0 bounce
-trace     unix  - - n -  0 bounce
-verify    unix  - - n -  1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -  - proxymap
-smtp      unix  - - n -  - smtp
-relay     unix  - - n -  - smtp
-showq     unix  n - n -  - showq
-error     unix  - - n -  - error
-retry     unix  - - n -  - error
-discard   unix  - - n -  - discard
-anvil     unix  - - n -  1 anvil
-scache    unix  - - n -  1 scache
-postlog   unix-dgram n - n - 1 postlogd
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-"""
+# service, so no port is taken.
+MASTER_CF = postfix_private.UNIX_SERVICES
 
 TIMEOUTS = ("connect", "helo", "starttls", "mail", "rcpt", "data_init", "data_xfer",
             "data_done", "quit", "xforward")
 
-MAIN_CF = """\
-compatibility_level = 3.6
-queue_directory = {root}/queue
-data_directory = {root}/data
-command_directory = /usr/sbin
-daemon_directory = {daemons}
-meta_directory = /etc/postfix
-shlib_directory = /usr/lib/postfix
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file = {root}/maillog
-maillog_file_prefixes = {root}
+MAIN_CF = postfix_private.MAIN_CF_COMMON + """\
 myhostname = client.example.test
 mydomain = example.test
 myorigin = client.example.test

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 import harness
+import postfix_private
 from smtp_test_server import (HOST_NAME, WAIT, Aiosmtpd, ScriptedServer, greet,
                               make_pki, respond, server_context)
 
@@ -83,47 +84,14 @@ def accepts_connections(port: int) -> bool:
 # --------------------------------------------------------------------------
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
-DAEMONS = "/usr/lib/postfix/sbin"
+DAEMONS = postfix_private.DAEMONS
 
 # Every service Postfix needs to receive a message over SMTP and deliver it
 # with virtual(8); none chrooted, so no copy of /etc is needed.
-MASTER_CF = """\
-127.0.0.1:{port} inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n -  0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n -  - trivial-rewrite
-bounce    unix  - - n -  0 bounce
-defer     unix  - - n -  0 bounce
-trace     unix  - - n -  0 bounce
-verify    unix  - - n -  1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -  - proxymap
-smtp      unix  - - n -  - smtp
-relay     unix  - - n -  - smtp
-showq     unix  n - n -  - showq
-error     unix  - - n -  - error
-retry     unix  - - n -  - error
-discard   unix  - - n -  - discard
-virtual   unix  - n n -  - virtual
-anvil     unix  - - n -  1 anvil
-scache    unix  - - n -  1 scache
-postlog   unix-dgram n - n - 1 postlogd
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-"""
+MASTER_CF = "127.0.0.1:{port} inet n - n - - smtpd\n" + postfix_private.UNIX_SERVICES + \
+    "virtual   unix  - n n -  - virtual\n"
 
-MAIN_CF = """\
-compatibility_level = 3.6
-queue_directory = {root}/queue
-data_directory = {root}/data
-command_directory = /usr/sbin
-daemon_directory = {daemons}
-meta_directory = /etc/postfix
-shlib_directory = /usr/lib/postfix
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file = {root}/maillog
-maillog_file_prefixes = {root}
+MAIN_CF = postfix_private.MAIN_CF_COMMON + """\
 myhostname = {host}
 mydomain = example.test
 myorigin = {host}

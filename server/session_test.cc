@@ -56,6 +56,12 @@ std::string ReadAll(tcp::socket& s) {
   return all;
 }
 
+// Sends `line` and CRLF, then returns what the server answers first.
+std::string Say(tcp::socket& s, std::string_view line) {
+  asio::write(s, asio::buffer(std::string(line) + "\r\n"));
+  return ReadSome(s);
+}
+
 TEST(RunSession, ScriptedLinesAreSentWithCrlfAndMatchedLinesAdvance) {
   Scenario scenario =
       Parse("Summary: x\nS: 220 hi\nC: EHLO *\nS: 250 ok\nclose\n");
@@ -77,10 +83,8 @@ TEST(RunSession, AClientOffScriptIsServedByTheResponderAndNotJudged) {
   std::string got;
   SessionRecord r = Play(scenario, [&](tcp::socket& s) {
     ReadSome(s);
-    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
-    ReadSome(s);
-    asio::write(s, asio::buffer(std::string("VRFY someone\r\n")));
-    got = ReadSome(s);
+    Say(s, "EHLO c");
+    got = Say(s, "VRFY someone");
     asio::write(s, asio::buffer(std::string("QUIT\r\n")));
     got += ReadAll(s);
   });
@@ -104,8 +108,7 @@ TEST(RunSession, OffScriptAnOracleStillFails) {
       Parse("Summary: x\nExpect: refuse\nS: 220 hi\nC: STARTTLS\ntls\n");
   SessionRecord r = Play(scenario, [&](tcp::socket& s) {
     ReadSome(s);
-    asio::write(s, asio::buffer(std::string("AUTH PLAIN AGFAYg==\r\n")));
-    ReadSome(s);
+    Say(s, "AUTH PLAIN AGFAYg==");
     asio::write(s, asio::buffer(std::string("QUIT\r\n")));
     ReadAll(s);
   });
@@ -127,12 +130,9 @@ TEST(RunSession, ADetourIsAnsweredWhileTheScriptWaits) {
   std::string got;
   SessionRecord r = Play(scenario, [&](tcp::socket& s) {
     ReadSome(s);
-    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
-    ReadSome(s);
-    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
-    got = ReadSome(s);
-    asio::write(s, asio::buffer(std::string("NOOP\r\n")));
-    got += ReadSome(s);
+    Say(s, "EHLO c");
+    got = Say(s, "EHLO c");
+    got += Say(s, "NOOP");
     asio::write(s, asio::buffer(std::string("MAIL FROM:<a@b>\r\n")));
     got += ReadAll(s);
   });
@@ -150,8 +150,7 @@ TEST(RunSession, AClientThatQuitsWhereTheScriptWaitsRefusedAndIsJudged) {
   std::string got;
   SessionRecord r = Play(scenario, [&](tcp::socket& s) {
     ReadSome(s);
-    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
-    ReadSome(s);
+    Say(s, "EHLO c");
     asio::write(s, asio::buffer(std::string("QUIT\r\n")));
     got = ReadAll(s);
   });
@@ -184,13 +183,10 @@ TEST(RunSession, ARecipientTheScriptRefusedIsNotDelivered) {
   std::string got;
   SessionRecord r = Play(scenario, [&](tcp::socket& s) {
     ReadSome(s);
-    for (const char* line :
-         {"EHLO c\r\n", "MAIL FROM:<a@b>\r\n", "RCPT TO:<c@d>\r\n"}) {
-      asio::write(s, asio::buffer(std::string(line)));
-      ReadSome(s);
+    for (const char* line : {"EHLO c", "MAIL FROM:<a@b>", "RCPT TO:<c@d>"}) {
+      Say(s, line);
     }
-    asio::write(s, asio::buffer(std::string("DATA\r\n")));
-    got = ReadSome(s);
+    got = Say(s, "DATA");
     asio::write(s, asio::buffer(std::string("QUIT\r\n")));
     ReadAll(s);
   });
@@ -207,12 +203,9 @@ TEST(RunSession, StartTlsTheScriptRefusedStaysRefused) {
   std::string got;
   SessionRecord r = Play(scenario, [&](tcp::socket& s) {
     ReadSome(s);
-    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
-    ReadSome(s);
-    asio::write(s, asio::buffer(std::string("STARTTLS\r\n")));
-    ReadSome(s);
-    asio::write(s, asio::buffer(std::string("STARTTLS\r\n")));
-    got = ReadSome(s);
+    Say(s, "EHLO c");
+    Say(s, "STARTTLS");
+    got = Say(s, "STARTTLS");
     asio::write(s, asio::buffer(std::string("QUIT\r\n")));
     ReadAll(s);
   });
@@ -227,14 +220,10 @@ TEST(RunSession, AnEhloTheScriptRefusedOffersNoStartTlsAfterwards) {
   std::string got;
   SessionRecord r = Play(scenario, [&](tcp::socket& s) {
     ReadSome(s);
-    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
-    ReadSome(s);
-    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
-    got = ReadSome(s);
-    asio::write(s, asio::buffer(std::string("HELO c\r\n")));
-    got += ReadSome(s);
-    asio::write(s, asio::buffer(std::string("STARTTLS\r\n")));
-    got += ReadSome(s);
+    Say(s, "EHLO c");
+    got = Say(s, "EHLO c");
+    got += Say(s, "HELO c");
+    got += Say(s, "STARTTLS");
     asio::write(s, asio::buffer(std::string("QUIT\r\n")));
     ReadAll(s);
   });
