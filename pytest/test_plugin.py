@@ -6,7 +6,9 @@ template splitting, and the policy mapping."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -122,6 +124,8 @@ def test_a_built_in_adapter_and_the_opportunistic_policy(tmp_path):
     (["--client", "curl", "--client-cmd", "x {host}"], "exclude each other"),
     (["--client-cmd", "x --port {prot}"], "unknown placeholder {prot}"),
     (["--client-cmd", "x 'unclosed"], "No closing quotation"),
+    (["--client-name", "mine"], "--client-name go with --client-cmd only"),
+    (["--client", "curl", "--client-resolve"], "--client-resolve go with --client-cmd only"),
 ])
 def test_bad_options_are_usage_errors(tmp_path, args, error):
     done = pytest_run(tmp_path, "pytest/test_catalogue.py", "--collect-only", *args,
@@ -289,3 +293,62 @@ def test_factory_servers_get_their_own_ports(tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))
+
+
+# A client that writes what it was given to a file and exits 3: the test
+# reads what the harness handed it (argv, standard input, the name it
+# resolved), not whether it delivered.
+PROBE = ("import socket, sys, json; "
+         "data = sys.stdin.buffer.read(); "
+         "open(sys.argv[1], 'w').write(json.dumps(dict(host=sys.argv[2], "
+         "resolved=socket.gethostbyname(sys.argv[2]), "
+         "stdin_crlf=data.count(b'\\r\\n'), stdin_lf=data.count(b'\\n'), "
+         "message_lf=open(sys.argv[3], 'rb').read().count(b'\\r')))); "
+         "sys.exit(3)")
+
+
+def probe(tmp_path: Path, **options) -> tuple[dict, clients.Result]:
+    out = tmp_path / "probe.json"
+    template = shlex.join([PYTHON, "-c", PROBE, str(out), "{host}", "{message_lf}"])
+    adapter = clients.command_adapter(template, "require-tls", **options)
+    result = clients.run(harness.SCENARIOS / "control" / "hotmail-2009.smtp",
+                         tmp_path / "work", adapter)
+    return json.loads(out.read_text()), result
+
+
+def test_a_command_line_client_gets_the_address_by_default(tmp_path):
+    seen, result = probe(tmp_path)
+    assert seen["host"] == "127.0.0.1"
+    assert seen["stdin_lf"] == 0, "no message on standard input unless asked"
+    assert seen["message_lf"] == 0, "{message_lf} has no CR"
+    assert result.client.returncode == 3
+
+
+@pytest.mark.skipif(os.geteuid() != 0 and not Path("/proc/sys/kernel/unprivileged_userns_clone")
+                    .exists(), reason="needs root or unprivileged user namespaces")
+def test_resolve_maps_the_scenarios_host_name_for_the_client_alone(tmp_path):
+    seen, _ = probe(tmp_path, resolve=True)
+    assert seen["host"] == "mail.example.test"
+    assert seen["resolved"] == "127.0.0.1"
+    # The machine's own resolver knows nothing of it.
+    with pytest.raises(OSError):
+        socket.gethostbyname("mail.example.test")
+
+
+@pytest.mark.parametrize("stdin, crlf", [("message", True), ("message-lf", False)])
+def test_the_message_on_standard_input_with_either_line_ending(tmp_path, stdin, crlf):
+    seen, _ = probe(tmp_path, stdin=stdin)
+    assert seen["stdin_lf"] > 3
+    assert (seen["stdin_crlf"] == seen["stdin_lf"]) == crlf
+
+
+def test_a_command_line_client_has_the_name_and_version_it_is_given(tmp_path):
+    report = tmp_path / "r.json"
+    done = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario",
+                      "--client-cmd", bad_client_cmd(), "--client-name", "my-client",
+                      "--client-version-cmd", "echo my-client 1.2.3",
+                      "--scenario", "control/hotmail-2009", "--report-json", str(report))
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(report.read_text())
+    assert (doc["client"], doc["version"]) == ("my-client", "my-client 1.2.3")
+    assert doc["results"][0]["client"] == "my-client"
