@@ -52,6 +52,12 @@ ORACLES = harness.oracle_ids()
 
 QUIET = ()
 
+
+class AnyOf(tuple):
+    """A pin whose labels depend on scheduling: any one of these label
+    tuples, and nothing else, passes (as `{ any = [...] }` in the client
+    pins). Every alternative here is a failure."""
+
 # Certificate profiles a correct client refuses (Expect: refuse).
 BAD_CERTIFICATES = [
     "bad-signature", "ca-as-leaf", "cn-matches-san-does-not", "expired-intermediate",
@@ -125,7 +131,11 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "injection/injected-ehlo-reply-same-segment": (INJECTED,),
         # The message goes out after the real server answered DATA with 554,
         # on the strength of an injected 354, and the client claims delivery.
-        "injection/injected-transaction-same-segment": (INJECTED, EXIT0_UNDELIVERED),
+        # The client sends everything and closes at once: whether the server
+        # has read the message by then (the oracle's evidence) is a race on
+        # a loaded machine; the false claim is there either way.
+        "injection/injected-transaction-same-segment":
+            AnyOf([(INJECTED, EXIT0_UNDELIVERED), (EXIT0_UNDELIVERED,)]),
         "control/responder-only": QUIET,
         "ordering/starttls-reply-held": QUIET,
         "certificates/valid": QUIET,
@@ -291,11 +301,12 @@ def labels(result: harness.ScenarioResult) -> set[str]:
     return out
 
 
-def check(result: harness.ScenarioResult, pinned: tuple[str, ...]) -> None:
+def check(result: harness.ScenarioResult, pinned) -> None:
     got = labels(result)
-    assert got == set(pinned), (f"pinned {sorted(pinned)}, got {sorted(got)}: "
-                                + result.explain())
-    assert result.verdict.passed == (not pinned), result.explain()
+    alternatives = [set(p) for p in pinned] if isinstance(pinned, AnyOf) else [set(pinned)]
+    assert got in alternatives, (f"pinned {[sorted(a) for a in alternatives]}, got "
+                                 f"{sorted(got)}: " + result.explain())
+    assert result.verdict.passed == (not got), result.explain()
     # Every oracle that fired is a reason, and the reverse.
     assert result.oracles() == got & ORACLES, result.explain()
 
@@ -316,7 +327,8 @@ def test_every_switch_is_pinned():
 
 
 def test_every_oracle_is_proven_by_some_switch():
-    fired = {label for pins in PINS.values() for p in pins.values() for label in p}
+    fired = {label for pins in PINS.values() for p in pins.values()
+             for alternative in (p if isinstance(p, AnyOf) else [p]) for label in alternative}
     assert ORACLES - fired == set()
 
 
