@@ -387,6 +387,17 @@ TEST(WriteScenario, BytesThatAreNotWholePrintableLinesAreSentRaw) {
   EXPECT_EQ(parsed->steps[4].text, "\"\\\n");
 }
 
+TEST(WriteScenario, ABarBetweenSpacesInAClientLineIsNotAnAlternative) {
+  Transcript t{{{.kind = TranscriptItem::Kind::kServer, .bytes = "220 x\r\n"},
+                {.kind = TranscriptItem::Kind::kClient, .bytes = "X a |  | b |"},
+                {.kind = TranscriptItem::Kind::kClient, .bytes = "Y | "}}};
+  std::string out = WriteScenario(t, {.summary = "s"});
+  EXPECT_THAT(out, HasSubstr("C: X a *  * b |\nC: Y * \n"));
+  ExpectParses(out);
+  EXPECT_TRUE(MatchesClientLine("X a *  * b |", "X a |  | b |"));
+  EXPECT_FALSE(MatchesClientLine("X a *  * b |", "b |"));
+}
+
 TEST(WriteScenario, ATranscriptEndingAtTheUpgradeIsServedAfterTls) {
   Transcript t{{{.kind = TranscriptItem::Kind::kServer, .bytes = "220 x\r\n"},
                 {.kind = TranscriptItem::Kind::kClient, .bytes = "STARTTLS"},
