@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "certs/catalogue.h"
-#include "common/ossl.h"
-#include "server/scenario.h"
+#include "scenario/scenario.h"
+#include "starttls/ossl.h"
 #include "starttls/reply_parser.h"
 
 namespace {

@@ -14,21 +14,23 @@ include(CMakePackageConfigHelpers)
 set(starttls_install_include ${CMAKE_INSTALL_INCLUDEDIR}/starttls-mock)
 set(starttls_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/StartTlsMock)
 
-foreach(dir common certs server)
-  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/
-          DESTINATION ${starttls_install_include}/${dir}
-          FILES_MATCHING PATTERN "*.h" PATTERN "testdata" EXCLUDE)
+# Public headers only: the in-process server's, the reference client's and
+# the OpenSSL owners both use. Every other header is internal.
+foreach(dir common testing client)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/src/${dir}/include/
+          DESTINATION ${starttls_install_include})
 endforeach()
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/client_under_test/include/
-        DESTINATION ${starttls_install_include})
 
-# Exported as StartTlsMock::common, ::certs, ::server, ::fake_smtp_server and
-# ::client.
-foreach(name common certs server fake_smtp_server client)
+# The static libraries FakeSmtpServer is built from come along (a static
+# library carries its dependencies to the final link); only ::fake_smtp_server
+# and ::client are meant to be named.
+set(starttls_installed common certs scenario events engine judge server
+    fake_smtp_server client)
+foreach(name ${starttls_installed})
   set_target_properties(starttls_${name} PROPERTIES EXPORT_NAME ${name})
+  list(APPEND starttls_installed_targets starttls_${name})
 endforeach()
-install(TARGETS starttls_common starttls_certs starttls_server
-                starttls_fake_smtp_server starttls_client
+install(TARGETS ${starttls_installed_targets}
         EXPORT StartTlsMockTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${starttls_install_include})

@@ -4,9 +4,9 @@
 #include <string>
 #include <string_view>
 
+#include "authoring/import.h"
 #include "fuzz/targets.h"
-#include "server/import.h"
-#include "server/scenario.h"
+#include "scenario/scenario.h"
 
 namespace starttls::fuzz {
 

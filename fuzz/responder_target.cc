@@ -4,8 +4,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/responder.h"
 #include "fuzz/targets.h"
-#include "server/responder.h"
 
 namespace starttls::fuzz {
 namespace {

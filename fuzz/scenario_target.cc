@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "fuzz/targets.h"
-#include "server/scenario.h"
+#include "scenario/scenario.h"
 
 namespace starttls::fuzz {
 

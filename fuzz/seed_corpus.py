@@ -84,9 +84,9 @@ def handmade() -> None:
 
 def import_text() -> None:
     """Pasted sessions: the article's telnet text, the scenarios' S:/C:
-    lines, and the swaks and curl samples of server/import_test.cc."""
+    lines, and the swaks and curl samples of src/authoring/import_test.cc."""
     auto, telnet, script, swaks, curl = range(5)
-    article = ROOT / "server" / "testdata" / "hotmail-2009-article.txt"
+    article = ROOT / "src" / "authoring" / "testdata" / "hotmail-2009-article.txt"
     if article.exists():
         put("import", bytes([auto]) + article.read_bytes())
         put("import", bytes([telnet]) + article.read_bytes())

@@ -31,14 +31,14 @@
 #include <vector>
 
 #include "certs/catalogue.h"
-#include "common/ossl.h"
+#include "engine/session.h"
+#include "engine/wire.h"
 #include "fuzz/targets.h"
-#include "server/judge.h"
-#include "server/oracles.h"
-#include "server/report.h"
-#include "server/scenario.h"
-#include "server/session.h"
-#include "server/wire.h"
+#include "judge/judge.h"
+#include "judge/oracles.h"
+#include "judge/report.h"
+#include "scenario/scenario.h"
+#include "starttls/ossl.h"
 
 namespace starttls::fuzz {
 namespace {

@@ -34,7 +34,7 @@ import sys
 import time
 import warnings
 
-# Exit codes: the same numbers and names as starttls-client (README.md).
+# Exit codes: the same numbers and names as starttls-client (docs/reference-client.md).
 EXIT_CODES = {
     "usage-error": 2,           # bad command line or unreadable input file
     "connect-failed": 3,        # no TCP connection

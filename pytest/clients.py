@@ -198,7 +198,7 @@ def client_budget(timeout: int) -> float:
 
 # What --client-policy opportunistic changes, scenario by scenario:
 # (expected outcome, oracles that do not count). Everything else keeps the
-# scenario's Expect: and every oracle. The reasoning is in README.md.
+# scenario's Expect: and every oracle. The reasoning is in docs/pytest-plugin.md ("Policies").
 OPPORTUNISTIC: dict[str, tuple[str, frozenset[str]]] = {
     # STARTTLS not offered: plain text is what an opportunistic client
     # promises, and the message must get through.

@@ -1,6 +1,6 @@
 """Every bad input is one line on stderr and a non-zero exit, before anything
 is served or written: 2 for bad usage or a malformed file, 1 for a server
-that cannot run where it was told to (README, "Running the server"). The
+that cannot run where it was told to (docs/command-line.md, "serve"). The
 malformed-scenario cases are in test_server_lifecycle.py, the certificate
 command's in test_certs_cli.py."""
 

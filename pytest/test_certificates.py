@@ -33,9 +33,7 @@ def test_every_profile_has_a_scenario_and_its_twin_is_good():
             assert by_name[p["twin"]]["good"], p["name"]
 
 
-@pytest.mark.parametrize("profile", [p for p in PROFILES if not p["good"]
-                                     and not p["policy_dependent"]
-                                     and not p["needs_crl"]],
+@pytest.mark.parametrize("profile", [p for p in PROFILES if p["must_be_refused"]],
                          ids=lambda p: p["name"])
 def test_reference_client_refuses_and_names_the_reason(profile, tmp_path):
     result = harness.run_scenario(_scenario(profile["name"]), tmp_path,

@@ -23,7 +23,7 @@ import pytest
 
 import harness
 
-# The fields every session report has (README, "Reports").
+# The fields every session report has (docs/reports.md).
 REPORT_FIELDS = {
     "scenario", "scenario_path", "summary", "connection", "script_connection",
     "certificate", "peer", "started_at", "duration_s", "script", "tls",

@@ -294,7 +294,7 @@ def test_curl_verbose_output_imports_to_a_scenario_curl_delivers_to(tmp_path):
 
 
 def test_the_articles_telnet_text_imports_to_the_hotmail_scenario(tmp_path):
-    article = harness.ROOT / "server" / "testdata" / "hotmail-2009-article.txt"
+    article = harness.ROOT / "src" / "authoring" / "testdata" / "hotmail-2009-article.txt"
     committed = (harness.SCENARIOS / "control" / "hotmail-2009.smtp").read_text()
     summary = re.search(r"^Summary: (.*)$", committed, re.M).group(1)
     done = run_import(article, tmp_path / "h.smtp", "--summary", summary)

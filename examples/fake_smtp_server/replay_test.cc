@@ -7,7 +7,7 @@
 #include <chrono>
 #include <csignal>
 
-#include "server/fake_smtp_server.h"
+#include "starttls/fake_smtp_server.h"
 #include "starttls/smtp_client.h"
 #include "starttls/socket_transport.h"
 

@@ -1,0 +1,841 @@
+#include "authoring/import.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstring>
+#include <regex>
+
+#include "common/ascii.h"
+
+namespace starttls::server {
+namespace {
+
+using tl::unexpected;
+
+std::string_view Verb(std::string_view line) {
+  return line.substr(0, line.find(' '));
+}
+
+// A reply line: three digits, then a space, a '-' or the end of the line.
+struct ReplyLine {
+  int code = 0;
+  bool final = true;
+};
+
+std::optional<ReplyLine> ParseReplyLine(std::string_view line) {
+  if (line.size() < 3 ||
+      !std::all_of(line.begin(), line.begin() + 3,
+                   [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  if (line[0] < '1' || line[0] > '5') return std::nullopt;
+  if (line.size() > 3 && line[3] != ' ' && line[3] != '-') return std::nullopt;
+  return ReplyLine{
+      .code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0'),
+      .final = line.size() == 3 || line[3] == ' '};
+}
+
+bool StartsWithDigits(std::string_view line) {
+  return line.size() >= 3 &&
+         std::isdigit(static_cast<unsigned char>(line[0])) &&
+         std::isdigit(static_cast<unsigned char>(line[1])) &&
+         std::isdigit(static_cast<unsigned char>(line[2]));
+}
+
+// An SMTP command as typed: a verb of 4 to 8 letters, then a space or the end.
+bool LooksLikeCommand(std::string_view line) {
+  std::string_view verb = Verb(line);
+  return verb.size() >= 4 && verb.size() <= 8 &&
+         std::all_of(verb.begin(), verb.end(), [](char c) {
+           return std::isalpha(static_cast<unsigned char>(c));
+         });
+}
+
+// Splits text into lines without their endings (LF or CRLF); a last line
+// without an ending counts too.
+std::vector<std::string_view> SplitLines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return lines;
+}
+
+ImportError Error(int line, std::string message, int column = 1) {
+  return ImportError{line, column, std::move(message)};
+}
+
+// Follows the dialogue while a parser feeds it lines, and builds the
+// transcript: consecutive server lines form one segment, TLS starts after
+// a final 220 line that answers STARTTLS.
+class Builder {
+ public:
+  // bodies_shown: false when the source never shows the message (curl -v);
+  // the transcript then ends at the 354 with kBodyUnknown.
+  explicit Builder(bool bodies_shown) : bodies_shown_(bodies_shown) {}
+
+  // One line the server sent. strict: it must be a reply line.
+  tl::expected<void, ImportError> Server(std::string_view line, int n,
+                                         bool strict) {
+    if (done_) return {};
+    if (data_ == Data::kBody) {
+      return unexpected(Error(
+          n, fmt::format("a server line inside the message begun on line {} "
+                         "(the client's \".\" line is missing)",
+                         body_line_)));
+    }
+    std::optional<ReplyLine> reply = ParseReplyLine(line);
+    if (!reply && strict) {
+      return unexpected(
+          Error(n,
+                "a server line without a reply code (three digits, then a "
+                "space or '-')"));
+    }
+    if (reply && open_code_ != 0 && reply->code != open_code_) {
+      return unexpected(Error(
+          n, fmt::format("reply code {} inside the multi-line {} reply begun "
+                         "on line {}",
+                         reply->code, open_code_, open_line_)));
+    }
+    if (segment_.empty()) segment_line_ = n;
+    segment_ += line;
+    segment_ += "\r\n";
+    if (!reply) return {};
+    if (!reply->final) {
+      if (open_code_ == 0) open_line_ = n;
+      open_code_ = reply->code;
+      return {};
+    }
+    open_code_ = 0;
+    last_reply_line_ = n;
+    if (outstanding_ > 0) --outstanding_;
+    awaiting_secret_ = reply->code == 334;
+    if (starttls_pending_) {
+      starttls_pending_ = false;
+      if (reply->code == 220 && tls_) {
+        // A scenario upgrades a connection once (found by fuzz/).
+        return unexpected(
+            Error(n, fmt::format("a second TLS upgrade; TLS already started on "
+                                 "line {}",
+                                 tls_line_)));
+      }
+      if (reply->code == 220) {
+        FlushSegment();
+        transcript_.items.push_back(
+            {.kind = TranscriptItem::Kind::kTls, .source_line = n});
+        tls_ = true;
+        tls_line_ = n;
+        data_ = Data::kNone;
+        awaiting_secret_ = false;
+        return {};
+      }
+    }
+    if (data_ == Data::kCommand) {
+      data_ = reply->code == 354 ? Data::kBody : Data::kNone;
+      body_line_ = n + 1;
+      if (data_ == Data::kBody && !bodies_shown_) {
+        FlushSegment();
+        transcript_.items.push_back(
+            {.kind = TranscriptItem::Kind::kBodyUnknown, .source_line = n});
+        done_ = true;
+      }
+    }
+    return {};
+  }
+
+  // One line the client sent.
+  void Client(std::string_view line, int n) {
+    if (done_) return;
+    FlushSegment();
+    transcript_.items.push_back({.kind = TranscriptItem::Kind::kClient,
+                                 .bytes = std::string(line),
+                                 .source_line = n});
+    if (data_ == Data::kBody) {
+      if (line == ".") {
+        data_ = Data::kNone;
+        ++outstanding_;
+      }
+      return;
+    }
+    ++outstanding_;
+    if (awaiting_secret_) {
+      awaiting_secret_ = false;
+      return;
+    }
+    std::string verb = AsciiUpper(Verb(line));
+    if (verb == "STARTTLS") starttls_pending_ = true;
+    if (verb == "DATA") data_ = Data::kCommand;
+  }
+
+  // The source shows the message was sent but not its lines.
+  void BodyUnknown(int n) {
+    if (done_) return;
+    FlushSegment();
+    transcript_.items.push_back(
+        {.kind = TranscriptItem::Kind::kBodyUnknown, .source_line = n});
+    done_ = true;
+  }
+
+  void ServerClosed(int n) {
+    if (done_) return;
+    FlushSegment();
+    transcript_.items.push_back(
+        {.kind = TranscriptItem::Kind::kServerClose, .source_line = n});
+    done_ = true;
+  }
+
+  tl::expected<Transcript, ImportError> Finish(int last_line) {
+    if (open_code_ != 0 && !done_) {
+      return unexpected(Error(
+          open_line_, fmt::format("the multi-line {} reply begun here never "
+                                  "ends (no line with a space after the code)",
+                                  open_code_)));
+    }
+    FlushSegment();
+    bool any_server =
+        std::any_of(transcript_.items.begin(), transcript_.items.end(),
+                    [](const TranscriptItem& i) {
+                      return i.kind == TranscriptItem::Kind::kServer;
+                    });
+    if (!any_server) {
+      return unexpected(Error(std::max(last_line, 1),
+                              "no server reply found: this is not an SMTP "
+                              "session"));
+    }
+    return std::move(transcript_);
+  }
+
+  bool done() const { return done_; }
+  bool tls() const { return tls_; }
+  int tls_line() const { return tls_line_; }
+  bool in_body() const { return data_ == Data::kBody; }
+  bool awaiting_secret() const { return awaiting_secret_; }
+  bool reply_open() const { return open_code_ != 0; }
+  int open_line() const { return open_line_; }
+  int outstanding() const { return outstanding_; }
+  int last_reply_line() const { return last_reply_line_; }
+
+ private:
+  enum class Data { kNone, kCommand, kBody };
+
+  void FlushSegment() {
+    if (segment_.empty()) return;
+    transcript_.items.push_back({.kind = TranscriptItem::Kind::kServer,
+                                 .bytes = std::move(segment_),
+                                 .source_line = segment_line_});
+    segment_.clear();
+  }
+
+  bool bodies_shown_;
+  Transcript transcript_;
+  std::string segment_;
+  int segment_line_ = 0;
+  int open_code_ = 0;  // the code of an unfinished multi-line reply
+  int open_line_ = 0;
+  int last_reply_line_ = 0;
+  int outstanding_ = 1;  // replies owed: the greeting, then one per command
+  bool awaiting_secret_ = false;
+  bool starttls_pending_ = false;
+  bool tls_ = false;
+  int tls_line_ = 0;
+  Data data_ = Data::kNone;
+  int body_line_ = 0;
+  bool done_ = false;
+};
+
+// --- telnet ----------------------------------------------------------------
+
+bool IsTelnetChatter(std::string_view line) {
+  static constexpr std::array kPrefixes = {
+      "Trying ",   "Connected to ", "Escape character is", "telnet ",
+      "$ telnet ", "telnet> ",      "Connection closed."};
+  return std::any_of(kPrefixes.begin(), kPrefixes.end(),
+                     [&](const char* p) { return line.starts_with(p); });
+}
+
+bool IsForeignHostClose(std::string_view line) {
+  return line.starts_with("Connection closed by foreign host") ||
+         (line.starts_with("Connection to ") &&
+          line.find("closed by foreign host") != std::string_view::npos);
+}
+
+tl::expected<Transcript, ImportError> ParseTelnet(std::string_view text) {
+  Builder b(/*bodies_shown=*/true);
+  std::vector<std::string_view> lines = SplitLines(text);
+  bool started = false;
+  int closed_line = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const int n = static_cast<int>(i) + 1;
+    std::string_view line = lines[i];
+    bool blank = line.find_first_not_of(" \t") == std::string_view::npos;
+    if (closed_line != 0) {
+      if (blank) continue;
+      return unexpected(
+          Error(n, fmt::format("text after the server closed the connection on "
+                               "line {}",
+                               closed_line)));
+    }
+    if (IsForeignHostClose(line)) {
+      b.ServerClosed(n);
+      closed_line = n;
+      continue;
+    }
+    if (b.in_body()) {
+      // Inside a message every line is the client's, digits or not.
+      b.Client(line, n);
+      continue;
+    }
+    if (blank || IsTelnetChatter(line)) continue;
+    if (b.tls()) {
+      return unexpected(Error(
+          n, fmt::format("telnet cannot show what follows the 220 reply to "
+                         "STARTTLS on line {}: TLS starts there, so the "
+                         "session must end there",
+                         b.tls_line())));
+    }
+    std::optional<ReplyLine> reply = ParseReplyLine(line);
+    if (reply) {
+      if (!b.reply_open() && b.outstanding() == 0) {
+        return unexpected(Error(
+            n, fmt::format("a second reply with no client line since the "
+                           "reply that ended on line {}: was a typed line "
+                           "left out?",
+                           b.last_reply_line())));
+      }
+      started = true;
+      if (auto r = b.Server(line, n, true); !r) return unexpected(r.error());
+      continue;
+    }
+    if (StartsWithDigits(line)) {
+      return unexpected(
+          Error(n,
+                "starts with three digits but is not a reply line (the code "
+                "must be followed by a space, '-' or the end of the line)",
+                4));
+    }
+    if (!started) {
+      return unexpected(
+          Error(n,
+                "the session must start with the server's greeting (a line "
+                "starting with a reply code), not a client line"));
+    }
+    if (b.reply_open()) {
+      return unexpected(Error(
+          n, fmt::format("a client line inside the multi-line reply begun on "
+                         "line {} (its last line, with a space after the "
+                         "code, is missing)",
+                         b.open_line())));
+    }
+    if (!b.awaiting_secret() && !LooksLikeCommand(line)) {
+      return unexpected(Error(
+          n,
+          "neither a server reply (three digits, then a space or '-') nor "
+          "an SMTP command (a verb of 4 to 8 letters)"));
+    }
+    b.Client(line, n);
+  }
+  return b.Finish(static_cast<int>(lines.size()));
+}
+
+// --- S: and C: -------------------------------------------------------------
+
+tl::expected<Transcript, ImportError> ParseScript(std::string_view text) {
+  Builder b(/*bodies_shown=*/true);
+  std::vector<std::string_view> lines = SplitLines(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const int n = static_cast<int>(i) + 1;
+    std::string_view line = lines[i];
+    if (line.find_first_not_of(" \t") == std::string_view::npos ||
+        line.front() == '#') {
+      continue;
+    }
+    if (line.front() == ' ' || line.front() == '\t') {
+      return unexpected(Error(
+          n,
+          "an indented line is an annotation or an elision, not something "
+          "either side sent: write out every line with S: or C:"));
+    }
+    bool server = line.starts_with("S:");
+    if (!server && !line.starts_with("C:")) {
+      return unexpected(Error(n, "neither an S: nor a C: line"));
+    }
+    std::string_view content = line.substr(2);
+    if (!content.empty() && content.front() == ' ') content.remove_prefix(1);
+    if (server) {
+      if (auto r = b.Server(content, n, false); !r)
+        return unexpected(r.error());
+    } else {
+      b.Client(content, n);
+    }
+  }
+  return b.Finish(static_cast<int>(lines.size()));
+}
+
+// --- swaks -----------------------------------------------------------------
+
+tl::expected<Transcript, ImportError> ParseSwaks(std::string_view text) {
+  Builder b(/*bodies_shown=*/true);
+  std::vector<std::string_view> lines = SplitLines(text);
+  bool first_body_line = false;
+  for (size_t i = 0; i < lines.size() && !b.done(); ++i) {
+    const int n = static_cast<int>(i) + 1;
+    std::string_view line = lines[i];
+    if (line.empty()) continue;
+    std::string_view hint = line.substr(0, 3);
+    std::string_view content = line.size() > 3 ? line.substr(3) : "";
+    if (!content.empty() && content.front() == ' ') content.remove_prefix(1);
+    if (hint == "===") {
+      if (content.starts_with("TLS started") && !b.tls()) {
+        return unexpected(Error(
+            n, "TLS started, but no 220 reply to STARTTLS came before it"));
+      }
+      continue;
+    }
+    if (hint == "***") {
+      if (content.find("Remote host closed connection") !=
+          std::string_view::npos) {
+        b.ServerClosed(n);
+      }
+      continue;
+    }
+    if (hint == "  >" || hint == "<  ") {
+      return unexpected(
+          Error(n,
+                "raw text (--show-raw-text) is not supported: run swaks "
+                "without it"));
+    }
+    bool server_plain = hint == "<- " || hint == "<**";
+    bool server_tls = hint == "<~ " || hint == "<~*";
+    bool client_plain = hint == " ->" || hint == "**>";
+    bool client_tls = hint == " ~>" || hint == "*~>";
+    if (!server_plain && !server_tls && !client_plain && !client_tls) {
+      return unexpected(Error(
+          n,
+          "not a line of swaks output (lines start with ===, ***, <-, ->, "
+          "<~, ~>, <** or **>)"));
+    }
+    if ((server_tls || client_tls) != b.tls()) {
+      return unexpected(Error(
+          n, b.tls() ? fmt::format("a plain-text line after TLS started on "
+                                   "line {}",
+                                   b.tls_line())
+                     : std::string("a TLS line (~) before TLS started")));
+    }
+    if (server_plain || server_tls) {
+      if (auto r = b.Server(content, n, true); !r) return unexpected(r.error());
+      first_body_line = b.in_body();
+      continue;
+    }
+    static const std::regex kSummary(R"(\d+ lines sent)");
+    if (b.in_body() && first_body_line &&
+        std::regex_match(content.begin(), content.end(), kSummary) &&
+        i + 1 < lines.size() &&
+        (lines[i + 1].starts_with("<") || lines[i + 1].empty())) {
+      // --suppress-data: swaks says how many lines it sent, not which.
+      b.BodyUnknown(n);
+      continue;
+    }
+    first_body_line = false;
+    b.Client(content, n);
+  }
+  return b.Finish(static_cast<int>(lines.size()));
+}
+
+// --- curl -v ---------------------------------------------------------------
+
+bool IsProgressMeter(std::string_view line) {
+  std::string_view t =
+      line.substr(std::min(line.find_first_not_of(' '), line.size()));
+  return line.starts_with(" ") &&
+         (t.starts_with("% Total") || t.starts_with("Dload") ||
+          std::all_of(t.begin(), t.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) ||
+                   std::strchr(" :-.kMG\r", c) != nullptr;
+          }));
+}
+
+tl::expected<Transcript, ImportError> ParseCurl(std::string_view text) {
+  Builder b(/*bodies_shown=*/false);
+  std::vector<std::string_view> lines = SplitLines(text);
+  for (size_t i = 0; i < lines.size() && !b.done(); ++i) {
+    const int n = static_cast<int>(i) + 1;
+    std::string_view line = lines[i];
+    if (line.empty() || IsProgressMeter(line)) continue;
+    // The progress meter redraws itself with CRs on the same line.
+    if (size_t cr = line.rfind('\r'); cr != std::string_view::npos) {
+      line = line.substr(cr + 1);
+      if (line.empty()) continue;
+    }
+    char marker = line.front();
+    if (marker == '*' || marker == '{' || marker == '}') continue;
+    if ((marker != '<' && marker != '>') ||
+        (line.size() > 1 && line[1] != ' ')) {
+      return unexpected(Error(
+          n,
+          "not a line of curl -v output (lines start with \"* \", \"< \", "
+          "\"> \", \"{ \" or \"} \")"));
+    }
+    std::string_view content = line.size() > 2 ? line.substr(2) : "";
+    if (marker == '<') {
+      if (auto r = b.Server(content, n, true); !r) return unexpected(r.error());
+    } else {
+      b.Client(content, n);
+    }
+  }
+  return b.Finish(static_cast<int>(lines.size()));
+}
+
+ImportFormat Detect(std::string_view text) {
+  for (std::string_view line : SplitLines(text)) {
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    if (line.starts_with("S:") || line.starts_with("C:") ||
+        line.starts_with("#")) {
+      return ImportFormat::kScript;
+    }
+    static constexpr std::array kSwaks = {"=== ", "*** ", "<-  ", " -> ",
+                                          "<~  ", " ~> ", "<** ", "**> "};
+    if (std::any_of(kSwaks.begin(), kSwaks.end(),
+                    [&](const char* p) { return line.starts_with(p); })) {
+      return ImportFormat::kSwaks;
+    }
+    if (line.starts_with("* ") || line.starts_with("< ") ||
+        line.starts_with("> ")) {
+      return ImportFormat::kCurl;
+    }
+    return ImportFormat::kTelnet;
+  }
+  return ImportFormat::kTelnet;
+}
+
+// --- writing ---------------------------------------------------------------
+
+std::string Escape(std::string_view bytes) {
+  std::string out;
+  for (char ch : bytes) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          out += fmt::format("\\x{:02x}", c);
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out;
+}
+
+// True when `line` (without CRLF) can be an `S:` line byte for byte.
+bool Printable(std::string_view line) {
+  return std::all_of(line.begin(), line.end(), [](char ch) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    return (c >= 0x20 && c < 0x7f) || c == '\t';
+  });
+}
+
+// Appends the steps that queue `bytes`: S: for whole printable lines, send
+// for anything else.
+void QueueSteps(std::string_view bytes, std::string* out) {
+  while (!bytes.empty()) {
+    size_t end = bytes.find("\r\n");
+    std::string_view line = bytes.substr(0, end);
+    if (end != std::string_view::npos && Printable(line)) {
+      *out += fmt::format("S: {}\n", line);
+      bytes.remove_prefix(end + 2);
+      continue;
+    }
+    // Up to and including the next CRLF (or the end) as raw bytes.
+    size_t take = end == std::string_view::npos ? bytes.size() : end + 2;
+    *out += fmt::format("send data=\"{}\"\n", Escape(bytes.substr(0, take)));
+    bytes.remove_prefix(take);
+  }
+}
+
+std::string OneLine(std::string_view s) {
+  std::string out(s);
+  std::replace_if(
+      out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; },
+      ' ');
+  return out;
+}
+
+// Follows the server's replies to know what the client's next line is.
+class ReplyTracker {
+ public:
+  // Feeds server bytes; returns nothing, updates the context.
+  void Server(std::string_view bytes, ClientLineContext* ctx) {
+    carry_ += bytes;
+    size_t end;
+    while ((end = carry_.find("\r\n")) != std::string::npos) {
+      std::optional<ReplyLine> reply = ParseReplyLine(carry_.substr(0, end));
+      carry_.erase(0, end + 2);
+      if (!reply || !reply->final) continue;
+      ctx->auth_secret = reply->code == 334;
+      if (data_command_) ctx->in_data = reply->code == 354;
+      data_command_ = false;
+    }
+  }
+  void Client(std::string_view line, ClientLineContext* ctx) {
+    if (ctx->in_data) {
+      if (line == ".") ctx->in_data = false;
+      return;
+    }
+    if (ctx->auth_secret) {
+      ctx->auth_secret = false;
+      return;
+    }
+    data_command_ = AsciiUpper(Verb(line)) == "DATA";
+  }
+  void Tls(ClientLineContext* ctx) {
+    *ctx = {};
+    carry_.clear();
+    data_command_ = false;
+  }
+
+ private:
+  std::string carry_;
+  bool data_command_ = false;
+};
+
+std::string ReplaceDates(std::string line) {
+  static const std::regex kDate(
+      R"(((Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d(:\d\d)?( ([+-]\d{4}|[A-Z]{1,5}))?( \([A-Za-z ]+\))?)");
+  return std::regex_replace(line, kDate, "*");
+}
+
+}  // namespace
+
+std::string ClientPattern(std::string_view line,
+                          const ClientLineContext& context, bool* secret) {
+  if (secret != nullptr) *secret = false;
+  if (context.auth_secret) {
+    if (secret != nullptr) *secret = !line.empty();
+    return "*";
+  }
+  if (line.empty()) return "*";
+  if (context.in_data) {
+    static constexpr std::array kVolatileHeaders = {
+        "Date:", "Message-Id:", "Received:"};
+    for (const char* header : kVolatileHeaders) {
+      if (StartsWithNoCase(line, header)) {
+        return fmt::format("{} *", line.substr(0, std::strlen(header)));
+      }
+    }
+    return ReplaceDates(std::string(line));
+  }
+  std::string_view verb = Verb(line);
+  std::string upper = AsciiUpper(verb);
+  if (upper == "EHLO" || upper == "HELO" || upper == "LHLO") {
+    return fmt::format("{} *", verb);
+  }
+  if (upper == "AUTH") {
+    // AUTH MECHANISM [initial-response]: the response is a secret.
+    std::string_view rest = line.substr(verb.size());
+    size_t mech_start = rest.find_first_not_of(' ');
+    if (mech_start == std::string_view::npos) return std::string(line);
+    rest.remove_prefix(mech_start);
+    size_t mech_end = rest.find(' ');
+    if (mech_end == std::string_view::npos) return std::string(line);
+    if (secret != nullptr) *secret = true;
+    return fmt::format("{} {} *", verb, rest.substr(0, mech_end));
+  }
+  if (upper == "MAIL" || upper == "RCPT") {
+    static const std::regex kNumericParam(R"(( [A-Za-z-]+=)\d+(?= |$))");
+    return std::regex_replace(std::string(line), kNumericParam, "$1*");
+  }
+  return std::string(line);
+}
+
+std::string WriteScenario(const Transcript& transcript,
+                          const WriteOptions& options) {
+  std::string out;
+  for (const std::string& c : options.comment) {
+    out += c.empty() ? "#\n" : fmt::format("# {}\n", OneLine(c));
+  }
+  const auto& items = transcript.items;
+  auto last_connection =
+      std::find_if(items.rbegin(), items.rend(), [](const auto& i) {
+        return i.kind == TranscriptItem::Kind::kConnection;
+      }).base();
+  bool tls = std::any_of(last_connection, items.end(), [](const auto& i) {
+    return i.kind == TranscriptItem::Kind::kTls;
+  });
+  Expectation expect = options.expect.value_or(tls ? Expectation::kDeliver
+                                                   : Expectation::kRefuse);
+  std::string summary = OneLine(options.summary);
+  if (summary.find_first_not_of(' ') == std::string::npos) summary = "imported";
+  out += fmt::format("Summary: {}\nHost: {}\nExpect: {}\n\n", summary,
+                     options.host, ExpectationName(expect));
+
+  ClientLineContext ctx;
+  ReplyTracker tracker;
+  bool last_was_tls = false;
+  bool any_step = false;
+  bool ended = false;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const TranscriptItem& item = items[i];
+    if (item.kind == TranscriptItem::Kind::kConnection) {
+      if (last_was_tls || !any_step) out += "serve\n";
+      out += "connection\n";
+      ctx = ClientLineContext{};
+      tracker = ReplyTracker{};
+      last_was_tls = false;
+      any_step = false;
+      ended = false;
+      continue;
+    }
+    if (ended) continue;
+    last_was_tls = false;
+    any_step = true;
+    switch (item.kind) {
+      case TranscriptItem::Kind::kServer: {
+        QueueSteps(item.bytes, &out);
+        tracker.Server(item.bytes, &ctx);
+        bool next_is_server =
+            i + 1 < items.size() &&
+            items[i + 1].kind == TranscriptItem::Kind::kServer;
+        // The delay belongs before the segment goes out: `write delay=`
+        // waits, then writes what is queued.
+        auto delay = std::min(item.delay, std::chrono::milliseconds(3600000));
+        if (options.min_delay && delay >= *options.min_delay &&
+            delay.count() > 0) {
+          out += fmt::format("write delay={}ms\n", delay.count());
+        } else if (next_is_server) {
+          out += "write\n";
+        }
+        break;
+      }
+      case TranscriptItem::Kind::kClient: {
+        bool secret = false;
+        std::string pattern = ClientPattern(item.bytes, ctx, &secret);
+        // A pattern cannot hold control characters (the scenario parser
+        // refuses them); the wildcard matches them (found by fuzz/).
+        for (char& c : pattern) {
+          if (static_cast<unsigned char>(c) < 0x20 && c != '\t') c = '*';
+        }
+        // Nor hold " | ", which separates alternatives: the wildcard stands
+        // for the bar, so the pattern still matches this line and no other
+        // alternative appears (found by fuzz/).
+        for (size_t bar = pattern.find(" | "); bar != std::string::npos;
+             bar = pattern.find(" | ", bar + 1)) {
+          pattern[bar + 1] = '*';
+        }
+        // Nor be only blanks.
+        if (pattern.find_first_not_of(" \t") == std::string::npos) {
+          // Not `= "*"`: g++ 12 -O3 warns falsely there (-Wrestrict).
+          pattern.assign(1, '*');
+        }
+        if (secret) out += "# a secret was sent here; it is not recorded\n";
+        out += fmt::format("C: {}\n", pattern);
+        tracker.Client(item.bytes, &ctx);
+        break;
+      }
+      case TranscriptItem::Kind::kTls:
+        out += "tls\n";
+        tracker.Tls(&ctx);
+        last_was_tls = true;
+        break;
+      case TranscriptItem::Kind::kServerClose:
+        out += "close\n";
+        ended = true;
+        break;
+      case TranscriptItem::Kind::kBodyUnknown:
+        out +=
+            "# The source does not show the message: the built-in responder "
+            "takes over.\nserve\n";
+        ended = true;
+        break;
+      case TranscriptItem::Kind::kConnection:
+        break;  // handled above
+    }
+  }
+  if (last_was_tls || !any_step) out += "serve\n";
+  return out;
+}
+
+std::optional<ImportFormat> ParseImportFormat(std::string_view name) {
+  if (name == "auto") return ImportFormat::kAuto;
+  if (name == "telnet") return ImportFormat::kTelnet;
+  if (name == "script") return ImportFormat::kScript;
+  if (name == "swaks") return ImportFormat::kSwaks;
+  if (name == "curl") return ImportFormat::kCurl;
+  return std::nullopt;
+}
+
+std::string_view ImportFormatName(ImportFormat format) {
+  switch (format) {
+    case ImportFormat::kAuto:
+      return "auto";
+    case ImportFormat::kTelnet:
+      return "telnet";
+    case ImportFormat::kScript:
+      return "script";
+    case ImportFormat::kSwaks:
+      return "swaks";
+    case ImportFormat::kCurl:
+      return "curl";
+  }
+  return "?";
+}
+
+tl::expected<Transcript, ImportError> ParseTranscript(std::string_view text,
+                                                      ImportFormat format) {
+  if (format == ImportFormat::kAuto) format = Detect(text);
+  switch (format) {
+    case ImportFormat::kTelnet:
+    case ImportFormat::kAuto:
+      return ParseTelnet(text);
+    case ImportFormat::kScript:
+      return ParseScript(text);
+    case ImportFormat::kSwaks:
+      return ParseSwaks(text);
+    case ImportFormat::kCurl:
+      return ParseCurl(text);
+  }
+  return unexpected(Error(1, "unknown format"));
+}
+
+tl::expected<std::string, ImportError> ImportTranscript(
+    std::string_view text, const ImportOptions& options) {
+  ImportFormat format =
+      options.format == ImportFormat::kAuto ? Detect(text) : options.format;
+  auto transcript = ParseTranscript(text, format);
+  if (!transcript) return unexpected(transcript.error());
+  WriteOptions write{
+      .comment = {fmt::format("Imported by `starttls-mock import` from {} "
+                              "({} format).",
+                              options.source_name, ImportFormatName(format)),
+                  "Client lines are patterns: volatile parts are `*`, "
+                  "secrets were not copied."},
+      .summary = options.summary.empty()
+                     ? fmt::format("imported from {}", options.source_name)
+                     : options.summary,
+      .host = options.host,
+      .expect = options.expect};
+  return WriteScenario(*transcript, write);
+}
+
+}  // namespace starttls::server

@@ -1,0 +1,128 @@
+// Turning what was seen of a session into a scenario.
+//
+// `starttls-mock import` reads a pasted transcript (a telnet session, an
+// S:/C: transcript, swaks output or curl -v output) and `starttls-mock
+// record` observes a live session; both describe it as a Transcript and
+// write it with WriteScenario(). Everything here is a pure function over
+// text: no I/O, no clock, no globals.
+#ifndef STARTTLS_AUTHORING_IMPORT_H_
+#define STARTTLS_AUTHORING_IMPORT_H_
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <vector>
+
+#include "scenario/scenario.h"
+
+namespace starttls::server {
+
+// One thing seen in a session, in the order it happened.
+struct TranscriptItem {
+  enum class Kind {
+    kServer,       // the server sent `bytes` (one segment: one write)
+    kClient,       // the client sent one line, `bytes` without its ending
+    kTls,          // TLS started here (after the 220 to STARTTLS)
+    kServerClose,  // the server ended the connection
+    kBodyUnknown,  // the message went here but the source does not show it
+    kConnection,   // the client connected again; what follows is on the new
+                   // connection (recordings of clients that retry)
+  };
+  Kind kind;
+  std::string bytes;
+  // kServer: time since the previous item; zero when unknown.
+  std::chrono::milliseconds delay{0};
+  int source_line = 0;  // 1-based line of the source text; 0 when recorded
+};
+
+struct Transcript {
+  std::vector<TranscriptItem> items;
+};
+
+struct WriteOptions {
+  // The lines of the leading comment, without "# ".
+  std::vector<std::string> comment;
+  std::string summary;
+  std::string host = "mail.example.test";
+  // Unset: deliver when the (last) connection upgraded to TLS, else refuse
+  // (a client that requires TLS cannot deliver without it).
+  std::optional<Expectation> expect;
+  // Server segments whose delay is at least this long get `write delay=`;
+  // unset: delays are left out.
+  std::optional<std::chrono::milliseconds> min_delay;
+};
+
+// Writes `transcript` as a scenario that replays the server's side:
+//  - each server segment is queued with `S:` lines (or `send data=` for bytes
+//    that are not whole printable CRLF lines) and goes out as one write;
+//    consecutive segments are separated by `write` (with `delay=` when
+//    options.min_delay says so);
+//  - each client line becomes a `C:` pattern (ClientPattern());
+//  - kTls becomes `tls`, kServerClose `close`, kBodyUnknown `serve` (and
+//    nothing after it on that connection); a connection that ends right
+//    after `tls`, or has no steps, gets `serve`;
+//  - kConnection becomes `connection`, and the dialogue state (in a message,
+//    answering a challenge) starts afresh.
+// The result always parses with ParseScenario().
+[[nodiscard]] std::string WriteScenario(const Transcript& transcript,
+                                        const WriteOptions& options);
+
+// What the writer knows about the dialogue when it turns a client line into
+// a pattern.
+struct ClientLineContext {
+  bool in_data = false;      // the line is part of a message (after 354)
+  bool auth_secret = false;  // the line answers a 334 challenge
+};
+
+// The `C:` pattern for one client line: volatile parts become `*` (the
+// EHLO/HELO argument, numeric ESMTP parameters such as SIZE=, the values of
+// Date:, Message-Id: and Received: headers and dates anywhere in a message
+// line) and secrets are never copied (an AUTH initial response, an answer
+// to a 334 challenge). An empty line becomes `*` (C: needs a pattern).
+// `*secret` is set when the line's content was left out for that reason.
+[[nodiscard]] std::string ClientPattern(std::string_view line,
+                                        const ClientLineContext& context,
+                                        bool* secret = nullptr);
+
+enum class ImportFormat {
+  kAuto,    // decided from the first significant line
+  kTelnet,  // bare lines: replies start with a code, the rest is typed
+  kScript,  // S: and C: lines
+  kSwaks,   // swaks output: "<- ", " -> ", "<~ ", " ~> ", "=== "
+  kCurl,    // curl -v output: "< ", "> ", "* ", "{ ", "} "
+};
+
+[[nodiscard]] std::optional<ImportFormat> ParseImportFormat(
+    std::string_view name);
+[[nodiscard]] std::string_view ImportFormatName(ImportFormat format);
+
+struct ImportError {
+  int line = 0;  // 1-based
+  int column = 1;
+  std::string message;
+};
+
+// Reads a pasted session. Input that cannot be read as one session without
+// guessing (a line that is neither a reply nor a command, a reply that is
+// interrupted, a marker of another format, a line that elides or annotates
+// something) is refused with its line and the reason.
+[[nodiscard]] tl::expected<Transcript, ImportError> ParseTranscript(
+    std::string_view text, ImportFormat format);
+
+struct ImportOptions {
+  ImportFormat format = ImportFormat::kAuto;
+  std::string source_name = "<stdin>";  // named in the comment
+  std::string summary;                  // empty: "imported from <source>"
+  std::string host = "mail.example.test";
+  std::optional<Expectation> expect;
+};
+
+// ParseTranscript() then WriteScenario().
+[[nodiscard]] tl::expected<std::string, ImportError> ImportTranscript(
+    std::string_view text, const ImportOptions& options);
+
+}  // namespace starttls::server
+
+#endif  // STARTTLS_AUTHORING_IMPORT_H_

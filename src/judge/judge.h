@@ -1,0 +1,51 @@
+// The verdict on one session: what a correct client would have done with the
+// scenario (its Expect header) against what this client did on the wire.
+#ifndef STARTTLS_JUDGE_JUDGE_H_
+#define STARTTLS_JUDGE_JUDGE_H_
+
+#include <string>
+#include <vector>
+
+#include "events/session_record.h"
+#include "judge/oracles.h"
+#include "scenario/scenario.h"
+
+namespace starttls::server {
+
+enum class Outcome {
+  kDelivered,    // at least one message was accepted
+  kRefused,      // no message, and the client ended the session itself
+  kHung,         // no message, and the server's wait for the client ran out
+  kInterrupted,  // the server was stopped before the session ended
+};
+
+struct Verdict {
+  Outcome observed;
+  // A pass: no oracle fired, the outcome is one the scenario allows, and the
+  // client stayed on the script.
+  bool pass = false;
+  // Neither pass nor fail: the client took another path than the script's
+  // (the responder served it from there), no oracle fired, and the outcome
+  // is not judged because the scenario's later steps never ran.
+  bool off_script = false;
+  std::vector<Finding> findings;  // the oracles that fired
+  // Why the verdict is a failure, one sentence each; empty otherwise.
+  std::vector<std::string> reasons;
+  // Where and why the client left the script, when off_script.
+  std::string off_script_reason;
+};
+
+// "pass", "fail" or "off-script".
+[[nodiscard]] std::string_view VerdictName(const Verdict& v);
+
+[[nodiscard]] Outcome ObserveOutcome(const SessionRecord& record);
+// `bad_certificate`: the session presented a certificate a correct client
+// must reject.
+[[nodiscard]] Verdict Judge(const Scenario& scenario,
+                            const SessionRecord& record,
+                            bool bad_certificate = false);
+[[nodiscard]] std::string_view OutcomeName(Outcome o);
+
+}  // namespace starttls::server
+
+#endif  // STARTTLS_JUDGE_JUDGE_H_

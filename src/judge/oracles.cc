@@ -1,0 +1,526 @@
+#include "judge/oracles.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <optional>
+
+#include "common/ascii.h"
+
+namespace starttls::server {
+namespace {
+
+constexpr size_t kNever = std::numeric_limits<size_t>::max();
+
+// One line as one side sent it at one layer.
+struct Line {
+  std::string text;    // without CR LF
+  uint64_t begin = 0;  // stream offset of its first byte
+  uint64_t end = 0;    // stream offset just past its LF
+  size_t event = 0;    // the event that completed it
+};
+
+// The bytes one side sent at one layer, as the events carried them.
+struct Stream {
+  struct Chunk {
+    size_t event;
+    uint64_t offset;
+    std::string_view bytes;
+  };
+  std::vector<Chunk> chunks;
+  std::vector<Line> lines;
+};
+
+Stream Collect(const std::vector<Event>& events, Peer from, Layer layer) {
+  Stream s;
+  std::string partial;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    if (e.kind != Event::Kind::kBytes || e.from != from || e.layer != layer) {
+      continue;
+    }
+    s.chunks.push_back({i, e.offset, e.bytes});
+    for (size_t k = 0; k < e.bytes.size(); ++k) {
+      if (e.bytes[k] != '\n') {
+        partial += e.bytes[k];
+        continue;
+      }
+      uint64_t end = e.offset + k + 1;
+      uint64_t begin = end - partial.size() - 1;
+      if (!partial.empty() && partial.back() == '\r') partial.pop_back();
+      s.lines.push_back({std::move(partial), begin, end, i});
+      partial.clear();
+    }
+  }
+  return s;
+}
+
+std::string Verb(std::string_view line) {
+  return AsciiUpper(line.substr(0, line.find_first_of(" \r\n")));
+}
+
+bool IsFinalReply(std::string_view line) {
+  return line.size() >= 3 &&
+         std::isdigit(static_cast<unsigned char>(line[0])) &&
+         std::isdigit(static_cast<unsigned char>(line[1])) &&
+         std::isdigit(static_cast<unsigned char>(line[2])) &&
+         (line.size() == 3 || line[3] == ' ');
+}
+
+// The event that completed the server's first final reply line sent after
+// event `after`; kNever if it never did.
+size_t FinalReplyAfter(const Stream& server, size_t after) {
+  for (const Line& l : server.lines) {
+    if (l.event > after && IsFinalReply(l.text)) return l.event;
+  }
+  return kNever;
+}
+
+// The first byte the client sent at or after stream offset `from` that the
+// server received before event `before`.
+struct FirstByte {
+  size_t event;
+  uint64_t offset;
+  unsigned char byte;
+  std::string_view rest;
+};
+std::optional<FirstByte> ClientBytesBefore(const Stream& client, uint64_t from,
+                                           size_t before) {
+  for (const Stream::Chunk& c : client.chunks) {
+    if (c.event >= before) break;
+    if (c.offset + c.bytes.size() <= from) continue;
+    size_t skip = from > c.offset ? static_cast<size_t>(from - c.offset) : 0;
+    return FirstByte{c.event, c.offset + skip,
+                     static_cast<unsigned char>(c.bytes[skip]),
+                     c.bytes.substr(skip)};
+  }
+  return std::nullopt;
+}
+
+std::string Printable(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes.substr(0, 40)) {
+    if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// The three-digit code of a final reply line, or "" for anything else.
+std::string_view ReplyCode(std::string_view line) {
+  return IsFinalReply(line) ? line.substr(0, 3) : std::string_view();
+}
+
+// True at a byte that starts a TLS handshake record (a ClientHello).
+bool IsHandshakeStart(std::string_view bytes) {
+  return !bytes.empty() && static_cast<unsigned char>(bytes[0]) == 0x16;
+}
+
+// Commands a client ends or abandons a session with: sending them trusts
+// nothing the server said.
+bool IsQuit(std::string_view line) { return Verb(line) == "QUIT"; }
+
+// SMTP command verbs: a line after a refused DATA that is none of these is
+// the message itself.
+bool IsCommand(std::string_view line) {
+  static constexpr std::string_view kVerbs[] = {
+      "EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET",     "NOOP",
+      "QUIT", "VRFY", "EXPN", "HELP", "AUTH", "STARTTLS", "BDAT"};
+  std::string verb = Verb(line);
+  return std::find(std::begin(kVerbs), std::end(kVerbs), verb) !=
+         std::end(kVerbs);
+}
+
+class Checker {
+ public:
+  explicit Checker(const OracleInput& input)
+      : input_(input),
+        events_(input.record->events.events()),
+        client_plain_(Collect(events_, Peer::kClient, Layer::kPlain)),
+        client_tls_(Collect(events_, Peer::kClient, Layer::kTlsData)),
+        server_plain_(Collect(events_, Peer::kServer, Layer::kPlain)),
+        server_tls_(Collect(events_, Peer::kServer, Layer::kTlsData)) {}
+
+  std::vector<Finding> Run() {
+    TlsWithoutStartTls();
+    StartTlsOrdering();
+    AfterTls();
+    Plaintext();
+    Certificate();
+    if (input_.record->timed_out) {
+      Add("hang",
+          "the client neither went on nor closed the connection before the "
+          "scenario's deadline",
+          Evidence{.event = events_.empty() ? 0 : events_.size() - 1,
+                   .detail = input_.record->ended});
+    }
+    // Report in the documented order.
+    std::vector<Finding> ordered;
+    for (const OracleInfo& info : Oracles()) {
+      for (Finding& f : findings_) {
+        if (f.id == info.id) ordered.push_back(std::move(f));
+      }
+    }
+    return ordered;
+  }
+
+ private:
+  Evidence At(size_t event, uint64_t offset, std::string detail) const {
+    return {event, events_[event].at, offset, std::move(detail)};
+  }
+
+  void Add(std::string id, std::string message, Evidence evidence) {
+    if (evidence.at.count() == 0 && evidence.event < events_.size()) {
+      evidence.at = events_[evidence.event].at;
+    }
+    findings_.push_back({std::move(id), std::move(message), {evidence}});
+  }
+
+  // The event at which the server closed the connection; kNever if it did
+  // not.
+  size_t ServerClosed() const {
+    for (size_t i = 0; i < events_.size(); ++i) {
+      if (events_[i].kind == Event::Kind::kClosed &&
+          events_[i].from == Peer::kServer) {
+        return i;
+      }
+    }
+    return kNever;
+  }
+
+  // The first handshake record the client sent in plain text at or after
+  // stream offset `from`: at the start of a chunk's line (offset 0 or after
+  // an LF).
+  std::optional<FirstByte> HandshakeFrom(uint64_t from) const {
+    for (const Stream::Chunk& c : client_plain_.chunks) {
+      for (size_t k = 0; k < c.bytes.size(); ++k) {
+        uint64_t at = c.offset + k;
+        if (at < from) continue;
+        bool line_start = at == 0 || (k > 0 && c.bytes[k - 1] == '\n') ||
+                          (k == 0 && PlainByteAt(at - 1) == '\n');
+        if (line_start && IsHandshakeStart(c.bytes.substr(k))) {
+          return FirstByte{c.event, at, 0x16, c.bytes.substr(k)};
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  char PlainByteAt(uint64_t offset) const {
+    for (const Stream::Chunk& c : client_plain_.chunks) {
+      if (offset >= c.offset && offset < c.offset + c.bytes.size()) {
+        return c.bytes[static_cast<size_t>(offset - c.offset)];
+      }
+    }
+    return '\0';
+  }
+
+  // tls-without-starttls: a ClientHello where no STARTTLS was sent.
+  void TlsWithoutStartTls() {
+    auto hello = HandshakeFrom(0);
+    if (!hello) return;
+    bool asked = std::any_of(client_plain_.lines.begin(),
+                             client_plain_.lines.end(), [&](const Line& l) {
+                               return l.end <= hello->offset &&
+                                      Verb(l.text) == "STARTTLS";
+                             });
+    if (asked) return;
+    Add("tls-without-starttls",
+        "the client started TLS without having sent STARTTLS: it took a "
+        "reply it never asked for as the go-ahead",
+        At(hello->event, hello->offset, Printable(hello->rest)));
+  }
+
+  // early-tls, tls-on-incomplete-reply, tls-without-220,
+  // pipelined-after-starttls.
+  void StartTlsOrdering() {
+    auto starttls =
+        std::find_if(client_plain_.lines.begin(), client_plain_.lines.end(),
+                     [](const Line& l) { return Verb(l.text) == "STARTTLS"; });
+    if (starttls == client_plain_.lines.end()) return;
+    size_t reply = FinalReplyAfter(server_plain_, starttls->event);
+    // What the server answered, whenever the client acted: a handshake after
+    // any answer but 220 is a finding however the timing fell.
+    std::string_view code;
+    for (const Line& l : server_plain_.lines) {
+      if (l.event == reply && IsFinalReply(l.text)) {
+        code = ReplyCode(l.text);
+        break;
+      }
+    }
+    if (!code.empty() && code != "220") {
+      if (auto hello = HandshakeFrom(starttls->end)) {
+        Add("tls-without-220",
+            fmt::format("the client started TLS although the server "
+                        "answered STARTTLS with {}, not 220",
+                        code),
+            At(hello->event, hello->offset, Printable(hello->rest)));
+        return;
+      }
+    }
+    auto early = ClientBytesBefore(client_plain_, starttls->end, reply);
+    if (!early) return;
+    Evidence evidence = At(early->event, early->offset, Printable(early->rest));
+    if (early->byte != 0x16) {
+      // Giving up (QUIT) is no pipelining, and neither is what the client
+      // wrote after the server had closed the connection.
+      if (early->event > ServerClosed()) return;
+      auto line =
+          std::find_if(client_plain_.lines.begin(), client_plain_.lines.end(),
+                       [&](const Line& l) { return l.end > early->offset; });
+      if (line != client_plain_.lines.end() && line->begin == early->offset &&
+          IsQuit(line->text)) {
+        return;
+      }
+      Add("pipelined-after-starttls",
+          "the client sent a command after STARTTLS before the server's "
+          "reply to it (RFC 3207 section 4.2)",
+          evidence);
+      return;
+    }
+    bool partial = std::any_of(
+        server_plain_.chunks.begin(), server_plain_.chunks.end(),
+        [&](const Stream::Chunk& c) {
+          return c.event > starttls->event && c.event < early->event;
+        });
+    if (partial) {
+      Add("tls-on-incomplete-reply",
+          "the client started TLS while the reply to STARTTLS was incomplete "
+          "(no CRLF yet, or a 220- continuation)",
+          evidence);
+    } else {
+      Add("early-tls",
+          "the client started TLS before the server had answered STARTTLS",
+          evidence);
+    }
+  }
+
+  // no-ehlo-after-tls, acted-on-injected-reply, second-starttls.
+  void AfterTls() {
+    if (client_tls_.lines.empty()) return;
+    const Line& first = client_tls_.lines.front();
+    std::string verb = Verb(first.text);
+    if (verb != "EHLO" && verb != "HELO" && verb != "QUIT") {
+      Add("no-ehlo-after-tls",
+          fmt::format("the client's first command over TLS was {}, not EHLO "
+                      "(RFC 3207 section 4.2: forget what was learned before)",
+                      verb),
+          At(first.event, first.begin, first.text));
+    } else if (verb == "EHLO" || verb == "HELO") {
+      size_t reply = FinalReplyAfter(server_tls_, first.event);
+      if (auto next = ClientBytesBefore(client_tls_, first.end, reply)) {
+        Add("acted-on-injected-reply",
+            "after TLS the client sent its next command before the server "
+            "had answered its EHLO: it used a reply from before TLS",
+            At(next->event, next->offset, Printable(next->rest)));
+      }
+    }
+    if (!Has("acted-on-injected-reply")) MessageAfterRefusedData();
+    for (const Line& l : client_tls_.lines) {
+      if (Verb(l.text) == "STARTTLS") {
+        Add("second-starttls", "the client sent STARTTLS again over TLS",
+            At(l.event, l.begin, l.text));
+        break;
+      }
+    }
+  }
+
+  bool Has(std::string_view id) const {
+    return std::any_of(findings_.begin(), findings_.end(),
+                       [&](const Finding& f) { return f.id == id; });
+  }
+
+  // acted-on-injected-reply, judged by what the client did rather than when:
+  // over TLS the client sent its message after DATA although the server
+  // answered that DATA with something other than 354. Commands and replies
+  // pair up in order (one final reply per command, one per message), so the
+  // answer to DATA is known however the client pipelined. A client that
+  // read replies injected before TLS (a 354 among them) sends its message
+  // into a refusal.
+  void MessageAfterRefusedData() {
+    std::vector<const Line*> replies;
+    for (const Line& l : server_tls_.lines) {
+      if (IsFinalReply(l.text)) replies.push_back(&l);
+    }
+    size_t k = 0;  // replies consumed
+    bool in_message = false;
+    bool refused_data = false;
+    std::string_view refusal;
+    for (const Line& l : client_tls_.lines) {
+      if (in_message) {
+        if (l.text == ".") {
+          in_message = false;
+          ++k;
+        }
+        continue;
+      }
+      if (refused_data) {
+        refused_data = false;
+        if (!IsCommand(l.text)) {
+          Add("acted-on-injected-reply",
+              fmt::format("over TLS the client sent its message although "
+                          "the server answered DATA with \"{}\": it used a "
+                          "reply from before TLS",
+                          refusal),
+              At(l.event, l.begin, l.text));
+          return;
+        }
+      }
+      size_t mine = k++;
+      if (Verb(l.text) != "DATA") continue;
+      if (mine >= replies.size()) return;  // never answered
+      if (ReplyCode(replies[mine]->text) == "354") {
+        in_message = true;
+      } else {
+        refused_data = true;
+        refusal = replies[mine]->text;
+      }
+    }
+  }
+
+  // plaintext-after-refusal, credentials-in-plaintext, downgrade-by-reconnect.
+  void Plaintext() {
+    bool reported_mail = false;
+    bool reported_auth = false;
+    for (const Line& l : client_plain_.lines) {
+      std::string verb = Verb(l.text);
+      Evidence evidence = At(l.event, l.begin, l.text);
+      bool mail =
+          verb == "MAIL" || verb == "RCPT" || verb == "DATA" || verb == "BDAT";
+      if (verb == "AUTH" && !reported_auth) {
+        reported_auth = true;
+        Add("credentials-in-plaintext",
+            "the client sent AUTH before TLS protected the connection",
+            evidence);
+      }
+      // AUTH counts as mail only for a downgrade: else a later MAIL must
+      // still be reported.
+      bool downgrade = input_.record->earlier_tls_failure;
+      if ((mail || (verb == "AUTH" && downgrade)) && !reported_mail) {
+        reported_mail = true;
+        if (downgrade) {
+          Add("downgrade-by-reconnect",
+              fmt::format("after a failed TLS handshake the client came back "
+                          "and sent {} in plain text",
+                          verb),
+              evidence);
+        } else {
+          Add("plaintext-after-refusal",
+              fmt::format("the client sent {} in plain text instead of "
+                          "giving up without TLS",
+                          verb),
+              evidence);
+        }
+      }
+    }
+    // Plaintext commands where the server expected TLS records: the client
+    // went on after a failed handshake as if nothing had happened.
+    if (reported_mail) return;
+    bool failed = false;
+    for (size_t i = 0; i < events_.size(); ++i) {
+      const Event& e = events_[i];
+      if (e.kind == Event::Kind::kTlsFailed) failed = true;
+      if (!failed || e.kind != Event::Kind::kBytes || e.from != Peer::kClient ||
+          e.layer != Layer::kTlsRecord) {
+        continue;
+      }
+      std::string upper = Verb(e.bytes);
+      for (const char* v : {"MAIL", "RCPT", "DATA", "AUTH", "EHLO", "HELO"}) {
+        if (upper == v) {
+          Add("plaintext-after-refusal",
+              fmt::format("the client sent {} in plain text after the TLS "
+                          "handshake failed",
+                          v),
+              At(i, e.offset, Printable(e.bytes)));
+          return;
+        }
+      }
+    }
+  }
+
+  // Going on means sending anything that trusts the channel; a lone QUIT
+  // (or an alert, or closing) is the client refusing it.
+  void Certificate() {
+    if (!input_.bad_certificate || client_tls_.chunks.empty()) return;
+    uint64_t quit_end = 0;  // the client's TLS stream up to here is QUITs
+    for (const Line& l : client_tls_.lines) {
+      if (l.begin != quit_end || !IsQuit(l.text)) break;
+      quit_end = l.end;
+    }
+    for (const Stream::Chunk& c : client_tls_.chunks) {
+      if (c.offset + c.bytes.size() <= quit_end) continue;
+      size_t skip =
+          quit_end > c.offset ? static_cast<size_t>(quit_end - c.offset) : 0;
+      std::string_view rest = c.bytes.substr(skip);
+      // A QUIT cut short by the end of the session refuses too.
+      if (IsLastClientChunk(c) && rest.size() < 6 &&
+          std::string_view("QUIT\r\n").starts_with(Verb(rest))) {
+        return;
+      }
+      Add("proceeded-after-bad-certificate",
+          "the client sent data over TLS with a certificate it must reject",
+          At(c.event, c.offset + skip, Printable(rest)));
+      return;
+    }
+  }
+
+  bool IsLastClientChunk(const Stream::Chunk& c) const {
+    return &c == &client_tls_.chunks.back();
+  }
+
+  const OracleInput& input_;
+  const std::vector<Event>& events_;
+  Stream client_plain_, client_tls_, server_plain_, server_tls_;
+  std::vector<Finding> findings_;
+};
+
+}  // namespace
+
+const std::vector<OracleInfo>& Oracles() {
+  static const auto* oracles = new std::vector<OracleInfo>{
+      {"early-tls",
+       "after STARTTLS, send nothing until the server's 220 reply is "
+       "complete"},
+      {"tls-on-incomplete-reply",
+       "start TLS only on a complete final 220 line (CRLF received, not a "
+       "220- continuation)"},
+      {"pipelined-after-starttls",
+       "send no plaintext after STARTTLS (RFC 3207 section 4.2)"},
+      {"no-ehlo-after-tls", "send EHLO first over TLS"},
+      {"acted-on-injected-reply",
+       "after TLS, wait for the server's answer to EHLO; never use replies "
+       "received before TLS"},
+      {"plaintext-after-refusal",
+       "when STARTTLS is missing, refused or fails, send no MAIL, RCPT or "
+       "DATA in plain text"},
+      {"credentials-in-plaintext", "send AUTH only over TLS"},
+      {"proceeded-after-bad-certificate",
+       "send nothing over TLS when the certificate does not verify"},
+      {"second-starttls", "do not send STARTTLS over TLS"},
+      {"downgrade-by-reconnect",
+       "after a failed handshake, do not come back and send mail in plain "
+       "text"},
+      {"tls-without-starttls",
+       "start TLS only after sending STARTTLS and reading its 220"},
+      {"tls-without-220",
+       "start TLS only when STARTTLS was answered 220; any other answer "
+       "means no TLS"},
+      {"hang", "make progress or close the connection before the deadline"},
+  };
+  return *oracles;
+}
+
+std::vector<Finding> RunOracles(const OracleInput& input) {
+  return Checker(input).Run();
+}
+
+}  // namespace starttls::server

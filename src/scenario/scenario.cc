@@ -1,0 +1,851 @@
+#include "scenario/scenario.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "certs/catalogue.h"
+#include "common/ascii.h"
+#include "scenario/tls_alert.h"
+
+namespace starttls::server {
+namespace {
+
+using tl::unexpected;
+
+// What an option's value must be.
+enum class OptionType {
+  kBytes,     // any bytes; quote and escape them: data="220 ok\r\n"
+  kDuration,  // 0ms to 1h
+  kCount,     // a whole number from 1
+  kOffsets,   // ascending whole numbers from 1, comma-separated
+  kVersion,   // a TLS version: 1.0, 1.1, 1.2, 1.3
+  kLevel,     // an OpenSSL security level, 0 to 5
+  kText,      // an OpenSSL list (ciphers, groups), passed through
+  kChoice,    // one of `choices`
+  kAlert,     // a TLS alert name (server/tls_alert.h)
+};
+
+struct OptionSpec {
+  OptionType type;
+  std::vector<std::string_view> choices = {};
+};
+
+struct WordStep {
+  Step::Kind kind;
+  std::map<std::string, OptionSpec, std::less<>> options;
+  std::vector<std::string_view> required = {};
+};
+
+// The steps named by a word, and the options each accepts.
+const std::map<std::string_view, WordStep>& WordSteps() {
+  static const auto* steps = new std::map<std::string_view, WordStep>{
+      {"send", {Step::Kind::kRaw, {{"data", {OptionType::kBytes}}}, {"data"}}},
+      {"write",
+       {Step::Kind::kWrite,
+        {{"delay", {OptionType::kDuration}},
+         {"quiet", {OptionType::kDuration}},
+         {"split", {OptionType::kOffsets}},
+         {"drip", {OptionType::kCount}},
+         {"gap", {OptionType::kDuration}},
+         {"corrupt", {OptionType::kCount}},
+         {"truncate", {OptionType::kCount}}}}},
+      {"tls",
+       {Step::Kind::kTls,
+        {{"min", {OptionType::kVersion}},
+         {"max", {OptionType::kVersion}},
+         {"seclevel", {OptionType::kLevel}},
+         {"ciphers", {OptionType::kText}},
+         {"ciphersuites", {OptionType::kText}},
+         {"groups", {OptionType::kText}},
+         {"abort", {OptionType::kChoice, {"alert", "stall", "close", "reset"}}},
+         {"alert", {OptionType::kAlert}},
+         {"corrupt", {OptionType::kCount}},
+         {"truncate", {OptionType::kCount}}}}},
+      {"serve", {Step::Kind::kServe, {}}},
+      {"stall", {Step::Kind::kStall, {}}},
+      {"close",
+       {Step::Kind::kClose,
+        {{"how", {OptionType::kChoice, {"fin", "reset", "half"}}},
+         {"notify", {OptionType::kChoice, {"yes", "no"}}}}}},
+      {"connection", {Step::Kind::kConnection, {}}},
+  };
+  return *steps;
+}
+
+// Longer waits would only hide a hang.
+constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(1);
+constexpr std::chrono::milliseconds kMaxSessionTimeout = std::chrono::hours(24);
+
+constexpr std::string_view kHeaders[] = {
+    "Summary",         "Host",         "Expect",     "Timeout",
+    "Session-Timeout", "Capabilities", "Certificate"};
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool IsHeaderName(std::string_view s) {
+  return s.size() >= 2 && std::isalpha(static_cast<unsigned char>(s[0])) &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+         });
+}
+
+bool IsHostName(std::string_view s) {
+  return !s.empty() && s.size() <= 253 &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                  c == '-' || c == ':';
+         });
+}
+
+class Parser {
+ public:
+  Parser(std::string_view text, std::string_view file) : text_(text) {
+    scenario_.path = std::string(file);
+    scenario_.name = std::filesystem::path(file).stem().string();
+  }
+
+  tl::expected<Scenario, ParseError> Parse() {
+    int line_no = 0;
+    size_t pos = 0;
+    while (pos < text_.size()) {
+      size_t end = text_.find('\n', pos);
+      std::string_view line = text_.substr(pos, end == std::string_view::npos
+                                                    ? std::string_view::npos
+                                                    : end - pos);
+      pos = end == std::string_view::npos ? text_.size() : end + 1;
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (auto r = ParseLine(line, line_no); !r) return unexpected(r.error());
+    }
+    if (!seen_.contains("Summary")) {
+      return unexpected(Error(1, 1, "missing header field \"Summary:\""));
+    }
+    if (scenario_.session_timeout &&
+        *scenario_.session_timeout < scenario_.timeout) {
+      // A session cut before one wait could end would report a hang the
+      // scenario's own Timeout does not mean.
+      return unexpected(Error(
+          session_timeout_line_, session_timeout_col_,
+          fmt::format(
+              "Session-Timeout ({}ms) is shorter than Timeout "
+              "({}ms{})",
+              scenario_.session_timeout->count(), scenario_.timeout.count(),
+              timeout_line_ != 0 ? fmt::format(", line {}", timeout_line_)
+                                 : std::string(", the default"))));
+    }
+    if (scenario_.steps.empty()) {
+      return unexpected(Error(line_no + 1, 1, "the scenario has no steps"));
+    }
+    if (scenario_.steps.back().kind == Step::Kind::kConnection) {
+      return unexpected(Error(scenario_.steps.back().line, 1,
+                              "\"connection\" is not followed by any step"));
+    }
+    return std::move(scenario_);
+  }
+
+ private:
+  ParseError Error(int line, int column, std::string message) const {
+    return ParseError{scenario_.path, line, column, std::move(message)};
+  }
+
+  tl::expected<void, ParseError> ParseLine(std::string_view line, int n) {
+    if (Trim(line).empty() || line.front() == '#') return {};
+    if (line.starts_with("S:") || line.starts_with("C:")) {
+      return ParseTranscriptLine(line, n);
+    }
+    size_t colon = line.find(':');
+    size_t space = line.find_first_of(" \t");
+    if (colon != std::string_view::npos && colon < space &&
+        IsHeaderName(line.substr(0, colon))) {
+      return ParseHeader(line.substr(0, colon), line.substr(colon + 1), n);
+    }
+    return ParseWordStep(line, n);
+  }
+
+  tl::expected<void, ParseError> ParseHeader(std::string_view name,
+                                             std::string_view raw_value,
+                                             int n) {
+    if (!scenario_.steps.empty()) {
+      return unexpected(Error(n, 1,
+                              fmt::format("header field \"{}:\" after the "
+                                          "first step (line {})",
+                                          name, scenario_.steps[0].line)));
+    }
+    auto known = std::find(std::begin(kHeaders), std::end(kHeaders), name);
+    if (known == std::end(kHeaders)) {
+      return unexpected(Error(
+          n, 1,
+          fmt::format("unknown header field \"{}:\" (known: Summary, Host, "
+                      "Expect, Timeout, Session-Timeout, Capabilities, "
+                      "Certificate)",
+                      name)));
+    }
+    if (!seen_.insert(std::string(name)).second) {
+      return unexpected(
+          Error(n, 1, fmt::format("duplicate header field \"{}:\"", name)));
+    }
+    std::string_view value = Trim(raw_value);
+    if (value.empty()) {
+      return unexpected(
+          Error(n, static_cast<int>(name.size()) + 2,
+                fmt::format("header field \"{}:\" has no value", name)));
+    }
+    // Column of the value's first character (raw_value starts after ':').
+    int value_col =
+        static_cast<int>(name.size() + 2 + raw_value.find_first_not_of(" \t"));
+    if (name == "Summary") {
+      scenario_.summary = std::string(value);
+    } else if (name == "Certificate") {
+      if (certs::FindProfile(value) == nullptr) {
+        return unexpected(
+            Error(n, value_col,
+                  fmt::format("unknown certificate profile \"{}\" (see "
+                              "`starttls-mock certs --list`)",
+                              value)));
+      }
+      scenario_.certificate = std::string(value);
+    } else if (name == "Host") {
+      if (!IsHostName(value)) {
+        return unexpected(Error(
+            n, value_col, fmt::format("invalid host name \"{}\"", value)));
+      }
+      scenario_.host = std::string(value);
+    } else if (name == "Expect") {
+      if (auto expect = ParseExpectation(value)) {
+        scenario_.expect = *expect;
+      } else {
+        return unexpected(Error(n, value_col,
+                                fmt::format("Expect must be deliver, refuse or "
+                                            "deliver-or-refuse, not \"{}\"",
+                                            value)));
+      }
+    } else if (name == "Timeout") {
+      auto d = ParseDuration(value);
+      if (!d || d->count() == 0 || *d > kMaxTimeout) {
+        return unexpected(Error(
+            n, value_col,
+            fmt::format("Timeout must be a duration from 1ms to 1h such as "
+                        "500ms or 10s, not \"{}\"",
+                        value)));
+      }
+      scenario_.timeout = *d;
+      timeout_line_ = n;
+    } else if (name == "Session-Timeout") {
+      auto d = ParseDuration(value);
+      if (!d || d->count() == 0 || *d > kMaxSessionTimeout) {
+        return unexpected(Error(
+            n, value_col,
+            fmt::format("Session-Timeout must be a duration from 1ms to 24h "
+                        "such as 2s or 300s, not \"{}\"",
+                        value)));
+      }
+      scenario_.session_timeout = *d;
+      session_timeout_line_ = n;
+      session_timeout_col_ = value_col;
+    } else if (name == "Capabilities") {
+      std::string_view rest = value;
+      while (!rest.empty()) {
+        size_t comma = rest.find(',');
+        std::string_view item = Trim(rest.substr(0, comma));
+        if (item.empty()) {
+          return unexpected(
+              Error(n, value_col, "empty capability in the list"));
+        }
+        scenario_.capabilities.emplace_back(item);
+        rest = comma == std::string_view::npos ? std::string_view()
+                                               : rest.substr(comma + 1);
+      }
+    }
+    return {};
+  }
+
+  tl::expected<void, ParseError> ParseTranscriptLine(std::string_view line,
+                                                     int n) {
+    if (auto r = CheckReachable(n); !r) return r;
+    bool send = line[0] == 'S';
+    std::string_view rest = line.substr(2);
+    if (!rest.empty() && rest[0] != ' ') {
+      return unexpected(Error(
+          n, 3,
+          fmt::format("expected a space after \"{}\"", line.substr(0, 2))));
+    }
+    if (!rest.empty()) rest.remove_prefix(1);
+    if (!send && Trim(rest).empty()) {
+      return unexpected(
+          Error(n, 3, "\"C:\" needs a pattern for the client's line"));
+    }
+    for (size_t i = 0; i < rest.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(rest[i]);
+      if (c < 0x20 && c != '\t') {
+        return unexpected(Error(n, static_cast<int>(i) + 4,
+                                fmt::format("control character 0x{:02x} in a "
+                                            "transcript line",
+                                            c)));
+      }
+    }
+    if (!send) {
+      // Every alternative of "A | B" must say something.
+      size_t at = 0;
+      for (std::string_view alternative : PatternAlternatives(rest)) {
+        if (Trim(alternative).empty()) {
+          return unexpected(Error(n, static_cast<int>(at) + 4,
+                                  "empty alternative in a \"C:\" pattern "
+                                  "(alternatives are separated by \" | \")"));
+        }
+        at += alternative.size() + 3;
+      }
+    }
+    scenario_.steps.push_back(
+        Step{.kind = send ? Step::Kind::kSend : Step::Kind::kExpect,
+             .text = std::string(rest),
+             .line = n});
+    return {};
+  }
+
+  tl::expected<void, ParseError> ParseWordStep(std::string_view line, int n) {
+    if (line.front() == ' ' || line.front() == '\t') {
+      return unexpected(
+          Error(n, 1, "a step starts at the beginning of its line"));
+    }
+    size_t word_end = line.find_first_of(" \t");
+    std::string_view word = line.substr(0, word_end);
+    auto it = WordSteps().find(word);
+    if (it == WordSteps().end()) {
+      return unexpected(Error(
+          n, 1,
+          fmt::format("unknown step \"{}\" (steps: S:, C:, send, write, tls, "
+                      "serve, stall, close, connection)",
+                      word)));
+    }
+    const WordStep& spec = it->second;
+    if (spec.kind != Step::Kind::kConnection) {
+      if (auto r = CheckReachable(n, spec.kind); !r) return r;
+    }
+    Step step{.kind = spec.kind, .line = n};
+    if (step.kind == Step::Kind::kTls) {
+      if (tls_line_ != 0) {
+        return unexpected(Error(
+            n, 1,
+            fmt::format("TLS was already started at line {}", tls_line_)));
+      }
+      tls_line_ = n;
+    }
+    if (step.kind == Step::Kind::kConnection) {
+      if (scenario_.steps.empty() ||
+          scenario_.steps.back().kind == Step::Kind::kConnection) {
+        return unexpected(Error(n, 1,
+                                "\"connection\" must follow the previous "
+                                "connection's steps"));
+      }
+      tls_line_ = 0;
+    }
+    size_t pos = word_end;
+    while (pos != std::string_view::npos && pos < line.size()) {
+      pos = line.find_first_not_of(" \t", pos);
+      if (pos == std::string_view::npos) break;
+      int col = static_cast<int>(pos) + 1;
+      size_t eq = line.find('=', pos);
+      size_t blank = line.find_first_of(" \t", pos);
+      if (eq == std::string_view::npos || eq == pos || eq > blank) {
+        return unexpected(
+            Error(n, col,
+                  fmt::format("expected key=value, found \"{}\"",
+                              line.substr(pos, blank == std::string_view::npos
+                                                   ? std::string_view::npos
+                                                   : blank - pos))));
+      }
+      std::string key(line.substr(pos, eq - pos));
+      auto option = spec.options.find(key);
+      if (option == spec.options.end()) {
+        return unexpected(Error(
+            n, col,
+            fmt::format("unknown option \"{}\" for step \"{}\"", key, word)));
+      }
+      auto value = ReadValue(line, eq + 1, n, &pos);
+      if (!value) return unexpected(value.error());
+      int value_col = static_cast<int>(eq) + 2;
+      if (auto r = CheckValue(option->second, key, *value, n, value_col); !r) {
+        return unexpected(r.error());
+      }
+      if (!step.options.emplace(key, std::move(*value)).second) {
+        return unexpected(
+            Error(n, col, fmt::format("option \"{}\" given twice", key)));
+      }
+    }
+    for (std::string_view key : spec.required) {
+      if (!step.options.contains(std::string(key))) {
+        return unexpected(
+            Error(n, 1, fmt::format("step \"{}\" needs {}=", word, key)));
+      }
+    }
+    if (auto r = CheckCombination(step, n); !r) return unexpected(r.error());
+    if (step.kind == Step::Kind::kRaw) step.text = step.options.at("data");
+    scenario_.steps.push_back(std::move(step));
+    return {};
+  }
+
+  // Reads a bare value (up to the next blank) or a quoted one with C escapes
+  // starting at line[start]; leaves *end just past it.
+  tl::expected<std::string, ParseError> ReadValue(std::string_view line,
+                                                  size_t start, int n,
+                                                  size_t* end) const {
+    if (start >= line.size() || line[start] != '"') {
+      size_t blank = line.find_first_of(" \t", start);
+      *end = blank;
+      return std::string(line.substr(start, blank == std::string_view::npos
+                                                ? std::string_view::npos
+                                                : blank - start));
+    }
+    size_t close = start + 1;
+    while (close < line.size() && line[close] != '"') {
+      close += line[close] == '\\' ? 2 : 1;
+    }
+    if (close >= line.size()) {
+      return unexpected(
+          Error(n, static_cast<int>(start) + 1, "unterminated quoted value"));
+    }
+    auto value = Unescape(line.substr(start + 1, close - start - 1));
+    if (!value) {
+      return unexpected(Error(n, static_cast<int>(start + 2 + value.error()),
+                              "bad escape (use \\\\ \\\" \\r \\n \\t \\0 or "
+                              "\\xHH)"));
+    }
+    *end = close + 1;
+    if (*end < line.size() && line[*end] != ' ' && line[*end] != '\t') {
+      return unexpected(Error(n, static_cast<int>(*end) + 1,
+                              "expected a blank after the quoted value"));
+    }
+    return std::move(*value);
+  }
+
+  tl::expected<void, ParseError> CheckValue(const OptionSpec& spec,
+                                            const std::string& key,
+                                            const std::string& value, int n,
+                                            int col) const {
+    auto bad = [&](std::string_view what) {
+      return unexpected(Error(
+          n, col, fmt::format("{}= must be {}, not \"{}\"", key, what, value)));
+    };
+    auto count = [](std::string_view s) -> std::optional<int64_t> {
+      int64_t v = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc() || end != s.data() + s.size() || v < 1) {
+        return std::nullopt;
+      }
+      return v;
+    };
+    switch (spec.type) {
+      case OptionType::kBytes:
+        if (value.empty()) return bad("at least one byte");
+        return {};
+      case OptionType::kDuration: {
+        auto d = ParseDuration(value);
+        if (!d || *d > kMaxTimeout) {
+          return bad("a duration from 0ms to 1h such as 250ms or 2s");
+        }
+        return {};
+      }
+      case OptionType::kCount:
+        if (!count(value)) return bad("a whole number from 1");
+        return {};
+      case OptionType::kOffsets: {
+        int64_t last = 0;
+        std::string_view rest = value;
+        while (true) {
+          size_t comma = rest.find(',');
+          auto v = count(rest.substr(0, comma));
+          if (!v || *v <= last) {
+            return bad("ascending byte offsets from 1, such as 3 or 1,5");
+          }
+          last = *v;
+          if (comma == std::string_view::npos) break;
+          rest.remove_prefix(comma + 1);
+        }
+        return {};
+      }
+      case OptionType::kVersion:
+        if (value != "1.0" && value != "1.1" && value != "1.2" &&
+            value != "1.3") {
+          return bad("a TLS version: 1.0, 1.1, 1.2 or 1.3");
+        }
+        return {};
+      case OptionType::kLevel:
+        if (value.size() != 1 || value[0] < '0' || value[0] > '5') {
+          return bad("a security level from 0 to 5");
+        }
+        return {};
+      case OptionType::kText:
+        if (value.empty()) return bad("a list");
+        return {};
+      case OptionType::kChoice:
+        if (std::find(spec.choices.begin(), spec.choices.end(), value) ==
+            spec.choices.end()) {
+          return bad(fmt::format("one of {}", fmt::join(spec.choices, ", ")));
+        }
+        return {};
+      case OptionType::kAlert:
+        if (!AlertCode(value)) {
+          return bad("a TLS alert name such as handshake_failure");
+        }
+        return {};
+    }
+    return {};
+  }
+
+  // Options that only make sense together.
+  tl::expected<void, ParseError> CheckCombination(const Step& step,
+                                                  int n) const {
+    auto has = [&](const char* key) { return step.options.contains(key); };
+    if (step.kind == Step::Kind::kWrite && tls_line_ == 0 &&
+        (has("corrupt") || has("truncate"))) {
+      return unexpected(Error(n, 1,
+                              "corrupt= and truncate= of a write need TLS: "
+                              "put the write after `tls`"));
+    }
+    if (has("gap") && !has("drip")) {
+      return unexpected(Error(n, 1, "gap= needs drip="));
+    }
+    if (has("drip") && has("split")) {
+      return unexpected(Error(n, 1, "use either drip= or split=, not both"));
+    }
+    if (has("alert") &&
+        (!has("abort") || step.options.at("abort") != "alert")) {
+      return unexpected(Error(n, 1, "alert= needs abort=alert"));
+    }
+    if (has("notify") && has("how") && step.options.at("how") == "reset") {
+      return unexpected(
+          Error(n, 1,
+                "notify= does not apply to how=reset (a reset sends "
+                "nothing)"));
+    }
+    if (has("min") && has("max") &&
+        step.options.at("min") > step.options.at("max")) {
+      return unexpected(Error(n, 1, "min= is above max="));
+    }
+    return {};
+  }
+
+  // Steps after `serve`, `stall` or `close` could never run, except the next
+  // `connection` and a `close` after `serve`.
+  tl::expected<void, ParseError> CheckReachable(
+      int n, std::optional<Step::Kind> next = std::nullopt) const {
+    if (!scenario_.steps.empty()) {
+      const Step& last = scenario_.steps.back();
+      // `close` after `serve` says how the server ends the connection once
+      // the responder is done.
+      bool close_after_serve =
+          last.kind == Step::Kind::kServe && next == Step::Kind::kClose;
+      if (IsFinal(last.kind) && !close_after_serve) {
+        return unexpected(
+            Error(n, 1,
+                  fmt::format("step after \"{}\" at line {} can never run",
+                              FinalName(last.kind), last.line)));
+      }
+    }
+    return {};
+  }
+
+  static bool IsFinal(Step::Kind kind) {
+    return kind == Step::Kind::kServe || kind == Step::Kind::kClose ||
+           kind == Step::Kind::kStall;
+  }
+
+  static std::string_view FinalName(Step::Kind kind) {
+    switch (kind) {
+      case Step::Kind::kServe:
+        return "serve";
+      case Step::Kind::kStall:
+        return "stall";
+      default:
+        return "close";
+    }
+  }
+
+  std::string_view text_;
+  Scenario scenario_;
+  std::set<std::string> seen_;
+  int timeout_line_ = 0;  // where Timeout: was, 0 if absent
+  int session_timeout_line_ = 0;
+  int session_timeout_col_ = 0;
+  int tls_line_ = 0;  // of the current connection
+};
+
+// Glob match where `*` matches any run of characters.
+bool Glob(std::string_view p, std::string_view s) {
+  size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
+  while (si < s.size()) {
+    if (pi < p.size() && p[pi] == '*') {
+      star = pi++;
+      mark = si;
+    } else if (pi < p.size() && p[pi] == s[si]) {
+      ++pi;
+      ++si;
+    } else if (star != std::string_view::npos) {
+      pi = star + 1;
+      si = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view s) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || !std::isfinite(value) || value < 0) {
+    return std::nullopt;
+  }
+  std::string_view unit(end, s.data() + s.size() - end);
+  if (value > 1e9) return std::nullopt;
+  if (unit == "ms") return std::chrono::milliseconds(static_cast<long>(value));
+  if (unit == "s")
+    return std::chrono::milliseconds(static_cast<long>(value * 1000));
+  return std::nullopt;
+}
+
+tl::expected<std::string, size_t> Unescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\') {
+      out += s[i];
+      continue;
+    }
+    if (i + 1 >= s.size()) return unexpected(i);
+    switch (s[i + 1]) {
+      case '\\':
+        out += '\\';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case '0':
+        out += '\0';
+        break;
+      case 'x': {
+        unsigned value = 0;
+        if (i + 3 >= s.size()) return unexpected(i);
+        auto [end, ec] =
+            std::from_chars(s.data() + i + 2, s.data() + i + 4, value, 16);
+        if (ec != std::errc() || end != s.data() + i + 4) return unexpected(i);
+        out += static_cast<char>(value);
+        i += 2;
+        break;
+      }
+      default:
+        return unexpected(i);
+    }
+    ++i;
+  }
+  return out;
+}
+
+std::chrono::milliseconds SessionTimeout(const Scenario& scenario) {
+  return scenario.session_timeout.value_or(kSessionTimeoutFactor *
+                                           scenario.timeout);
+}
+
+int ConnectionCount(const Scenario& scenario) {
+  return 1 +
+         static_cast<int>(std::count_if(
+             scenario.steps.begin(), scenario.steps.end(),
+             [](const Step& s) { return s.kind == Step::Kind::kConnection; }));
+}
+
+std::span<const Step> ConnectionSteps(const Scenario& scenario, int n) {
+  auto begin = scenario.steps.begin();
+  for (int k = 1; k < n && begin != scenario.steps.end(); ++k) {
+    begin = std::find_if(begin, scenario.steps.end(), [](const Step& s) {
+      return s.kind == Step::Kind::kConnection;
+    });
+    if (begin != scenario.steps.end()) ++begin;
+  }
+  auto end = std::find_if(begin, scenario.steps.end(), [](const Step& s) {
+    return s.kind == Step::Kind::kConnection;
+  });
+  return {begin, end};
+}
+
+std::chrono::milliseconds DurationOption(const Step& step, std::string_view key,
+                                         std::chrono::milliseconds fallback) {
+  auto it = step.options.find(std::string(key));
+  if (it == step.options.end()) return fallback;
+  return ParseDuration(it->second).value_or(fallback);
+}
+
+int64_t IntOption(const Step& step, std::string_view key, int64_t fallback) {
+  auto it = step.options.find(std::string(key));
+  if (it == step.options.end()) return fallback;
+  int64_t v = fallback;
+  std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  return v;
+}
+
+std::string TextOption(const Step& step, std::string_view key,
+                       std::string_view fallback) {
+  auto it = step.options.find(std::string(key));
+  return it == step.options.end() ? std::string(fallback) : it->second;
+}
+
+std::vector<int64_t> IntListOption(const Step& step, std::string_view key) {
+  std::vector<int64_t> out;
+  auto it = step.options.find(std::string(key));
+  if (it == step.options.end()) return out;
+  std::string_view rest = it->second;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    int64_t v = 0;
+    std::from_chars(item.data(), item.data() + item.size(), v);
+    out.push_back(v);
+    rest = comma == std::string_view::npos ? std::string_view()
+                                           : rest.substr(comma + 1);
+  }
+  return out;
+}
+
+std::string ParseError::ToString() const {
+  if (line == 0) return fmt::format("{}: {}", file, message);
+  return fmt::format("{}:{}:{}: {}", file, line, column, message);
+}
+
+tl::expected<Scenario, ParseError> ParseScenario(std::string_view text,
+                                                 std::string_view file) {
+  return Parser(text, file).Parse();
+}
+
+tl::expected<Scenario, ParseError> LoadScenario(
+    const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return unexpected(ParseError{file.string(), 0, 0, "cannot read the file"});
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) {
+    return unexpected(ParseError{file.string(), 0, 0, "cannot read the file"});
+  }
+  return ParseScenario(buf.str(), file.string());
+}
+
+namespace {
+
+// One alternative of a `C:` pattern. The pattern's first word and the line's
+// first word compare without regard to case; `*` matches any run of
+// characters anywhere, across the space between verb and argument too.
+bool MatchesOne(std::string_view pattern, std::string_view line) {
+  auto lower_verb = [](std::string_view s) {
+    size_t sp = s.find(' ');
+    return AsciiLower(s.substr(0, sp)) +
+           std::string(sp == std::string_view::npos ? "" : s.substr(sp));
+  };
+  std::string p = lower_verb(pattern);
+  std::string l = lower_verb(line);
+  if (Glob(p, l)) return true;
+  // "EHLO *" also matches a bare "EHLO".
+  return p.ends_with(" *") &&
+         Glob(std::string_view(p).substr(0, p.size() - 2), l) &&
+         l.find(' ') == std::string::npos;
+}
+
+}  // namespace
+
+std::vector<std::string_view> PatternAlternatives(std::string_view pattern) {
+  std::vector<std::string_view> out;
+  while (true) {
+    size_t bar = pattern.find(" | ");
+    out.push_back(pattern.substr(0, bar));
+    if (bar == std::string_view::npos) return out;
+    pattern.remove_prefix(bar + 3);
+  }
+}
+
+bool MatchesClientLine(std::string_view pattern, std::string_view line) {
+  for (std::string_view alternative : PatternAlternatives(pattern)) {
+    if (MatchesOne(alternative, line)) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> ResponderCapabilities(const Scenario& scenario,
+                                               int connection) {
+  if (!scenario.capabilities.empty()) return scenario.capabilities;
+  std::optional<std::vector<std::string>> found;
+  std::span<const Step> steps = ConnectionSteps(scenario, connection);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].kind != Step::Kind::kExpect ||
+        !AsciiLower(steps[i].text).starts_with("ehlo")) {
+      continue;
+    }
+    std::vector<std::string> keywords;
+    bool first = true;
+    for (size_t j = i + 1;
+         j < steps.size() && steps[j].kind == Step::Kind::kSend &&
+         steps[j].text.starts_with("250");
+         ++j) {
+      std::string_view text = steps[j].text;
+      if (!first && text.size() > 4) keywords.emplace_back(text.substr(4));
+      first = false;
+      if (text.size() < 4 || text[3] != '-') break;
+    }
+    if (!first) {
+      found = std::move(keywords);
+    } else if (i + 1 < steps.size() && steps[i + 1].kind == Step::Kind::kSend) {
+      // EHLO refused: the server advertised nothing, STARTTLS included.
+      found = std::vector<std::string>{};
+    }
+  }
+  // A scripted one-line EHLO reply means "no extensions", STARTTLS included.
+  if (found) return *found;
+  return {"PIPELINING", "SIZE 10485760", "8BITMIME", "ENHANCEDSTATUSCODES",
+          "STARTTLS"};
+}
+
+std::optional<Expectation> ParseExpectation(std::string_view name) {
+  for (Expectation e : {Expectation::kDeliver, Expectation::kRefuse,
+                        Expectation::kDeliverOrRefuse}) {
+    if (ExpectationName(e) == name) return e;
+  }
+  return std::nullopt;
+}
+
+std::string_view ExpectationName(Expectation e) {
+  switch (e) {
+    case Expectation::kDeliver:
+      return "deliver";
+    case Expectation::kRefuse:
+      return "refuse";
+    case Expectation::kDeliverOrRefuse:
+      return "deliver-or-refuse";
+  }
+  return "?";
+}
+
+}  // namespace starttls::server

@@ -1,0 +1,139 @@
+// Scenario files: an RFC-style transcript of one SMTP session, as the server
+// plays it. The format is documented in scenarios/README.md.
+#ifndef STARTTLS_SCENARIO_SCENARIO_H_
+#define STARTTLS_SCENARIO_SCENARIO_H_
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <vector>
+
+namespace starttls::server {
+
+struct Step {
+  enum class Kind {
+    kSend,        // S: text      queues text + CRLF
+    kExpect,      // C: pattern   the next client line must match pattern
+    kRaw,         // send data=   queues raw bytes
+    kWrite,       // write        sends what is queued, shaped by options
+    kTls,         // tls          server-side TLS handshake on this connection
+    kServe,       // serve        the built-in responder answers the rest
+    kStall,       // stall        never answers again
+    kClose,       // close        the server ends the connection
+    kConnection,  // connection   the steps after it play on the next one
+  };
+  Kind kind;
+  // S: payload, C: pattern, or send's data (escapes decoded); else empty.
+  std::string text;
+  // key=value, validated per kind when parsed; quoted values are unescaped.
+  std::map<std::string, std::string> options;
+  int line = 0;  // 1-based line in the scenario file
+};
+
+// What a correct client that requires TLS does with this scenario.
+enum class Expectation { kDeliver, kRefuse, kDeliverOrRefuse };
+
+struct Scenario {
+  std::string name;  // the file name without its extension
+  std::string path;
+  std::string summary;
+  std::string host = "mail.example.test";  // the identity the server proves
+  Expectation expect = Expectation::kDeliver;
+  // How long the server waits for any one thing from the client.
+  std::chrono::milliseconds timeout{10000};
+  // How long one connection may last in all (the Session-Timeout header);
+  // unset: kSessionTimeoutFactor x timeout. See SessionTimeout().
+  std::optional<std::chrono::milliseconds> session_timeout;
+  // EHLO keywords the built-in responder advertises; empty means "as the
+  // script's own EHLO reply, or the defaults" (see ResponderCapabilities).
+  std::vector<std::string> capabilities;
+  // The certificate profile the server presents at `tls` (see certs/).
+  std::string certificate = "valid";
+  // All connections' steps, separated by kConnection steps.
+  std::vector<Step> steps;
+};
+
+// The whole-session deadline when the scenario states none, in Timeouts.
+inline constexpr int kSessionTimeoutFactor = 20;
+
+// How long one connection of `scenario` may last in all.
+[[nodiscard]] std::chrono::milliseconds SessionTimeout(
+    const Scenario& scenario);
+
+// How many connections the scenario scripts (1 + its `connection` steps).
+[[nodiscard]] int ConnectionCount(const Scenario& scenario);
+
+// The steps of connection `n` (1-based, at most ConnectionCount()).
+[[nodiscard]] std::span<const Step> ConnectionSteps(const Scenario& scenario,
+                                                    int n);
+
+// Typed views of a step's options. The parser has validated every value, so
+// these only fall back to `fallback` when the option is absent.
+[[nodiscard]] std::chrono::milliseconds DurationOption(
+    const Step& step, std::string_view key, std::chrono::milliseconds fallback);
+[[nodiscard]] int64_t IntOption(const Step& step, std::string_view key,
+                                int64_t fallback);
+[[nodiscard]] std::string TextOption(const Step& step, std::string_view key,
+                                     std::string_view fallback);
+// A comma-separated list of numbers, e.g. split=1,5.
+[[nodiscard]] std::vector<int64_t> IntListOption(const Step& step,
+                                                 std::string_view key);
+
+// Parses "250ms", "10s" or "1.5s".
+[[nodiscard]] std::optional<std::chrono::milliseconds> ParseDuration(
+    std::string_view s);
+
+// Decodes C-style escapes: \\ \" \r \n \t \0 and \xHH. On error returns
+// the 0-based index of the bad escape.
+[[nodiscard]] tl::expected<std::string, size_t> Unescape(std::string_view s);
+
+struct ParseError {
+  std::string file;
+  int line = 0;  // 1-based; 0 when the file could not be read at all
+  int column = 0;
+  std::string message;
+  // "file:line:col: message", or "file: message" without a position.
+  [[nodiscard]] std::string ToString() const;
+};
+
+// Parses a scenario held in memory; `file` is used for names and messages.
+[[nodiscard]] tl::expected<Scenario, ParseError> ParseScenario(
+    std::string_view text, std::string_view file);
+
+// Reads and parses a scenario file.
+[[nodiscard]] tl::expected<Scenario, ParseError> LoadScenario(
+    const std::filesystem::path& file);
+
+// True when a client line matches a `C:` pattern. A pattern is one or more
+// alternatives separated by " | " (space, bar, space); a line matches when it
+// matches any of them. In an alternative `*` matches any run of characters
+// (spaces included), the first word compares without regard to case, and an
+// alternative ending in " *" also matches the bare first word ("EHLO *"
+// matches "EHLO").
+[[nodiscard]] bool MatchesClientLine(std::string_view pattern,
+                                     std::string_view line);
+
+// The alternatives of a `C:` pattern, in the order written.
+[[nodiscard]] std::vector<std::string_view> PatternAlternatives(
+    std::string_view pattern);
+
+// The EHLO keywords the responder offers for `scenario`: its Capabilities
+// header, else the keywords of the last scripted EHLO reply, else defaults.
+// Only connection `connection`'s steps are considered.
+[[nodiscard]] std::vector<std::string> ResponderCapabilities(
+    const Scenario& scenario, int connection = 1);
+
+[[nodiscard]] std::string_view ExpectationName(Expectation e);
+// The inverse of ExpectationName; nullopt for any other word.
+[[nodiscard]] std::optional<Expectation> ParseExpectation(
+    std::string_view name);
+
+}  // namespace starttls::server
+
+#endif  // STARTTLS_SCENARIO_SCENARIO_H_

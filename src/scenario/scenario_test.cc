@@ -1,0 +1,338 @@
+#include "scenario/scenario.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace starttls::server {
+namespace {
+
+using ::testing::ElementsAre;
+
+constexpr std::string_view kMinimal =
+    "Summary: minimal\n"
+    "\n"
+    "S: 220 ready\n"
+    "C: EHLO *\n"
+    "serve\n";
+
+std::string ErrorOf(std::string_view text) {
+  auto r = ParseScenario(text, "t.smtp");
+  return r ? std::string("parsed") : r.error().ToString();
+}
+
+TEST(ParseScenario, ReadsHeadersAndStepsInOrder) {
+  auto r = ParseScenario(
+      "# a comment\n"
+      "Summary: the article's session\n"
+      "Host: smtp.example.test\n"
+      "Expect: refuse\n"
+      "Timeout: 250ms\n"
+      "\n"
+      "S: 220 BLU0  ready \n"
+      "C: EHLO *\n"
+      "tls\n"
+      "close\n",
+      "dir/hotmail.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->name, "hotmail");
+  EXPECT_EQ(r->summary, "the article's session");
+  EXPECT_EQ(r->host, "smtp.example.test");
+  EXPECT_EQ(r->expect, Expectation::kRefuse);
+  EXPECT_EQ(r->timeout, std::chrono::milliseconds(250));
+  ASSERT_EQ(r->steps.size(), 4u);
+  EXPECT_EQ(r->steps[0].kind, Step::Kind::kSend);
+  // Sent text is kept byte for byte, inner and trailing spaces included.
+  EXPECT_EQ(r->steps[0].text, "220 BLU0  ready ");
+  EXPECT_EQ(r->steps[0].line, 7);
+  EXPECT_EQ(r->steps[1].kind, Step::Kind::kExpect);
+  EXPECT_EQ(r->steps[1].text, "EHLO *");
+  EXPECT_EQ(r->steps[2].kind, Step::Kind::kTls);
+  EXPECT_EQ(r->steps[3].kind, Step::Kind::kClose);
+}
+
+TEST(ParseScenario, AcceptsCrlfLineEndings) {
+  auto r = ParseScenario("Summary: x\r\nS: 220 ready\r\nserve\r\n", "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->steps[0].text, "220 ready");
+}
+
+TEST(ParseScenario, DefaultsApplyWhenHeadersAreAbsent) {
+  auto r = ParseScenario(kMinimal, "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->host, "mail.example.test");
+  EXPECT_EQ(r->expect, Expectation::kDeliver);
+  EXPECT_EQ(r->timeout, std::chrono::seconds(10));
+  EXPECT_EQ(r->session_timeout, std::nullopt);
+  EXPECT_EQ(SessionTimeout(*r), kSessionTimeoutFactor * r->timeout);
+}
+
+TEST(ParseScenario, SessionTimeoutBoundsTheWholeSession) {
+  auto r = ParseScenario(
+      "Summary: x\nTimeout: 2s\nSession-Timeout: 60s\nserve\n", "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(SessionTimeout(*r), std::chrono::seconds(60));
+  auto defaulted = ParseScenario("Summary: x\nTimeout: 2s\nserve\n", "t.smtp");
+  ASSERT_TRUE(defaulted.has_value());
+  EXPECT_EQ(SessionTimeout(*defaulted), std::chrono::seconds(40));
+}
+
+TEST(ParseScenarioErrors, SessionTimeoutShorterThanOneWaitIsContradictory) {
+  EXPECT_EQ(ErrorOf("Summary: x\nTimeout: 5s\nSession-Timeout: 2s\nserve\n"),
+            "t.smtp:3:18: Session-Timeout (2000ms) is shorter than Timeout "
+            "(5000ms, line 2)");
+  EXPECT_EQ(ErrorOf("Summary: x\nSession-Timeout: 2s\nserve\n"),
+            "t.smtp:2:18: Session-Timeout (2000ms) is shorter than Timeout "
+            "(10000ms, the default)");
+  EXPECT_EQ(ErrorOf("Summary: x\nSession-Timeout: 90000s\nserve\n"),
+            "t.smtp:2:18: Session-Timeout must be a duration from 1ms to 24h "
+            "such as 2s or 300s, not \"90000s\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nTimeout: 5s\nSession-Timeout: 5s\nserve\n"),
+            "parsed");
+}
+
+TEST(ParseScenarioErrors, NameFileLineAndColumn) {
+  EXPECT_EQ(ErrorOf("Summary: x\nS: 220\nfrobnicate now\n"),
+            "t.smtp:3:1: unknown step \"frobnicate\" (steps: S:, C:, send, "
+            "write, tls, serve, stall, close, connection)");
+  EXPECT_EQ(ErrorOf("Summary: x\nBogus: 1\nS: 220\n"),
+            "t.smtp:2:1: unknown header field \"Bogus:\" (known: Summary, "
+            "Host, Expect, Timeout, Session-Timeout, Capabilities, "
+            "Certificate)");
+  EXPECT_EQ(ErrorOf("Summary: x\nSummary: y\nS: 220\n"),
+            "t.smtp:2:1: duplicate header field \"Summary:\"");
+  EXPECT_EQ(ErrorOf("S: 220\n"),
+            "t.smtp:1:1: missing header field \"Summary:\"");
+  EXPECT_EQ(ErrorOf("Summary: x\n\n"), "t.smtp:3:1: the scenario has no steps");
+  EXPECT_EQ(ErrorOf("Summary: x\nS: 220\nHost: h\n"),
+            "t.smtp:3:1: header field \"Host:\" after the first step (line 2)");
+  EXPECT_EQ(ErrorOf("Summary:\nS: 220\n"),
+            "t.smtp:1:9: header field \"Summary:\" has no value");
+  EXPECT_EQ(ErrorOf("Summary: x\nExpect:  maybe\nS: 220\n"),
+            "t.smtp:2:10: Expect must be deliver, refuse or "
+            "deliver-or-refuse, not \"maybe\"");
+  EXPECT_EQ(
+      ErrorOf("Summary: x\nTimeout: 10\nS: 220\n"),
+      "t.smtp:2:10: Timeout must be a duration from 1ms to 1h such as 500ms "
+      "or 10s, not \"10\"");
+  EXPECT_EQ(
+      ErrorOf("Summary: x\nTimeout: infs\nS: 220\n"),
+      "t.smtp:2:10: Timeout must be a duration from 1ms to 1h such as 500ms "
+      "or 10s, not \"infs\"");
+  EXPECT_EQ(
+      ErrorOf("Summary: x\nTimeout: 2h\nS: 220\n"),
+      "t.smtp:2:10: Timeout must be a duration from 1ms to 1h such as 500ms "
+      "or 10s, not \"2h\"");
+  EXPECT_EQ(
+      ErrorOf("Summary: x\nTimeout: 3601s\nS: 220\n"),
+      "t.smtp:2:10: Timeout must be a duration from 1ms to 1h such as 500ms "
+      "or 10s, not \"3601s\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nHost: bad host!\nS: 220\n"),
+            "t.smtp:2:7: invalid host name \"bad host!\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nS:220\n"),
+            "t.smtp:2:3: expected a space after \"S:\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nC: \n"),
+            "t.smtp:2:3: \"C:\" needs a pattern for the client's line");
+  EXPECT_EQ(ErrorOf("Summary: x\nS: 220\x01\n"),
+            "t.smtp:2:7: control character 0x01 in a transcript line");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls\ntls\n"),
+            "t.smtp:3:1: TLS was already started at line 2");
+  EXPECT_EQ(ErrorOf("Summary: x\nserve\nS: 250\n"),
+            "t.smtp:3:1: step after \"serve\" at line 2 can never run");
+  EXPECT_EQ(ErrorOf("Summary: x\nclose\nclose\n"),
+            "t.smtp:3:1: step after \"close\" at line 2 can never run");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls  fast\n"),
+            "t.smtp:2:6: expected key=value, found \"fast\"");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls speed=1\n"),
+            "t.smtp:2:5: unknown option \"speed\" for step \"tls\"");
+  EXPECT_EQ(ErrorOf("Summary: x\n  serve\n"),
+            "t.smtp:2:1: a step starts at the beginning of its line");
+  EXPECT_EQ(ErrorOf("Summary: x\nCapabilities: A,,B\nserve\n"),
+            "t.smtp:2:15: empty capability in the list");
+}
+
+TEST(ParseScenario, SendDecodesEscapesAndAddsNoLineEnding) {
+  auto r = ParseScenario(
+      "Summary: x\nsend data=\"220 ok\\r\\n\\x16\\x03\\\"q\\\\\"\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->steps[0].kind, Step::Kind::kRaw);
+  EXPECT_EQ(r->steps[0].text, std::string("220 ok\r\n\x16\x03\"q\\"));
+}
+
+TEST(ParseScenario, BareOptionValuesNeedNoQuotes) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 220 a\nwrite delay=150ms split=3,5\nS: 250 b\n"
+      "write drip=1 gap=1ms\nwrite quiet=250ms\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  const Step& w = r->steps[1];
+  EXPECT_EQ(w.kind, Step::Kind::kWrite);
+  EXPECT_EQ(DurationOption(w, "delay", {}), std::chrono::milliseconds(150));
+  EXPECT_THAT(IntListOption(w, "split"), ElementsAre(3, 5));
+  EXPECT_EQ(IntOption(r->steps[3], "drip", 0), 1);
+  EXPECT_EQ(DurationOption(r->steps[4], "quiet", {}),
+            std::chrono::milliseconds(250));
+}
+
+TEST(ParseScenario, ConnectionSeparatesTheScriptsOfSeveralConnections) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 220 one\ntls abort=close\nconnection\n"
+      "S: 220 two\ntls\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(ConnectionCount(*r), 2);
+  ASSERT_EQ(ConnectionSteps(*r, 1).size(), 2u);
+  EXPECT_EQ(ConnectionSteps(*r, 1)[0].text, "220 one");
+  ASSERT_EQ(ConnectionSteps(*r, 2).size(), 3u);
+  EXPECT_EQ(ConnectionSteps(*r, 2)[0].text, "220 two");
+}
+
+TEST(ParseScenario, ReadsExpectDeliverOrRefuseAndCertificate) {
+  auto r = ParseScenario(
+      "Summary: x\nExpect: deliver-or-refuse\nCertificate: expired\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->expect, Expectation::kDeliverOrRefuse);
+  EXPECT_EQ(r->certificate, "expired");
+}
+
+TEST(ParseScenarioErrors, OptionValuesAreCheckedWhereTheyAreWritten) {
+  EXPECT_EQ(ErrorOf("Summary: x\nsend\n"),
+            "t.smtp:2:1: step \"send\" needs data=");
+  EXPECT_EQ(ErrorOf("Summary: x\nsend data=\"abc\n"),
+            "t.smtp:2:11: unterminated quoted value");
+  EXPECT_EQ(ErrorOf("Summary: x\nsend data=\"a\\qb\"\n"),
+            "t.smtp:2:13: bad escape (use \\\\ \\\" \\r \\n \\t \\0 or "
+            "\\xHH)");
+  EXPECT_EQ(ErrorOf("Summary: x\nsend data=\"\\x4\"\n"),
+            "t.smtp:2:12: bad escape (use \\\\ \\\" \\r \\n \\t \\0 or "
+            "\\xHH)");
+  EXPECT_EQ(ErrorOf("Summary: x\nwrite delay=soon\n"),
+            "t.smtp:2:13: delay= must be a duration from 0ms to 1h such as "
+            "250ms or 2s, not \"soon\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nwrite split=5,3\n"),
+            "t.smtp:2:13: split= must be ascending byte offsets from 1, such "
+            "as 3 or 1,5, not \"5,3\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nwrite drip=0\n"),
+            "t.smtp:2:12: drip= must be a whole number from 1, not \"0\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nwrite gap=5ms\n"),
+            "t.smtp:2:1: gap= needs drip=");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls max=1.4\n"),
+            "t.smtp:2:9: max= must be a TLS version: 1.0, 1.1, 1.2 or 1.3, "
+            "not \"1.4\"");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls abort=alert alert=nope\n"),
+            "t.smtp:2:23: alert= must be a TLS alert name such as "
+            "handshake_failure, not \"nope\"");
+  EXPECT_EQ(ErrorOf("Summary: x\ntls alert=unknown_ca\n"),
+            "t.smtp:2:1: alert= needs abort=alert");
+  EXPECT_EQ(ErrorOf("Summary: x\nclose how=later\n"),
+            "t.smtp:2:11: how= must be one of fin, reset, half, not \"later\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nconnection\nserve\n"),
+            "t.smtp:2:1: \"connection\" must follow the previous connection's "
+            "steps");
+  EXPECT_EQ(ErrorOf("Summary: x\nserve\nconnection\n"),
+            "t.smtp:3:1: \"connection\" is not followed by any step");
+  EXPECT_EQ(ErrorOf("Summary: x\nstall\nS: 220\n"),
+            "t.smtp:3:1: step after \"stall\" at line 2 can never run");
+  EXPECT_EQ(ErrorOf("Summary: x\nCertificate: bogus\nserve\n"),
+            "t.smtp:2:14: unknown certificate profile \"bogus\" (see "
+            "`starttls-mock certs --list`)");
+}
+
+TEST(ParseScenario, TlsMayStartOncePerConnection) {
+  auto r = ParseScenario("Summary: x\ntls\nclose\nconnection\ntls\nserve\n",
+                         "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+}
+
+TEST(LoadScenario, MissingFileIsAnErrorWithoutPosition) {
+  auto r = LoadScenario("/nonexistent/x.smtp");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().ToString(), "/nonexistent/x.smtp: cannot read the file");
+}
+
+TEST(MatchesClientLine, VerbIgnoresCaseArgumentsDoNot) {
+  EXPECT_TRUE(MatchesClientLine("STARTTLS", "starttls"));
+  EXPECT_TRUE(MatchesClientLine("MAIL FROM:<*>", "mail FROM:<a@b>"));
+  EXPECT_FALSE(MatchesClientLine("MAIL FROM:<*>", "MAIL from:<a@b>"));
+  EXPECT_FALSE(MatchesClientLine("STARTTLS", "STARTTLS x"));
+  EXPECT_FALSE(MatchesClientLine("STARTTLS", "QUIT"));
+}
+
+TEST(MatchesClientLine, TrailingWildcardArgumentIsOptional) {
+  EXPECT_TRUE(MatchesClientLine("EHLO *", "EHLO"));
+  EXPECT_TRUE(MatchesClientLine("EHLO *", "ehlo client.example.test"));
+  EXPECT_FALSE(MatchesClientLine("EHLO *", "EHLOX"));
+  EXPECT_FALSE(MatchesClientLine("EHLO *", "HELO x"));
+}
+
+TEST(MatchesClientLine, AStarMatchesAnyRunOfCharactersSpacesIncluded) {
+  EXPECT_TRUE(MatchesClientLine("*", "From: <a@b>"));
+  EXPECT_TRUE(MatchesClientLine("From*", "From: <a@b>"));
+  EXPECT_TRUE(MatchesClientLine("from:*", "From: <a@b>"));
+  EXPECT_TRUE(MatchesClientLine("MAIL*", "MAIL FROM:<a@b> SIZE=10"));
+  EXPECT_FALSE(MatchesClientLine("From*", "To: <a@b>"));
+}
+
+TEST(MatchesClientLine, AlternativesAreSeparatedByABar) {
+  EXPECT_TRUE(MatchesClientLine("EHLO * | HELO *", "HELO c"));
+  EXPECT_TRUE(MatchesClientLine("EHLO * | HELO *", "ehlo c"));
+  EXPECT_FALSE(MatchesClientLine("EHLO * | HELO *", "MAIL FROM:<a@b>"));
+  // A bar without blanks around it is a character like any other.
+  EXPECT_TRUE(MatchesClientLine("X a|b", "X a|b"));
+  EXPECT_FALSE(MatchesClientLine("X a|b", "X a"));
+}
+
+TEST(ParseScenarioErrors, AnEmptyAlternativeIsAnError) {
+  EXPECT_EQ(ErrorOf("Summary: x\nC: EHLO * | \nserve\n"),
+            "t.smtp:2:13: empty alternative in a \"C:\" pattern (alternatives "
+            "are separated by \" | \")");
+}
+
+TEST(ResponderCapabilities, AnEhloTheScriptRefusedOffersNothing) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 220 hi\nC: EHLO *\nS: 500 5.5.1 what\nserve\n", "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ::testing::IsEmpty());
+}
+
+TEST(ResponderCapabilities, ComeFromTheLastScriptedEhloReply) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 220 hi\nC: EHLO *\nS: 250-mx Hello\nS: 250-SIZE 100\n"
+      "S: 250 STARTTLS\nC: STARTTLS\nS: 220 go\ntls\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ElementsAre("SIZE 100", "STARTTLS"));
+}
+
+TEST(ResponderCapabilities, AOneLineScriptedEhloReplyOffersNothing) {
+  auto r = ParseScenario("Summary: x\nS: 220 hi\nC: EHLO *\nS: 250 mx\nserve\n",
+                         "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ::testing::IsEmpty());
+}
+
+TEST(ResponderCapabilities, HeaderOverridesTheScript) {
+  auto r = ParseScenario(
+      "Summary: x\nCapabilities: PIPELINING, SIZE 5\nserve\n", "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ElementsAre("PIPELINING", "SIZE 5"));
+}
+
+TEST(ResponderCapabilities, DefaultsOfferStartTls) {
+  auto r = ParseScenario(kMinimal, "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ::testing::Contains("STARTTLS"));
+}
+
+TEST(ParseExpectation, ReadsBackEveryNameAndNothingElse) {
+  for (Expectation e : {Expectation::kDeliver, Expectation::kRefuse,
+                        Expectation::kDeliverOrRefuse}) {
+    EXPECT_EQ(ParseExpectation(ExpectationName(e)), e);
+  }
+  EXPECT_EQ(ParseExpectation("Deliver"), std::nullopt);
+  EXPECT_EQ(ParseExpectation(""), std::nullopt);
+}
+
+}  // namespace
+}  // namespace starttls::server
