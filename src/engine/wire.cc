@@ -559,8 +559,23 @@ asio::awaitable<WireResult<void>> Wire::Send(std::string_view data,
   co_return co_await FlushTls(deadline, shape);
 }
 
+void Wire::RecordUnreadTls() {
+  if (!ssl_ || !tls_facts_.established || tls_fatal_) return;
+  while (true) {
+    ERR_clear_error();
+    int n = SSL_read(ssl_.get(), buf_.data(), static_cast<int>(buf_.size()));
+    if (n <= 0) break;  // nothing more received, close_notify or an error
+    log_->Bytes(Peer::kClient, Layer::kTlsData,
+                std::string_view(buf_.data(), static_cast<size_t>(n)));
+  }
+  ERR_clear_error();
+}
+
 asio::awaitable<void> Wire::Close(Deadline deadline,
                                   const CloseOptions& options) {
+  // However the session ended (a reset while the server was writing
+  // included), what the client had already sent is on the record.
+  RecordUnreadTls();
   if (closed_) co_return;
   if (options.how == CloseOptions::How::kReset) {
     Reset();
@@ -592,6 +607,7 @@ asio::awaitable<void> Wire::Close(Deadline deadline,
     raw_in_offset_ += raw_in_.size();
     raw_in_.clear();
   }
+  RecordUnreadTls();
   socket_.close(ignored);
 }
 

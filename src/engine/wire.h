@@ -131,7 +131,10 @@ class Wire {
       SSL_CTX* ctx, const TlsOptions& options, Deadline deadline);
 
   // Ends the connection as `options` says; the default waits (at most until
-  // `deadline`, and never long) for the client's FIN.
+  // `deadline`, and never long) for the client's FIN. Client bytes inside
+  // TLS that were received but never read are decrypted and recorded first
+  // (and again after the wait), so the record holds everything the client
+  // sent, also when the session ended on a failed write.
   asio::awaitable<void> Close(Deadline deadline,
                               const CloseOptions& options = kDefaultClose);
 
@@ -144,6 +147,8 @@ class Wire {
   [[nodiscard]] std::string peer() const;
 
  private:
+  // Decrypts and records what is received and not yet read; no socket I/O.
+  void RecordUnreadTls();
   // Sends bytes exactly as given on the TCP stream, cut as `shape` says.
   asio::awaitable<WireResult<void>> SendRaw(
       std::string_view bytes, Layer layer, Deadline deadline,

@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
 #include <cstdlib>
+#include <future>
 #include <optional>
 #include <thread>
 
@@ -186,6 +189,46 @@ TEST_F(WireTlsTest, HandshakeOverMemoryBiosThenLinesTravelEncrypted) {
     }
   }
   EXPECT_TRUE(saw_record_from_client);
+}
+
+TEST_F(WireTlsTest, WhatTheClientSentButTheSessionNeverReadIsRecordedAtClose) {
+  std::promise<void> written;
+  std::thread client([&] {
+    ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+    ossl::SslPtr ssl(SSL_new(ctx.get()));
+    SSL_set_fd(ssl.get(), client_.native_handle());
+    if (SSL_connect(ssl.get()) == 1) {
+      // Three records; the session will read only the first line.
+      SSL_write(ssl.get(), "EHLO c\r\n", 8);
+      SSL_write(ssl.get(), "DATA\r\n", 6);
+      SSL_write(ssl.get(), "Subject: x\r\n", 12);
+    }
+    written.set_value();
+    char buf[64];
+    while (SSL_read(ssl.get(), buf, sizeof buf) > 0) {
+    }
+    ::shutdown(client_.native_handle(), SHUT_WR);  // ends the server's linger
+  });
+  auto tls = Run(
+      wire_->StartTls(server_ctx_.get(), kDefaultTls, In(milliseconds(10000))));
+  ASSERT_TRUE(tls.has_value()) << tls.error().message;
+  ASSERT_EQ(written.get_future().wait_for(std::chrono::seconds(10)),
+            std::future_status::ready);
+  auto line = Run(wire_->ReadLine(100, In(milliseconds(10000))));
+  ASSERT_TRUE(line.has_value()) << line.error().message;
+  EXPECT_EQ(*line, "EHLO c");
+  asio::co_spawn(io_, wire_->Close(In(milliseconds(2000))), asio::detached);
+  io_.restart();
+  io_.run();
+  client.join();
+  std::string client_data;
+  for (const Event& e : log_.events()) {
+    if (e.kind == Event::Kind::kBytes && e.from == Peer::kClient &&
+        e.layer == Layer::kTlsData) {
+      client_data += e.bytes;
+    }
+  }
+  EXPECT_EQ(client_data, "EHLO c\r\nDATA\r\nSubject: x\r\n");
 }
 
 TEST_F(WireTlsTest, PlaintextWhereTheHandshakeShouldBeFailsTheHandshake) {

@@ -345,7 +345,8 @@ class Checker {
   // pair up in order (one final reply per command, one per message), so the
   // answer to DATA is known however the client pipelined. A client that
   // read replies injected before TLS (a 354 among them) sends its message
-  // into a refusal.
+  // into a refusal, or before any answer came (its connection may be reset
+  // before the server answers DATA at all).
   void MessageAfterRefusedData() {
     std::vector<const Line*> replies;
     for (const Line& l : server_tls_.lines) {
@@ -367,17 +368,27 @@ class Checker {
         refused_data = false;
         if (!IsCommand(l.text)) {
           Add("acted-on-injected-reply",
-              fmt::format("over TLS the client sent its message although "
-                          "the server answered DATA with \"{}\": it used a "
-                          "reply from before TLS",
-                          refusal),
+              refusal.empty()
+                  ? std::string("over TLS the client sent its message "
+                                "although the server never answered DATA: "
+                                "it used a reply from before TLS")
+                  : fmt::format("over TLS the client sent its message "
+                                "although the server answered DATA with "
+                                "\"{}\": it used a reply from before TLS",
+                                refusal),
               At(l.event, l.begin, l.text));
           return;
         }
       }
       size_t mine = k++;
       if (Verb(l.text) != "DATA") continue;
-      if (mine >= replies.size()) return;  // never answered
+      if (mine >= replies.size()) {
+        // Never answered (the connection ended first): a correct client
+        // still waits for a 354 before its message.
+        refused_data = true;
+        refusal = {};
+        continue;
+      }
       if (ReplyCode(replies[mine]->text) == "354") {
         in_message = true;
       } else {

@@ -727,6 +727,36 @@ TEST(Oracles, ActedOnInjectedReplyFiresOnAMessagePipelinedWithData) {
   EXPECT_THAT(Ids(t.Run()), ElementsAre("acted-on-injected-reply"));
 }
 
+TEST(Oracles, ActedOnInjectedReplyFiresOnAMessageAfterADataNeverAnswered) {
+  // swaks: every reply read from plaintext injected before TLS, so DATA,
+  // the message and QUIT go out at once; the connection is reset before
+  // the server answers DATA.
+  Transcript t;
+  UpToTls(t);
+  t.TlsC("EHLO c\r\n");
+  t.TlsS("250 mx\r\n");
+  t.TlsC("MAIL FROM:<a@b>\r\n");
+  t.TlsS("250 ok\r\n");
+  t.TlsC("RCPT TO:<c@d>\r\n");
+  t.TlsS("550 5.1.1 no\r\n");
+  t.TlsC("DATA\r\n");
+  size_t body = t.TlsC("Subject: x\r\n\r\nhello\r\n.\r\nQUIT\r\n");
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("acted-on-injected-reply"));
+  EXPECT_EQ(findings[0].evidence[0].event, body);
+  EXPECT_THAT(findings[0].message, HasSubstr("never answered DATA"));
+}
+
+TEST(Oracles, ActedOnInjectedReplyIsQuietWhenADataNeverAnsweredIsTheLastLine) {
+  Transcript t;
+  UpToTls(t);
+  t.TlsC("EHLO c\r\n");
+  t.TlsS("250 mx\r\n");
+  t.TlsC("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+  t.TlsS("250 ok\r\n250 ok\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
 TEST(Oracles, ActedOnInjectedReplyIsQuietWhenTheClientQuitsAfterARefusedData) {
   Transcript t;
   UpToDataOverTls(t, "554 5.5.1 No valid recipients\r\n");
