@@ -24,7 +24,7 @@ endforeach()
 # The static libraries FakeSmtpServer is built from come along (a static
 # library carries its dependencies to the final link); only ::fake_smtp_server
 # and ::client are meant to be named.
-set(starttls_installed common certs scenario events engine judge server
+set(starttls_installed common certs protocol scenario events engine judge server
     fake_smtp_server client)
 foreach(name ${starttls_installed})
   set_target_properties(starttls_${name} PROPERTIES EXPORT_NAME ${name})

@@ -132,50 +132,16 @@ def expand(template: str, values: dict[str, str]) -> list[str]:
 # ---------------------------------------------------------------------------
 # Deadlines from the scenario
 
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
-
-
-def seconds(text: str) -> float:
-    m = DURATION.match(text)
-    if not m:
-        raise ValueError(f"not a duration: {text!r}")
-    return float(m[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m[2]]
-
-
 def scripted_pauses(scenario: Path) -> float:
-    """The time the scenario keeps a correct client waiting on purpose: the
-    sum of its delay=, quiet= and drip gap windows (a dripped write of Q
-    bytes, N at a time, takes Q/N gaps)."""
-    total = 0.0
-    queued = 0
-    for line in scenario.read_text().splitlines():
-        if line.startswith("S: "):
-            queued += len(line) - 3 + 2
-            continue
-        words = line.split()
-        if not words or line.startswith("#"):
-            continue
-        if words[0] == "send":
-            m = re.search(r'data="((?:[^"\\]|\\.)*)"', line)
-            queued += len(m[1]) if m else 0
-            continue
-        options = dict(w.split("=", 1) for w in words[1:] if "=" in w)
-        if words[0] == "write":
-            for key in ("delay", "quiet"):
-                if key in options:
-                    total += seconds(options[key])
-            if "gap" in options and "drip" in options:
-                total += math.ceil(queued / int(options["drip"])) * seconds(options["gap"])
-        queued = 0
-    return total
+    """The time the scenario keeps a correct client waiting on purpose (its
+    delay=, quiet= and drip gap windows), in seconds, as the server's parser
+    computes it."""
+    return harness.scenario_facts(scenario)["scripted_pauses_s"]
 
 
 def scenario_timeout(scenario: Path) -> float:
     """The server's Timeout for the scenario (its wait for the client)."""
-    for line in scenario.read_text().splitlines():
-        if line.startswith("Timeout:"):
-            return seconds(line.split(":", 1)[1].strip())
-    return 10.0
+    return harness.scenario_facts(scenario)["timeout_s"]
 
 
 def client_timeout(scenario: Path) -> int:
@@ -254,15 +220,17 @@ def rejudge(sessions: list[dict], scenario: str, policy: str) -> tuple[str, list
         s = dict(s)
         reasons = []
         for r in s["reasons"]:
-            if r.startswith("expected the client to "):
+            if r["kind"] == "outcome":
                 continue
-            if r.split(":", 1)[0] in ignored:
-                dropped.add(r.split(":", 1)[0])
+            if r.get("oracle") in ignored:
+                dropped.add(r["oracle"])
                 continue
             reasons.append(r)
         off_script = s.get("verdict") == "off-script" or bool(s.get("script", {}).get("mismatch"))
         if s["observed"] not in ALLOWED[expected] and not off_script:
-            reasons.insert(0, f"expected the client to {expected}, observed {s['observed']}")
+            reasons.insert(0, harness.reason(
+                "outcome", f"expected the client to {expected}, observed {s['observed']}",
+                expected=expected, observed=s["observed"]))
         s["oracles"] = [o for o in s["oracles"] if o["id"] not in ignored]
         s["reasons"] = reasons
         s["expected"] = expected
@@ -288,26 +256,27 @@ CLIENT_HANG = "client hang"
 NO_CONNECTION = "no connection"
 
 
-def label(reason: str) -> str:
-    """One reason as a label: an oracle id, "expected X, observed Y",
-    "client exited 0, not delivered" (or "client exited N, delivered"),
-    "off script", "client hang" (killed at its deadline) or "no connection"."""
-    reason = re.sub(r"^connection \d+: ", "", reason)
-    if m := re.fullmatch(r"expected the client to (\S+), observed (\S+)", reason):
-        return f"expected {m[1]}, observed {m[2]}"
-    if m := re.fullmatch(r"the client exited (-?\d+) but the message was (not )?delivered",
-                         reason):
-        return "client exited 0, not delivered" if m[2] else f"client exited {m[1]}, delivered"
-    if reason.startswith("off script:"):
-        return OFF_SCRIPT
-    if reason.startswith("client hang:"):
+def label(reason: dict) -> str:
+    """One reason (harness.reason) as a label, from its kind and fields:
+    an oracle id, "expected X, observed Y", "client exited 0, not delivered"
+    (or "client exited N, delivered"), "client hang" (killed at its
+    deadline) or "no connection". An oracle id the binary does not define,
+    or an unknown kind, is an error."""
+    kind = reason.get("kind")
+    if kind == "oracle":
+        if reason["oracle"] not in harness.oracle_ids():
+            raise ValueError(f"a finding of an unknown oracle {reason['oracle']!r}: {reason}")
+        return reason["oracle"]
+    if kind == "outcome":
+        return f"expected {reason['expected']}, observed {reason['observed']}"
+    if kind == "client-exit":
+        return (f"client exited {reason['status']}, delivered" if reason["delivered"]
+                else "client exited 0, not delivered")
+    if kind == "client-hang":
         return CLIENT_HANG
-    if reason.startswith("the client never connected"):
+    if kind == "no-connection":
         return NO_CONNECTION
-    oracle = reason.split(":", 1)[0]
-    if oracle in harness.oracle_ids():
-        return oracle
-    raise ValueError(f"unrecognised reason {reason!r}")
+    raise ValueError(f"a reason of unknown kind: {reason!r}")
 
 
 # ---------------------------------------------------------------------------
@@ -322,7 +291,7 @@ class Result:
     expected: str
     observed: str
     verdict: str                 # pass, fail or error
-    reasons: list[str]
+    reasons: list[dict]          # harness.reason()
     sessions: list[dict]
     ignored: list[str] = field(default_factory=list)
     client: harness.ClientResult | None = None
@@ -366,7 +335,7 @@ class Result:
         if self.error:
             lines.append(f"  error: {self.error}")
         for r in self.reasons:
-            lines.append(f"  - {r}")
+            lines.append(f"  - {r['text']}")
         for r in self.off_script:
             lines.append(f"  - {r}")
         lines.append(f"  oracles: {', '.join(self.oracles()) or 'none'}"
@@ -518,7 +487,8 @@ def run(scenario: Path, work: Path, adapter: Adapter, policy: str | None = None,
     sessions = server.sessions_reports()
     base.summary = sessions[0]["summary"] if sessions else ""
     if not sessions:
-        base.reasons = [f"the client never connected: {client.stderr.strip()[-300:]}"]
+        base.reasons = [harness.reason(
+            "no-connection", f"the client never connected: {client.stderr.strip()[-300:]}")]
         base.expected = OPPORTUNISTIC.get(name, ("?",))[0] if policy == "opportunistic" \
             else "?"
         base.observed = "no-connection"
@@ -531,12 +501,15 @@ def run(scenario: Path, work: Path, adapter: Adapter, policy: str | None = None,
     observed = verdict.observed
     if client.returncode == -1 and client.stderr.endswith(f"killed after {budget:g}s"):
         # The client, not the harness, hung: it outlived its deadline.
-        reasons = [r for r in reasons if label(r) != "client exited 0, not delivered"
-                   and not label(r).startswith("client exited -1")
-                   and not r.endswith("observed interrupted")]
-        reasons.append(f"client hang: the client neither finished nor gave up within "
-                       f"{budget:g}s (4 times its per-step deadline of {timeout}s, and 2s) "
-                       f"and was killed")
+        # Its exit status and the interrupted session are the kill's doing.
+        reasons = [r for r in reasons
+                   if not (r["kind"] == "client-exit"
+                           and (r["status"] == -1 or not r["delivered"]))
+                   and not (r["kind"] == "outcome" and r["observed"] == "interrupted")]
+        reasons.append(harness.reason(
+            "client-hang", f"client hang: the client neither finished nor gave up within "
+                           f"{budget:g}s (4 times its per-step deadline of {timeout}s, and 2s) "
+                           f"and was killed", budget_s=budget))
         if observed != "delivered":
             observed = "hung"
     base.expected, base.observed = expected, observed

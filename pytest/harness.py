@@ -183,16 +183,35 @@ def run_client(argv: list[str], timeout: float = 30.0) -> ClientResult:
     return run_process(argv, None, timeout)
 
 
+def describe_scenarios(paths: list[Path]) -> list[dict]:
+    """What the server's own parser says of scenarios (`starttls-mock
+    scenario --json`): path, name, summary, protocol, host, expect,
+    certificate, connections, timeout_s, session_timeout_s and
+    scripted_pauses_s. Nothing here reads a scenario file itself."""
+    out = subprocess.run([str(binary("starttls-mock")), "scenario", "--json",
+                          *map(str, paths)], capture_output=True, timeout=60)
+    if out.returncode != 0:
+        raise ValueError(out.stderr.decode(errors="replace").strip())
+    return json.loads(out.stdout)
+
+
+@functools.cache
+def _catalogue() -> dict[Path, dict]:
+    files = scenario_files()
+    return {Path(f).resolve(): d for f, d in zip(files, describe_scenarios(files))}
+
+
+def scenario_facts(path: Path) -> dict:
+    """describe_scenarios() for one scenario (the catalogue's are read once,
+    in one call)."""
+    facts = _catalogue().get(Path(path).resolve())
+    return facts if facts is not None else describe_scenarios([path])[0]
+
+
 def scenario_host(path: Path) -> str:
     """The identity a scenario's server proves: its Host header, or the
     default. Clients are told to verify this name (or address)."""
-    for line in Path(path).read_text().splitlines():
-        if line.startswith("Host:"):
-            return line.split(":", 1)[1].strip()
-        if line.startswith(("S:", "C:")) or line.split(" ")[0] in (
-                "send", "write", "tls", "serve", "stall", "close", "connection"):
-            break
-    return "mail.example.test"
+    return scenario_facts(path)["host"]
 
 
 def reference_client(server: MockServer, servername: str = "mail.example.test",
@@ -207,11 +226,19 @@ def scenario_files() -> list[Path]:
     return sorted(SCENARIOS.rglob("*.smtp"))
 
 
+def reason(kind: str, text: str, **fields) -> dict:
+    """A verdict reason as the server's reports carry them: a kind, the
+    fields programs read (`oracle` for "oracle", `expected` and `observed`
+    for "outcome"; here also "client-exit", "client-hang" and
+    "no-connection"), and a sentence for people that nothing parses."""
+    return {"kind": kind, **fields, "text": text}
+
+
 @dataclass
 class RunVerdict:
     passed: bool
     observed: str
-    reasons: list[str]
+    reasons: list[dict]   # see reason()
     # Where the client left a connection's script, when no reason failed it:
     # then the run is neither passed nor failed but "off-script".
     off_script: list[str] = field(default_factory=list)
@@ -224,12 +251,17 @@ class RunVerdict:
 
 
 @functools.cache
-def oracle_ids() -> frozenset[str]:
-    """The oracle ids, as the server binary defines them (`starttls-mock
-    oracles --json`): the one list, never retyped here."""
+def oracles() -> tuple[dict, ...]:
+    """The oracles (id and rule) in the order findings are reported, as the
+    server binary defines them (`starttls-mock oracles --json`): the one
+    list, never retyped here."""
     out = subprocess.run([str(binary("starttls-mock")), "oracles", "--json"],
                          capture_output=True, check=True, timeout=30)
-    return frozenset(o["id"] for o in json.loads(out.stdout))
+    return tuple(json.loads(out.stdout))
+
+
+def oracle_ids() -> frozenset[str]:
+    return frozenset(o["id"] for o in oracles())
 
 
 def judge_run(sessions: list[dict], client_status: int | None) -> RunVerdict:
@@ -239,14 +271,18 @@ def judge_run(sessions: list[dict], client_status: int | None) -> RunVerdict:
     that was."""
     reasons, off_script = [], []
     for s in sessions:
-        prefix = f"connection {s['script_connection']}: " if len(sessions) > 1 else ""
-        reasons += [prefix + r for r in s["reasons"]]
+        several = len(sessions) > 1
+        prefix = f"connection {s['script_connection']}: " if several else ""
+        reasons += [{**r, "connection": s["script_connection"], "text": prefix + r["text"]}
+                    if several else r for r in s["reasons"]]
         if s.get("verdict") == "off-script":
             off_script.append(prefix + s["off_script"])
     delivered = any(s["delivered"] for s in sessions)
     if client_status is not None and (client_status == 0) != delivered:
-        reasons.append(f"the client exited {client_status} but the message was "
-                       f"{'' if delivered else 'not '}delivered")
+        reasons.append(reason(
+            "client-exit", f"the client exited {client_status} but the message was "
+                           f"{'' if delivered else 'not '}delivered",
+            status=client_status, delivered=delivered))
     observed = "delivered" if delivered else sessions[-1]["observed"]
     return RunVerdict(not reasons and not off_script, observed, reasons, off_script)
 
@@ -267,7 +303,8 @@ class ScenarioResult:
         """Expected, observed, the reasons, and the client's last words."""
         expected = self.sessions[0]["expected"] if self.sessions else "?"
         return (f"{self.scenario.name}: expected {expected}, observed "
-                f"{self.verdict.observed}; " + ("; ".join(self.verdict.reasons) or "ok")
+                f"{self.verdict.observed}; "
+                + ("; ".join(r["text"] for r in self.verdict.reasons) or "ok")
                 + f"; client exit {self.client.returncode}: "
                 + self.client.stderr.strip()[-300:])
 

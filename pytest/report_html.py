@@ -199,7 +199,7 @@ def session_block(session: dict) -> str:
              "TLS " + (f'{tls.get("version")} {tls.get("cipher")}' if tls.get("established")
                        else f'not established {tls.get("error", "")}'),
              f'SNI {tls.get("sni") or "-"}']
-    reasons = "".join(f"<li>{esc(r)}</li>" for r in session.get("reasons", []))
+    reasons = "".join(f"<li>{esc(r['text'])}</li>" for r in session.get("reasons", []))
     return (f'<h3>{esc(" · ".join(facts))}</h3>'
             + (f'<ul class="reasons">{reasons}</ul>' if reasons else "")
             + ladder(session))
@@ -208,7 +208,7 @@ def session_block(session: dict) -> str:
 def run_block(doc_index: int, r: dict) -> str:
     verdict = r.get("verdict", "error")
     opened = " open" if verdict != "pass" else ""
-    reasons = "".join(f"<li>{esc(x)}</li>" for x in r.get("reasons", []))
+    reasons = "".join(f"<li>{esc(x['text'])}</li>" for x in r.get("reasons", []))
     if r.get("error"):
         reasons += f"<li>error: {esc(r['error'])}</li>"
     evidence = "".join(

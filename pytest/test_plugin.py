@@ -222,10 +222,18 @@ def test_client_timeouts_come_from_the_scenario():
         assert clients.client_budget(t(path)) < clients.scenario_timeout(path) * 2, path
 
 
+def outcome(expected, observed):
+    return harness.reason("outcome", f"expected the client to {expected}, observed {observed}",
+                          expected=expected, observed=observed)
+
+
+def oracle(o):
+    return harness.reason("oracle", f"{o}: message", oracle=o)
+
+
 def session(expected="refuse", observed="delivered", oracles=("plaintext-after-refusal",)):
-    reasons = [f"expected the client to {expected}, observed {observed}"] \
-        if observed not in clients.ALLOWED[expected] else []
-    reasons += [f"{o}: message" for o in oracles]
+    reasons = [outcome(expected, observed)] if observed not in clients.ALLOWED[expected] else []
+    reasons += [oracle(o) for o in oracles]
     return {"expected": expected, "observed": observed, "delivered": observed == "delivered",
             "reasons": reasons, "script_connection": 1, "connection": 1,
             "oracles": [{"id": o, "message": "m", "evidence": []} for o in oracles]}
@@ -238,12 +246,12 @@ def test_opportunistic_policy_rejudges_stripping():
     # Giving up is wrong for a client that promised plain text.
     expected, [s], _ = clients.rejudge([session(observed="refused", oracles=())], name,
                                        "opportunistic")
-    assert s["reasons"] == ["expected the client to deliver, observed refused"]
+    assert s["reasons"] == [outcome("deliver", "refused")]
     # Other oracles still count.
     _, [s], _ = clients.rejudge([session(oracles=("plaintext-after-refusal",
                                                   "credentials-in-plaintext"))],
                                 name, "opportunistic")
-    assert s["reasons"] == ["credentials-in-plaintext: message"]
+    assert s["reasons"] == [oracle("credentials-in-plaintext")]
     # Under require-tls nothing changes.
     _, [s], ignored = clients.rejudge([session()], name, "require-tls")
     assert len(s["reasons"]) == 2 and ignored == []
@@ -260,24 +268,43 @@ def test_every_opportunistic_entry_names_a_scenario():
 
 
 @pytest.mark.parametrize("reason, label", [
-    ("connection 2: expected the client to refuse, observed delivered",
-     "expected refuse, observed delivered"),
-    ("the client exited 0 but the message was not delivered", "client exited 0, not delivered"),
-    ("off script: the client sent \"X\" where scenario line 7 expected \"EHLO *\"; the "
-     "responder served the rest, so the outcome (refused) is not judged", "off script"),
-    ("tls-without-220: the client started TLS although the server answered STARTTLS "
-     "with 454, not 220", "tls-without-220"),
-    ("hang: the server waited", "hang"),
-    ("client hang: the client neither finished nor gave up within 6s (4 times its "
-     "per-step deadline of 1s, and 2s) and was killed", "client hang"),
+    ({**outcome("refuse", "delivered"), "connection": 2}, "expected refuse, observed delivered"),
+    (harness.reason("client-exit", "words", status=0, delivered=False),
+     "client exited 0, not delivered"),
+    (harness.reason("client-exit", "words", status=3, delivered=True),
+     "client exited 3, delivered"),
+    (oracle("tls-without-220"), "tls-without-220"),
+    (oracle("hang"), "hang"),
+    (harness.reason("client-hang", "words", budget_s=6), "client hang"),
+    (harness.reason("no-connection", "words"), "no connection"),
 ])
-def test_reasons_become_labels(reason, label):
+def test_reasons_become_labels_from_their_fields_not_their_text(reason, label):
     assert clients.label(reason) == label
 
 
-def test_an_unknown_reason_is_not_silently_labelled():
+@pytest.mark.parametrize("reason", [
+    oracle("no-such-oracle"),
+    harness.reason("something-new", "the server said"),
+    {"text": "hang: a sentence alone"},
+])
+def test_an_unknown_oracle_or_kind_is_an_error_not_silently_labelled(reason):
     with pytest.raises(ValueError):
-        clients.label("something new: the server said")
+        clients.label(reason)
+
+
+def test_the_servers_reasons_carry_kind_oracle_and_outcome(tmp_path):
+    # A client that connects and closes at once: refused where delivery is
+    # expected, and the hotmail scenario needs nothing more to fail it.
+    factory = MockFactory(tmp_path)
+    try:
+        server = factory.start("control/hotmail-2009", sessions=1)
+        socket.create_connection(("127.0.0.1", server.port), timeout=10).close()
+        assert server.wait() == 0
+        [session] = server.sessions_reports()
+    finally:
+        factory.stop_all()
+    assert session["reasons"][0] == outcome("deliver", "refused")
+    assert [clients.label(r) for r in session["reasons"]] == ["expected deliver, observed refused"]
 
 
 def test_factory_servers_get_their_own_ports(tmp_path):

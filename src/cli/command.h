@@ -38,6 +38,7 @@ Runner AddCerts(CLI::App* sub);
 Runner AddImport(CLI::App* sub);
 Runner AddRecord(CLI::App* sub);
 Runner AddOracles(CLI::App* sub);
+Runner AddScenario(CLI::App* sub);
 
 }  // namespace starttls::cli
 

@@ -27,6 +27,8 @@ std::span<const Command> Commands() {
        AddRecord},
       {"oracles", "list the oracles: the ids reports use and their rules",
        AddOracles},
+      {"scenario", "parse scenarios and say what they ask of a client",
+       AddScenario},
   };
   return kCommands;
 }

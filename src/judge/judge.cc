@@ -14,8 +14,9 @@ Outcome ObserveOutcome(const SessionRecord& record) {
 Verdict Judge(const Scenario& scenario, const SessionRecord& record,
               bool bad_certificate) {
   Verdict v{.observed = ObserveOutcome(record),
-            .findings = RunOracles(
-                {.record = &record, .bad_certificate = bad_certificate})};
+            .findings = RunOracles({.record = &record,
+                                    .protocol = scenario.protocol,
+                                    .bad_certificate = bad_certificate})};
   bool allowed = false;
   switch (scenario.expect) {
     case Expectation::kDeliver:
@@ -30,7 +31,9 @@ Verdict Judge(const Scenario& scenario, const SessionRecord& record,
       break;
   }
   for (const Finding& f : v.findings) {
-    v.reasons.push_back(fmt::format("{}: {}", f.id, f.message));
+    v.reasons.push_back({.kind = Reason::Kind::kOracle,
+                         .oracle = f.id,
+                         .text = fmt::format("{}: {}", f.id, f.message)});
   }
   if (record.mismatch) {
     // Off script the outcome says little: the responder, not the scenario,
@@ -49,8 +52,12 @@ Verdict Judge(const Scenario& scenario, const SessionRecord& record,
   if (!allowed) {
     v.reasons.insert(
         v.reasons.begin(),
-        fmt::format("expected the client to {}, observed {}",
-                    ExpectationName(scenario.expect), OutcomeName(v.observed)));
+        {.kind = Reason::Kind::kOutcome,
+         .expected = std::string(ExpectationName(scenario.expect)),
+         .observed = std::string(OutcomeName(v.observed)),
+         .text = fmt::format("expected the client to {}, observed {}",
+                             ExpectationName(scenario.expect),
+                             OutcomeName(v.observed))});
   }
   v.pass = v.reasons.empty();
   return v;
@@ -59,6 +66,16 @@ Verdict Judge(const Scenario& scenario, const SessionRecord& record,
 std::string_view VerdictName(const Verdict& v) {
   if (v.pass) return "pass";
   return v.off_script ? "off-script" : "fail";
+}
+
+std::string_view ReasonKindName(Reason::Kind k) {
+  switch (k) {
+    case Reason::Kind::kOutcome:
+      return "outcome";
+    case Reason::Kind::kOracle:
+      return "oracle";
+  }
+  return "?";
 }
 
 std::string_view OutcomeName(Outcome o) {

@@ -19,6 +19,25 @@ enum class Outcome {
   kInterrupted,  // the server was stopped before the session ended
 };
 
+// Why a verdict is a failure. Programs read the kind and the oracle id;
+// the text is for people (the Python side never parses it).
+struct Reason {
+  enum class Kind {
+    kOutcome,  // the outcome is not one the scenario allows
+    kOracle,   // an oracle fired
+  };
+  Kind kind = Kind::kOutcome;
+  std::string oracle;  // kOracle: the id of the oracle that fired
+  // kOutcome: what the scenario expects and what was observed, as
+  // ExpectationName() and OutcomeName() spell them.
+  std::string expected;
+  std::string observed;
+  std::string text;  // one sentence
+};
+
+// "outcome" or "oracle", as reports spell the kind.
+[[nodiscard]] std::string_view ReasonKindName(Reason::Kind k);
+
 struct Verdict {
   Outcome observed;
   // A pass: no oracle fired, the outcome is one the scenario allows, and the
@@ -29,8 +48,9 @@ struct Verdict {
   // is not judged because the scenario's later steps never ran.
   bool off_script = false;
   std::vector<Finding> findings;  // the oracles that fired
-  // Why the verdict is a failure, one sentence each; empty otherwise.
-  std::vector<std::string> reasons;
+  // Why the verdict is a failure; empty otherwise. An outcome reason, if
+  // any, comes first, then one per finding in the findings' order.
+  std::vector<Reason> reasons;
   // Where and why the client left the script, when off_script.
   std::string off_script_reason;
 };

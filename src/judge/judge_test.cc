@@ -6,9 +6,32 @@
 namespace starttls::server {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
+using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::StartsWith;
+
+// A reason about the outcome, whose sentence is `text`.
+::testing::Matcher<const Reason&> OutcomeReason(const std::string& text) {
+  return AllOf(Field(&Reason::kind, Reason::Kind::kOutcome),
+               Field(&Reason::oracle, IsEmpty()), Field(&Reason::text, text));
+}
+
+// ... and whose fields say what was expected and observed.
+::testing::Matcher<const Reason&> OutcomeReason(const std::string& expected,
+                                                const std::string& observed) {
+  return OutcomeReason("expected the client to " + expected + ", observed " +
+                       observed);
+}
+
+// A reason naming the oracle `id`, in its field and first in its sentence.
+::testing::Matcher<const Reason&> OracleReason(const std::string& id) {
+  return AllOf(Field(&Reason::kind, Reason::Kind::kOracle),
+               Field(&Reason::oracle, id),
+               Field(&Reason::text, StartsWith(id + ": ")));
+}
 
 Scenario Expecting(Expectation e) {
   Scenario s;
@@ -34,8 +57,9 @@ TEST(Judge, NoDeliveryFailsWhereDeliveryIsExpected) {
   Verdict v = Judge(Expecting(Expectation::kDeliver), SessionRecord{});
   EXPECT_FALSE(v.pass);
   EXPECT_EQ(v.observed, Outcome::kRefused);
-  EXPECT_THAT(v.reasons,
-              ElementsAre("expected the client to deliver, observed refused"));
+  EXPECT_THAT(v.reasons, ElementsAre(OutcomeReason("deliver", "refused")));
+  EXPECT_EQ(v.reasons[0].expected, "deliver");
+  EXPECT_EQ(v.reasons[0].observed, "refused");
 }
 
 TEST(Judge, RefusalPassesWhereRefusalIsExpected) {
@@ -77,7 +101,8 @@ TEST(Judge, OnScriptTheOutcomeIsJudged) {
   EXPECT_FALSE(v.pass);
   EXPECT_FALSE(v.off_script);
   EXPECT_THAT(v.reasons,
-              ElementsAre("expected the client to refuse, observed delivered"));
+              ElementsAre(OutcomeReason(
+                  "expected the client to refuse, observed delivered")));
 }
 
 TEST(Judge, DeliveryPassesWhereDeliveryOrRefusalIsExpected) {
@@ -99,9 +124,11 @@ TEST(Judge, AHangFailsWhereDeliveryOrRefusalIsExpected) {
   EXPECT_FALSE(v.pass);
   EXPECT_EQ(v.observed, Outcome::kHung);
   EXPECT_THAT(v.reasons,
-              ElementsAre("expected the client to deliver-or-refuse, observed "
-                          "hung",
-                          HasSubstr("hang: ")));
+              ElementsAre(OutcomeReason("expected the client to "
+                                        "deliver-or-refuse, observed hung"),
+                          OracleReason("hang")));
+  EXPECT_EQ(ReasonKindName(v.reasons[0].kind), "outcome");
+  EXPECT_EQ(ReasonKindName(v.reasons[1].kind), "oracle");
 }
 
 TEST(Judge, AnInterruptedSessionFailsWhereDeliveryOrRefusalIsExpected) {
@@ -122,7 +149,7 @@ TEST(Judge, AnOracleFindingFailsADeliveryOrRefusal) {
   EXPECT_EQ(v.observed, Outcome::kRefused);
   ASSERT_EQ(v.findings.size(), 1u);
   EXPECT_EQ(v.findings[0].id, "plaintext-after-refusal");
-  EXPECT_THAT(v.reasons, ElementsAre(HasSubstr("plaintext-after-refusal: ")));
+  EXPECT_THAT(v.reasons, ElementsAre(OracleReason("plaintext-after-refusal")));
 }
 
 TEST(Judge, ABadCertificateIsPassedToTheOracles) {

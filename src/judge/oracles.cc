@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common/ascii.h"
+#include "protocol/protocol.h"
 
 namespace starttls::server {
 namespace {
@@ -57,23 +58,12 @@ Stream Collect(const std::vector<Event>& events, Peer from, Layer layer) {
   return s;
 }
 
-std::string Verb(std::string_view line) {
-  return AsciiUpper(line.substr(0, line.find_first_of(" \r\n")));
-}
-
-bool IsFinalReply(std::string_view line) {
-  return line.size() >= 3 &&
-         std::isdigit(static_cast<unsigned char>(line[0])) &&
-         std::isdigit(static_cast<unsigned char>(line[1])) &&
-         std::isdigit(static_cast<unsigned char>(line[2])) &&
-         (line.size() == 3 || line[3] == ' ');
-}
-
 // The event that completed the server's first final reply line sent after
 // event `after`; kNever if it never did.
-size_t FinalReplyAfter(const Stream& server, size_t after) {
+size_t FinalReplyAfter(const protocol::Protocol& p, const Stream& server,
+                       size_t after) {
   for (const Line& l : server.lines) {
-    if (l.event > after && IsFinalReply(l.text)) return l.event;
+    if (l.event > after && p.IsFinalReply(l.text)) return l.event;
   }
   return kNever;
 }
@@ -115,35 +105,16 @@ std::string Printable(std::string_view bytes) {
   return out;
 }
 
-// The three-digit code of a final reply line, or "" for anything else.
-std::string_view ReplyCode(std::string_view line) {
-  return IsFinalReply(line) ? line.substr(0, 3) : std::string_view();
-}
-
 // True at a byte that starts a TLS handshake record (a ClientHello).
 bool IsHandshakeStart(std::string_view bytes) {
   return !bytes.empty() && static_cast<unsigned char>(bytes[0]) == 0x16;
-}
-
-// Commands a client ends or abandons a session with: sending them trusts
-// nothing the server said.
-bool IsQuit(std::string_view line) { return Verb(line) == "QUIT"; }
-
-// SMTP command verbs: a line after a refused DATA that is none of these is
-// the message itself.
-bool IsCommand(std::string_view line) {
-  static constexpr std::string_view kVerbs[] = {
-      "EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET",     "NOOP",
-      "QUIT", "VRFY", "EXPN", "HELP", "AUTH", "STARTTLS", "BDAT"};
-  std::string verb = Verb(line);
-  return std::find(std::begin(kVerbs), std::end(kVerbs), verb) !=
-         std::end(kVerbs);
 }
 
 class Checker {
  public:
   explicit Checker(const OracleInput& input)
       : input_(input),
+        p_(*input.protocol),
         events_(input.record->events.events()),
         client_plain_(Collect(events_, Peer::kClient, Layer::kPlain)),
         client_tls_(Collect(events_, Peer::kClient, Layer::kTlsData)),
@@ -228,14 +199,14 @@ class Checker {
   void TlsWithoutStartTls() {
     auto hello = HandshakeFrom(0);
     if (!hello) return;
-    bool asked = std::any_of(client_plain_.lines.begin(),
-                             client_plain_.lines.end(), [&](const Line& l) {
-                               return l.end <= hello->offset &&
-                                      Verb(l.text) == "STARTTLS";
-                             });
+    bool asked =
+        std::any_of(client_plain_.lines.begin(), client_plain_.lines.end(),
+                    [&](const Line& l) {
+                      return l.end <= hello->offset && IsStartTls(l.text);
+                    });
     if (asked) return;
     Add("tls-without-starttls",
-        "the client started TLS without having sent STARTTLS: it took a "
+        "the client started TLS without having asked for it: it took a "
         "reply it never asked for as the go-ahead",
         At(hello->event, hello->offset, Printable(hello->rest)));
   }
@@ -245,24 +216,25 @@ class Checker {
   void StartTlsOrdering() {
     auto starttls =
         std::find_if(client_plain_.lines.begin(), client_plain_.lines.end(),
-                     [](const Line& l) { return Verb(l.text) == "STARTTLS"; });
+                     [&](const Line& l) { return IsStartTls(l.text); });
     if (starttls == client_plain_.lines.end()) return;
-    size_t reply = FinalReplyAfter(server_plain_, starttls->event);
+    size_t reply = FinalReplyAfter(p_, server_plain_, starttls->event);
     // What the server answered, whenever the client acted: a handshake after
-    // any answer but 220 is a finding however the timing fell.
-    std::string_view code;
+    // any answer but the go-ahead is a finding however the timing fell.
+    const Line* answer = nullptr;
     for (const Line& l : server_plain_.lines) {
-      if (l.event == reply && IsFinalReply(l.text)) {
-        code = ReplyCode(l.text);
+      if (l.event == reply && p_.IsFinalReply(l.text)) {
+        answer = &l;
         break;
       }
     }
-    if (!code.empty() && code != "220") {
+    if (answer != nullptr && !p_.IsTlsGoAhead(answer->text)) {
       if (auto hello = HandshakeFrom(starttls->end)) {
         Add("tls-without-220",
             fmt::format("the client started TLS although the server "
-                        "answered STARTTLS with {}, not 220",
-                        code),
+                        "answered {} with {}, not {}",
+                        p_.Verb(starttls->text), p_.ReplyStatus(answer->text),
+                        p_.TlsGoAheadStatus()),
             At(hello->event, hello->offset, Printable(hello->rest)));
         return;
       }
@@ -294,12 +266,15 @@ class Checker {
         });
     if (partial) {
       Add("tls-on-incomplete-reply",
-          "the client started TLS while the reply to STARTTLS was incomplete "
-          "(no CRLF yet, or a 220- continuation)",
+          fmt::format("the client started TLS while the reply to {} was "
+                      "incomplete (no line end yet, or not its last line)",
+                      p_.Verb(starttls->text)),
           evidence);
     } else {
       Add("early-tls",
-          "the client started TLS before the server had answered STARTTLS",
+          fmt::format("the client started TLS before the server had "
+                      "answered {}",
+                      p_.Verb(starttls->text)),
           evidence);
     }
   }
@@ -308,26 +283,31 @@ class Checker {
   void AfterTls() {
     if (client_tls_.lines.empty()) return;
     const Line& first = client_tls_.lines.front();
-    std::string verb = Verb(first.text);
-    if (verb != "EHLO" && verb != "HELO" && verb != "QUIT") {
+    protocol::Command command = p_.Classify(first.text);
+    if (command != protocol::Command::kGreeting &&
+        command != protocol::Command::kQuit) {
       Add("no-ehlo-after-tls",
-          fmt::format("the client's first command over TLS was {}, not EHLO "
-                      "(RFC 3207 section 4.2: forget what was learned before)",
-                      verb),
+          fmt::format("the client's first command over TLS was {}, not a "
+                      "greeting such as EHLO (RFC 3207 section 4.2: forget "
+                      "what was learned before)",
+                      p_.Verb(first.text)),
           At(first.event, first.begin, first.text));
-    } else if (verb == "EHLO" || verb == "HELO") {
-      size_t reply = FinalReplyAfter(server_tls_, first.event);
+    } else if (command == protocol::Command::kGreeting) {
+      size_t reply = FinalReplyAfter(p_, server_tls_, first.event);
       if (auto next = ClientBytesBefore(client_tls_, first.end, reply)) {
         Add("acted-on-injected-reply",
-            "after TLS the client sent its next command before the server "
-            "had answered its EHLO: it used a reply from before TLS",
+            fmt::format("after TLS the client sent its next command before "
+                        "the server had answered its {}: it used a reply "
+                        "from before TLS",
+                        p_.Verb(first.text)),
             At(next->event, next->offset, Printable(next->rest)));
       }
     }
     if (!Has("acted-on-injected-reply")) MessageAfterRefusedData();
     for (const Line& l : client_tls_.lines) {
-      if (Verb(l.text) == "STARTTLS") {
-        Add("second-starttls", "the client sent STARTTLS again over TLS",
+      if (IsStartTls(l.text)) {
+        Add("second-starttls",
+            fmt::format("the client sent {} again over TLS", p_.Verb(l.text)),
             At(l.event, l.begin, l.text));
         break;
       }
@@ -350,12 +330,13 @@ class Checker {
   void MessageAfterRefusedData() {
     std::vector<const Line*> replies;
     for (const Line& l : server_tls_.lines) {
-      if (IsFinalReply(l.text)) replies.push_back(&l);
+      if (p_.IsFinalReply(l.text)) replies.push_back(&l);
     }
     size_t k = 0;  // replies consumed
     bool in_message = false;
     bool refused_data = false;
     std::string_view refusal;
+    std::string message_verb;
     for (const Line& l : client_tls_.lines) {
       if (in_message) {
         if (l.text == ".") {
@@ -369,19 +350,21 @@ class Checker {
         if (!IsCommand(l.text)) {
           Add("acted-on-injected-reply",
               refusal.empty()
-                  ? std::string("over TLS the client sent its message "
-                                "although the server never answered DATA: "
-                                "it used a reply from before TLS")
+                  ? fmt::format("over TLS the client sent its message "
+                                "although the server never answered {}: it "
+                                "used a reply from before TLS",
+                                message_verb)
                   : fmt::format("over TLS the client sent its message "
-                                "although the server answered DATA with "
+                                "although the server answered {} with "
                                 "\"{}\": it used a reply from before TLS",
-                                refusal),
+                                message_verb, refusal),
               At(l.event, l.begin, l.text));
           return;
         }
       }
       size_t mine = k++;
-      if (Verb(l.text) != "DATA") continue;
+      if (p_.Classify(l.text) != protocol::Command::kMessage) continue;
+      message_verb = p_.Verb(l.text);
       if (mine >= replies.size()) {
         // Never answered (the connection ended first): a correct client
         // still waits for a 354 before its message.
@@ -389,7 +372,7 @@ class Checker {
         refusal = {};
         continue;
       }
-      if (ReplyCode(replies[mine]->text) == "354") {
+      if (p_.IsMessageGoAhead(replies[mine]->text)) {
         in_message = true;
       } else {
         refused_data = true;
@@ -403,20 +386,24 @@ class Checker {
     bool reported_mail = false;
     bool reported_auth = false;
     for (const Line& l : client_plain_.lines) {
-      std::string verb = Verb(l.text);
+      std::string verb = p_.Verb(l.text);
+      protocol::Command command = p_.Classify(l.text);
       Evidence evidence = At(l.event, l.begin, l.text);
-      bool mail =
-          verb == "MAIL" || verb == "RCPT" || verb == "DATA" || verb == "BDAT";
-      if (verb == "AUTH" && !reported_auth) {
+      bool mail = command == protocol::Command::kTransaction ||
+                  command == protocol::Command::kMessage;
+      bool credentials = command == protocol::Command::kCredentials;
+      if (credentials && !reported_auth) {
         reported_auth = true;
         Add("credentials-in-plaintext",
-            "the client sent AUTH before TLS protected the connection",
+            fmt::format("the client sent {} before TLS protected the "
+                        "connection",
+                        verb),
             evidence);
       }
       // AUTH counts as mail only for a downgrade: else a later MAIL must
       // still be reported.
       bool downgrade = input_.record->earlier_tls_failure;
-      if ((mail || (verb == "AUTH" && downgrade)) && !reported_mail) {
+      if ((mail || (credentials && downgrade)) && !reported_mail) {
         reported_mail = true;
         if (downgrade) {
           Add("downgrade-by-reconnect",
@@ -444,16 +431,19 @@ class Checker {
           e.layer != Layer::kTlsRecord) {
         continue;
       }
-      std::string upper = Verb(e.bytes);
-      for (const char* v : {"MAIL", "RCPT", "DATA", "AUTH", "EHLO", "HELO"}) {
-        if (upper == v) {
+      switch (p_.Classify(e.bytes)) {
+        case protocol::Command::kTransaction:
+        case protocol::Command::kMessage:
+        case protocol::Command::kCredentials:
+        case protocol::Command::kGreeting:
           Add("plaintext-after-refusal",
               fmt::format("the client sent {} in plain text after the TLS "
                           "handshake failed",
-                          v),
+                          p_.Verb(e.bytes)),
               At(i, e.offset, Printable(e.bytes)));
           return;
-        }
+        default:
+          break;
       }
     }
   }
@@ -473,8 +463,8 @@ class Checker {
           quit_end > c.offset ? static_cast<size_t>(quit_end - c.offset) : 0;
       std::string_view rest = c.bytes.substr(skip);
       // A QUIT cut short by the end of the session refuses too.
-      if (IsLastClientChunk(c) && rest.size() < 6 &&
-          std::string_view("QUIT\r\n").starts_with(Verb(rest))) {
+      if (IsLastClientChunk(c) && rest.size() < p_.QuitLine().size() &&
+          p_.QuitLine().starts_with(AsciiUpper(rest))) {
         return;
       }
       Add("proceeded-after-bad-certificate",
@@ -488,7 +478,22 @@ class Checker {
     return &c == &client_tls_.chunks.back();
   }
 
+  // Commands a client ends or abandons a session with: sending them trusts
+  // nothing the server said.
+  bool IsQuit(std::string_view line) const {
+    return p_.Classify(line) == protocol::Command::kQuit;
+  }
+  bool IsStartTls(std::string_view line) const {
+    return p_.Classify(line) == protocol::Command::kStartTls;
+  }
+  // A line after a refused message command that is no command is the
+  // message itself.
+  bool IsCommand(std::string_view line) const {
+    return p_.Classify(line) != protocol::Command::kUnknown;
+  }
+
   const OracleInput& input_;
+  const protocol::Protocol& p_;
   const std::vector<Event>& events_;
   Stream client_plain_, client_tls_, server_plain_, server_tls_;
   std::vector<Finding> findings_;

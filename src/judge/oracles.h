@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "events/session_record.h"
+#include "protocol/protocol.h"
 #include "scenario/scenario.h"
 
 namespace starttls::server {
@@ -42,6 +43,8 @@ struct OracleInfo {
 
 struct OracleInput {
   const SessionRecord* record = nullptr;
+  // What the session's words mean (the scenario's Protocol:).
+  const protocol::Protocol* protocol = &protocol::Smtp();
   // The server presented a certificate a correct client must reject.
   bool bad_certificate = false;
 };

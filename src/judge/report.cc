@@ -309,7 +309,17 @@ std::string SessionReportText(const Scenario& scenario,
   w.StringField("peer", record.peer);
   w.Key("reasons");
   w.BeginArray();
-  for (const std::string& r : verdict.reasons) w.String(r);
+  for (const Reason& r : verdict.reasons) {
+    // Keys in nlohmann's (sorted) order.
+    w.BeginObject();
+    bool outcome = r.kind == Reason::Kind::kOutcome;
+    if (outcome) w.StringField("expected", r.expected);
+    w.StringField("kind", ReasonKindName(r.kind));
+    if (outcome) w.StringField("observed", r.observed);
+    if (!outcome) w.StringField("oracle", r.oracle);
+    w.StringField("text", r.text);
+    w.EndObject();
+  }
   w.EndArray();
   w.StringField("scenario", record.scenario);
   w.StringField("scenario_path", record.scenario_path);
@@ -373,6 +383,17 @@ json SessionReport(const Scenario& scenario, const SessionRecord& record,
     oracles.push_back(
         {{"id", f.id}, {"message", f.message}, {"evidence", evidence}});
   }
+  json reasons = json::array();
+  for (const Reason& r : verdict.reasons) {
+    json reason = {{"kind", ReasonKindName(r.kind)}, {"text", r.text}};
+    if (r.kind == Reason::Kind::kOracle) {
+      reason["oracle"] = r.oracle;
+    } else {
+      reason["expected"] = r.expected;
+      reason["observed"] = r.observed;
+    }
+    reasons.push_back(std::move(reason));
+  }
   json mismatch = nullptr;
   if (record.mismatch) {
     mismatch = {{"line", record.mismatch->line},
@@ -410,7 +431,7 @@ json SessionReport(const Scenario& scenario, const SessionRecord& record,
       {"observed", OutcomeName(verdict.observed)},
       {"verdict", VerdictName(verdict)},
       {"off_script", verdict.off_script_reason},
-      {"reasons", verdict.reasons},
+      {"reasons", reasons},
       {"oracles", oracles},
       {"events", events},
   };

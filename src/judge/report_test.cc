@@ -24,6 +24,25 @@ TEST(SessionReport, TlsRecordsShowTheirFirst32BytesAsLowercaseHex) {
   EXPECT_FALSE(plain.contains("hex"));
 }
 
+TEST(SessionReport, EachReasonCarriesItsKindAndItsOracle) {
+  Scenario scenario;
+  scenario.expect = Expectation::kDeliver;
+  SessionRecord record;
+  record.timed_out = true;
+  nlohmann::json reasons =
+      SessionReport(scenario, record, Judge(scenario, record))["reasons"];
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_EQ(reasons[0]["kind"].get<std::string>(), "outcome");
+  EXPECT_FALSE(reasons[0].contains("oracle"));
+  EXPECT_EQ(reasons[0]["expected"].get<std::string>(), "deliver");
+  EXPECT_EQ(reasons[0]["observed"].get<std::string>(), "hung");
+  EXPECT_EQ(reasons[0]["text"].get<std::string>(),
+            "expected the client to deliver, observed hung");
+  EXPECT_EQ(reasons[1]["kind"].get<std::string>(), "oracle");
+  EXPECT_EQ(reasons[1]["oracle"].get<std::string>(), "hang");
+  EXPECT_FALSE(reasons[1].contains("expected"));
+}
+
 // The per-session file is written by SessionReportText(); every other
 // rendering (the aggregate, the HTML report) comes from SessionReport(). Both
 // must agree to the byte, including nlohmann's number formatting, escaping
@@ -69,7 +88,12 @@ TEST(SessionReportText, EqualsTheDumpedTree) {
                      .detail = "d\xc0"},
                     {.event = 2, .at = std::chrono::microseconds(10)}}});
   verdict.findings.push_back({.id = "empty"});
-  verdict.reasons = {"one", "two \n"};
+  verdict.reasons = {
+      {.kind = Reason::Kind::kOutcome,
+       .expected = "deliver",
+       .observed = "refused",
+       .text = "one"},
+      {.kind = Reason::Kind::kOracle, .oracle = "early-tls", .text = "two \n"}};
   EXPECT_EQ(SessionReportText(scenario, record, verdict),
             DumpReport(SessionReport(scenario, record, verdict)));
 

@@ -14,6 +14,7 @@
 
 #include "certs/catalogue.h"
 #include "common/ascii.h"
+#include "protocol/protocol.h"
 #include "scenario/tls_alert.h"
 
 namespace starttls::server {
@@ -86,8 +87,8 @@ constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(1);
 constexpr std::chrono::milliseconds kMaxSessionTimeout = std::chrono::hours(24);
 
 constexpr std::string_view kHeaders[] = {
-    "Summary",         "Host",         "Expect",     "Timeout",
-    "Session-Timeout", "Capabilities", "Certificate"};
+    "Summary", "Protocol",        "Host",         "Expect",
+    "Timeout", "Session-Timeout", "Capabilities", "Certificate"};
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
@@ -188,12 +189,10 @@ class Parser {
     }
     auto known = std::find(std::begin(kHeaders), std::end(kHeaders), name);
     if (known == std::end(kHeaders)) {
-      return unexpected(Error(
-          n, 1,
-          fmt::format("unknown header field \"{}:\" (known: Summary, Host, "
-                      "Expect, Timeout, Session-Timeout, Capabilities, "
-                      "Certificate)",
-                      name)));
+      return unexpected(
+          Error(n, 1,
+                fmt::format("unknown header field \"{}:\" (known: {})", name,
+                            fmt::join(kHeaders, ", "))));
     }
     if (!seen_.insert(std::string(name)).second) {
       return unexpected(
@@ -210,6 +209,15 @@ class Parser {
         static_cast<int>(name.size() + 2 + raw_value.find_first_not_of(" \t"));
     if (name == "Summary") {
       scenario_.summary = std::string(value);
+    } else if (name == "Protocol") {
+      const protocol::Protocol* p = protocol::FindProtocol(value);
+      if (p == nullptr) {
+        return unexpected(
+            Error(n, value_col,
+                  fmt::format("unknown protocol \"{}\" (known: {})", value,
+                              fmt::join(protocol::ProtocolNames(), ", "))));
+      }
+      scenario_.protocol = p;
     } else if (name == "Certificate") {
       if (certs::FindProfile(value) == nullptr) {
         return unexpected(
@@ -670,6 +678,35 @@ tl::expected<std::string, size_t> Unescape(std::string_view s) {
 std::chrono::milliseconds SessionTimeout(const Scenario& scenario) {
   return scenario.session_timeout.value_or(kSessionTimeoutFactor *
                                            scenario.timeout);
+}
+
+std::chrono::milliseconds ScriptedPauses(const Scenario& scenario) {
+  std::chrono::milliseconds total{0};
+  size_t queued = 0;
+  for (const Step& step : scenario.steps) {
+    switch (step.kind) {
+      case Step::Kind::kSend:
+        queued += step.text.size() + 2;  // and its CRLF
+        continue;
+      case Step::Kind::kRaw:
+        queued += step.text.size();
+        continue;
+      case Step::Kind::kWrite: {
+        total += DurationOption(step, "delay", {});
+        total += DurationOption(step, "quiet", {});
+        int64_t drip = IntOption(step, "drip", 0);
+        if (drip > 0) {
+          auto gaps = static_cast<int64_t>((queued + drip - 1) / drip);
+          total += gaps * DurationOption(step, "gap", {});
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    queued = 0;
+  }
+  return total;
 }
 
 int ConnectionCount(const Scenario& scenario) {

@@ -14,6 +14,8 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "protocol/protocol.h"
+
 namespace starttls::server {
 
 struct Step {
@@ -43,6 +45,8 @@ struct Scenario {
   std::string name;  // the file name without its extension
   std::string path;
   std::string summary;
+  // What its words mean (the Protocol: header); never null.
+  const protocol::Protocol* protocol = &protocol::Smtp();
   std::string host = "mail.example.test";  // the identity the server proves
   Expectation expect = Expectation::kDeliver;
   // How long the server waits for any one thing from the client.
@@ -64,6 +68,13 @@ inline constexpr int kSessionTimeoutFactor = 20;
 
 // How long one connection of `scenario` may last in all.
 [[nodiscard]] std::chrono::milliseconds SessionTimeout(
+    const Scenario& scenario);
+
+// How long the script keeps a correct client waiting on purpose, over all
+// its connections: every `write`'s delay= and quiet= window, and the gaps of
+// its dripped writes (Q bytes queued, dripped N at a time: ceil(Q/N) gaps).
+// A client's own deadline must leave room for it.
+[[nodiscard]] std::chrono::milliseconds ScriptedPauses(
     const Scenario& scenario);
 
 // How many connections the scenario scripts (1 + its `connection` steps).

@@ -96,7 +96,7 @@ TEST(ParseScenarioErrors, NameFileLineAndColumn) {
             "write, tls, serve, stall, close, connection)");
   EXPECT_EQ(ErrorOf("Summary: x\nBogus: 1\nS: 220\n"),
             "t.smtp:2:1: unknown header field \"Bogus:\" (known: Summary, "
-            "Host, Expect, Timeout, Session-Timeout, Capabilities, "
+            "Protocol, Host, Expect, Timeout, Session-Timeout, Capabilities, "
             "Certificate)");
   EXPECT_EQ(ErrorOf("Summary: x\nSummary: y\nS: 220\n"),
             "t.smtp:2:1: duplicate header field \"Summary:\"");
@@ -332,6 +332,45 @@ TEST(ParseExpectation, ReadsBackEveryNameAndNothingElse) {
   }
   EXPECT_EQ(ParseExpectation("Deliver"), std::nullopt);
   EXPECT_EQ(ParseExpectation(""), std::nullopt);
+}
+
+TEST(ScriptedPauses, AddsDelaysQuietWindowsAndDripGapsOverAllConnections) {
+  auto r = ParseScenario(
+      "Summary: s\n"
+      "S: 220 ready\n"           // 11 bytes queued with its CRLF
+      "write drip=4 gap=10ms\n"  // 3 gaps
+      "C: EHLO *\n"
+      "S: 250 ok\n"
+      "write delay=1s\n"
+      "C: STARTTLS\n"
+      "send data=\"220 go\\r\\n\"\n"        // 8 bytes
+      "write quiet=250ms drip=3 gap=1ms\n"  // 3 gaps
+      "connection\n"
+      "S: 220 again\n"
+      "write delay=2s\n"
+      "serve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(ScriptedPauses(*r),
+            std::chrono::milliseconds(30 + 1000 + 250 + 3 + 2000));
+}
+
+TEST(ScriptedPauses, IsZeroForAScriptThatHoldsNothing) {
+  auto r = ParseScenario(kMinimal, "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(ScriptedPauses(*r), std::chrono::milliseconds(0));
+}
+
+TEST(ParseScenario, ProtocolDefaultsToSmtpAndNamesOnlyAKnownProtocol) {
+  auto plain = ParseScenario(kMinimal, "t.smtp");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->protocol, &protocol::Smtp());
+  auto smtp = ParseScenario("Summary: s\nProtocol: smtp\nS: 220 ready\nserve\n",
+                            "t.smtp");
+  ASSERT_TRUE(smtp.has_value()) << smtp.error().ToString();
+  EXPECT_EQ(smtp->protocol->name(), "smtp");
+  EXPECT_EQ(ErrorOf("Summary: x\nProtocol:  gopher\nS: 220\n"),
+            "t.smtp:2:12: unknown protocol \"gopher\" (known: smtp)");
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ ReplayedSession FromVerdict(const srv::EndedSession& ended) {
   s.expected = std::string(srv::ExpectationName(ended.scenario.expect));
   s.observed = std::string(srv::OutcomeName(v.observed));
   s.delivered = v.observed == srv::Outcome::kDelivered;
-  s.reasons = v.reasons;
+  for (const srv::Reason& r : v.reasons) s.reasons.push_back(r.text);
   for (const srv::Finding& f : v.findings) s.oracles.push_back(f.id);
   s.transcript = Transcript(ended.record.events);
   s.report = srv::SessionReport(ended.scenario, ended.record, v);

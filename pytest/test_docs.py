@@ -1,0 +1,90 @@
+"""The documentation's tables against the binary: the oracle tables list
+exactly the oracles `starttls-mock oracles --json` defines, in its order,
+and the scenario catalogue in scenarios/README.md has one row per scenario
+file with the Expect and Summary the server's parser reads."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import harness
+
+ROW = re.compile(r"^\| `([^`]+)` \|(.*)$")
+README = harness.ROOT / "scenarios" / "README.md"
+CATALOGUE = "## The catalogue"
+
+
+def rows_after(path: Path, heading: str, whole_section: bool = False
+               ) -> list[tuple[str, list[str]]]:
+    """The rows (the first cell, in backticks, and the other cells) of the
+    first table after a heading line, or of every table up to the end when
+    whole_section."""
+    lines = path.read_text().splitlines()
+    rows, in_table = [], False
+    for line in lines[lines.index(heading) + 1:]:
+        if line.startswith("|"):
+            in_table = True
+            if m := ROW.match(line):
+                cells = [c.strip().replace("\\|", "|")
+                         for c in re.split(r"(?<!\\)\|", m[2])][:-1]
+                rows.append((m[1], cells))
+        elif in_table and not whole_section:
+            break
+    return rows
+
+
+def oracle_table_problems(path: Path, heading: str) -> list[str]:
+    ids = [row[0] for row in rows_after(path, heading)]
+    want = [o["id"] for o in harness.oracles()]
+    return [] if ids == want else [f"{path}: the oracle table lists {ids}, the binary {want}"]
+
+
+def catalogue_problems(readme: Path) -> list[str]:
+    facts = {str(Path(d["path"]).relative_to(harness.SCENARIOS)): d
+             for d in harness.describe_scenarios(harness.scenario_files())}
+    problems, seen = [], set()
+    for name, cells in rows_after(readme, CATALOGUE, whole_section=True):
+        if name in seen:
+            problems.append(f"{name}: two rows")
+        seen.add(name)
+        if name not in facts:
+            problems.append(f"{name}: no such scenario")
+        elif cells[:2] != [facts[name]["expect"], facts[name]["summary"]]:
+            problems.append(f"{name}: the row says {cells[:2]}, the scenario "
+                            f"{[facts[name]['expect'], facts[name]['summary']]}")
+    problems += [f"{name}: no row" for name in sorted(set(facts) - seen)]
+    return problems
+
+
+@pytest.mark.parametrize("path, heading", [
+    (harness.ROOT / "docs" / "oracles.md", "| oracle | the client... |"),
+    (README, "## Oracles"),
+])
+def test_the_oracle_tables_list_the_binarys_oracles_in_its_order(path, heading):
+    assert oracle_table_problems(path, heading) == []
+
+
+def test_an_oracle_table_with_a_retyped_id_is_caught(tmp_path):
+    doc = tmp_path / "oracles.md"
+    first, *rest = [o["id"] for o in harness.oracles()]
+    doc.write_text("## Oracles\n\n| id | rule |\n|---|---|\n"
+                   + "".join(f"| `{i}` | x |\n" for i in [first + "s", *rest]))
+    assert oracle_table_problems(doc, "## Oracles") != []
+
+
+def test_the_catalogue_has_one_row_per_scenario_with_its_expect_and_summary():
+    assert catalogue_problems(README) == []
+
+
+def test_a_stale_catalogue_is_caught(tmp_path):
+    hotmail = harness.scenario_facts(harness.SCENARIOS / "control" / "hotmail-2009.smtp")
+    doc = tmp_path / "README.md"
+    doc.write_text(f"{CATALOGUE}\n\n| scenario | expect | shows |\n|---|---|---|\n"
+                   "| `control/gone.smtp` | deliver | x |\n"
+                   f"| `control/hotmail-2009.smtp` | refuse | {hotmail['summary']} |\n")
+    problems = catalogue_problems(doc)
+    assert any(p.startswith("control/gone.smtp: no such scenario") for p in problems)
+    assert any(p.startswith("control/hotmail-2009.smtp: the row says") for p in problems)
+    assert any(p.startswith("control/responder-only.smtp: no row") for p in problems)

@@ -1,0 +1,84 @@
+// starttls-mock scenario FILE... [--json]: what other tools need to know of
+// a scenario, read by the one parser (the Python plugin takes its deadlines
+// and the catalogue's documentation is checked from it, instead of either
+// reading scenario files itself).
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "scenario/scenario.h"
+
+namespace starttls::cli {
+namespace {
+
+double Seconds(std::chrono::milliseconds d) {
+  return static_cast<double>(d.count()) / 1000.0;
+}
+
+nlohmann::json Describe(const server::Scenario& s) {
+  return {
+      {"path", s.path},
+      {"name", s.name},
+      {"summary", s.summary},
+      {"protocol", s.protocol->name()},
+      {"host", s.host},
+      {"expect", server::ExpectationName(s.expect)},
+      {"certificate", s.certificate},
+      {"connections", server::ConnectionCount(s)},
+      {"timeout_s", Seconds(s.timeout)},
+      {"session_timeout_s", Seconds(server::SessionTimeout(s))},
+      {"scripted_pauses_s", Seconds(server::ScriptedPauses(s))},
+  };
+}
+
+struct ScenarioArgs {
+  std::vector<std::string> files;
+  bool json = false;
+};
+
+// Every file is parsed before anything is printed: a malformed one is its
+// one line (file:line:col) and exit status 2, with nothing on stdout.
+int Run(const ScenarioArgs& args) {
+  std::vector<server::Scenario> scenarios;
+  for (const std::string& file : args.files) {
+    auto scenario = server::LoadScenario(file);
+    if (!scenario) {
+      std::cerr << scenario.error().ToString() << "\n";
+      return kExitUsage;
+    }
+    scenarios.push_back(std::move(*scenario));
+  }
+  if (args.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& s : scenarios) out.push_back(Describe(s));
+    std::cout << out.dump(1) << "\n";
+    return 0;
+  }
+  for (const auto& s : scenarios) {
+    std::cout << s.path << ": expect " << server::ExpectationName(s.expect)
+              << ", host " << s.host << ", certificate " << s.certificate
+              << ", timeout " << s.timeout.count() << "ms, holds the client "
+              << server::ScriptedPauses(s).count() << "ms; " << s.summary
+              << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner AddScenario(CLI::App* sub) {
+  auto args = std::make_shared<ScenarioArgs>();
+  sub->add_option("scenario", args->files, "scenario files (.smtp)")
+      ->required();
+  sub->add_flag("--json", args->json,
+                "print a JSON array, one object per file: path, name, "
+                "summary, protocol, host, expect, certificate, connections, "
+                "timeout_s, session_timeout_s, scripted_pauses_s");
+  return [args] { return Run(*args); };
+}
+
+}  // namespace starttls::cli

@@ -1,0 +1,74 @@
+// The protocol seam: what a mail protocol's words mean to the judge and the
+// scenario language. The judge never compares protocol text itself; it asks
+// the scenario's Protocol (the `Protocol:` header, default smtp) whether a
+// client line asks for TLS, carries credentials or starts a transaction,
+// and whether a server line ends a reply and says go ahead.
+//
+// SMTP is the first implementation (smtp.cc). A protocol with tagged
+// commands (IMAP: "a1 STARTTLS", answered "a1 OK") or status words (POP3:
+// "STLS", answered "+OK") implements the same calls; nothing here assumes
+// reply codes, verbs in the first column or CRLF-dot message bodies.
+#ifndef STARTTLS_PROTOCOL_PROTOCOL_H_
+#define STARTTLS_PROTOCOL_PROTOCOL_H_
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace starttls::protocol {
+
+// What a client command does, as far as the oracles care.
+enum class Command {
+  kOther,        // anything else the protocol knows
+  kStartTls,     // asks for TLS on this connection (SMTP STARTTLS)
+  kGreeting,     // asks what the server offers, afresh (SMTP EHLO, HELO)
+  kQuit,         // ends the session, trusting nothing (SMTP QUIT)
+  kCredentials,  // carries credentials (SMTP AUTH)
+  kTransaction,  // works towards the client's goal (SMTP MAIL, RCPT, BDAT)
+  kMessage,      // asks to send the message itself next (SMTP DATA)
+  kUnknown,      // not a command of this protocol (e.g. a message line)
+};
+
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+
+  // As the `Protocol:` header and reports spell it: "smtp".
+  [[nodiscard]] virtual std::string_view name() const = 0;
+
+  // The command word of a client line, upper-cased: SMTP's first word; a
+  // protocol with tags skips the tag.
+  [[nodiscard]] virtual std::string Verb(std::string_view line) const = 0;
+  // What the client line asks for.
+  [[nodiscard]] virtual Command Classify(std::string_view line) const = 0;
+  // The bytes of a QUIT (kQuit) line as the client sends it, CRLF included:
+  // a session cut short inside them still ended with the client quitting.
+  [[nodiscard]] virtual std::string_view QuitLine() const = 0;
+
+  // True for a server line that ends a reply (SMTP "250 ok", not "250-ok").
+  [[nodiscard]] virtual bool IsFinalReply(std::string_view line) const = 0;
+  // The status of a final reply as findings quote it (SMTP: its code).
+  [[nodiscard]] virtual std::string_view ReplyStatus(
+      std::string_view final_line) const = 0;
+  // True when a final reply to kStartTls tells the client to start TLS.
+  [[nodiscard]] virtual bool IsTlsGoAhead(
+      std::string_view final_line) const = 0;
+  // That go-ahead's status, as findings name it (SMTP: "220").
+  [[nodiscard]] virtual std::string_view TlsGoAheadStatus() const = 0;
+  // True when a final reply to kMessage lets the client send its message.
+  [[nodiscard]] virtual bool IsMessageGoAhead(
+      std::string_view final_line) const = 0;
+};
+
+// The protocol named `name` ("smtp"); null for a name no protocol has.
+[[nodiscard]] const Protocol* FindProtocol(std::string_view name);
+
+// The names FindProtocol() knows, for error messages.
+[[nodiscard]] std::span<const std::string_view> ProtocolNames();
+
+// SMTP (RFC 5321, STARTTLS as RFC 3207 has it).
+[[nodiscard]] const Protocol& Smtp();
+
+}  // namespace starttls::protocol
+
+#endif  // STARTTLS_PROTOCOL_PROTOCOL_H_

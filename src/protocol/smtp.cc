@@ -1,0 +1,76 @@
+// SMTP as the judge sees it: RFC 5321 commands and three-digit replies,
+// STARTTLS answered 220 (RFC 3207), DATA answered 354.
+#include <algorithm>
+#include <cctype>
+
+#include "common/ascii.h"
+#include "protocol/protocol.h"
+
+namespace starttls::protocol {
+namespace {
+
+bool IsReplyLine(std::string_view line) {
+  return line.size() >= 3 &&
+         std::isdigit(static_cast<unsigned char>(line[0])) &&
+         std::isdigit(static_cast<unsigned char>(line[1])) &&
+         std::isdigit(static_cast<unsigned char>(line[2]));
+}
+
+class SmtpProtocol final : public Protocol {
+ public:
+  std::string_view name() const override { return "smtp"; }
+
+  std::string Verb(std::string_view line) const override {
+    return AsciiUpper(line.substr(0, line.find_first_of(" \r\n")));
+  }
+
+  Command Classify(std::string_view line) const override {
+    struct Entry {
+      std::string_view verb;
+      Command command;
+    };
+    static constexpr Entry kVerbs[] = {
+        {"STARTTLS", Command::kStartTls}, {"EHLO", Command::kGreeting},
+        {"HELO", Command::kGreeting},     {"QUIT", Command::kQuit},
+        {"AUTH", Command::kCredentials},  {"MAIL", Command::kTransaction},
+        {"RCPT", Command::kTransaction},  {"BDAT", Command::kTransaction},
+        {"DATA", Command::kMessage},      {"RSET", Command::kOther},
+        {"NOOP", Command::kOther},        {"VRFY", Command::kOther},
+        {"EXPN", Command::kOther},        {"HELP", Command::kOther},
+    };
+    std::string verb = Verb(line);
+    auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs),
+                           [&](const Entry& e) { return e.verb == verb; });
+    return it == std::end(kVerbs) ? Command::kUnknown : it->command;
+  }
+
+  std::string_view QuitLine() const override { return "QUIT\r\n"; }
+
+  bool IsFinalReply(std::string_view line) const override {
+    return IsReplyLine(line) && (line.size() == 3 || line[3] == ' ');
+  }
+
+  std::string_view ReplyStatus(std::string_view final_line) const override {
+    return IsFinalReply(final_line) ? final_line.substr(0, 3)
+                                    : std::string_view();
+  }
+
+  bool IsTlsGoAhead(std::string_view final_line) const override {
+    return ReplyStatus(final_line) == "220";
+  }
+
+  std::string_view TlsGoAheadStatus() const override { return "220"; }
+
+  bool IsMessageGoAhead(std::string_view final_line) const override {
+    return ReplyStatus(final_line) == "354";
+  }
+};
+
+}  // namespace
+
+const Protocol& Smtp() {
+  static const SmtpProtocol smtp;
+  return smtp;
+}
+
+}  // namespace starttls::protocol

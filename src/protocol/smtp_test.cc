@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+
+#include "protocol/protocol.h"
+
+namespace starttls::protocol {
+namespace {
+
+const Protocol& p = Smtp();
+
+TEST(Smtp, IsFoundByItsNameAndNothingElseIs) {
+  EXPECT_EQ(FindProtocol("smtp"), &Smtp());
+  EXPECT_EQ(FindProtocol("SMTP"), nullptr);
+  EXPECT_EQ(FindProtocol("esmtp"), nullptr);
+  ASSERT_EQ(ProtocolNames().size(), 1u);
+  EXPECT_EQ(ProtocolNames()[0], "smtp");
+}
+
+TEST(Smtp, VerbsAreTheFirstWordWhateverItsCase) {
+  EXPECT_EQ(p.Verb("ehlo client.example"), "EHLO");
+  EXPECT_EQ(p.Verb("StartTLS"), "STARTTLS");
+  EXPECT_EQ(p.Verb("QUIT\r\n"), "QUIT");
+  EXPECT_EQ(p.Verb(""), "");
+}
+
+TEST(Smtp, CommandsAreClassifiedByWhatTheOraclesCareAbout) {
+  EXPECT_EQ(p.Classify("STARTTLS"), Command::kStartTls);
+  EXPECT_EQ(p.Classify("EHLO c"), Command::kGreeting);
+  EXPECT_EQ(p.Classify("helo c"), Command::kGreeting);
+  EXPECT_EQ(p.Classify("QUIT"), Command::kQuit);
+  EXPECT_EQ(p.Classify("AUTH PLAIN AGEAYg=="), Command::kCredentials);
+  EXPECT_EQ(p.Classify("MAIL FROM:<a@b>"), Command::kTransaction);
+  EXPECT_EQ(p.Classify("RCPT TO:<c@d>"), Command::kTransaction);
+  EXPECT_EQ(p.Classify("BDAT 10 LAST"), Command::kTransaction);
+  EXPECT_EQ(p.Classify("DATA"), Command::kMessage);
+  EXPECT_EQ(p.Classify("RSET"), Command::kOther);
+  EXPECT_EQ(p.Classify("NOOP"), Command::kOther);
+  // A message line is no command.
+  EXPECT_EQ(p.Classify("Subject: hello"), Command::kUnknown);
+  EXPECT_EQ(p.Classify("."), Command::kUnknown);
+  EXPECT_EQ(p.Classify("STARTTLSX"), Command::kUnknown);
+}
+
+TEST(Smtp, AReplyEndsAtItsLineWithASpaceAfterTheCode) {
+  EXPECT_TRUE(p.IsFinalReply("250 ok"));
+  EXPECT_TRUE(p.IsFinalReply("220"));
+  EXPECT_FALSE(p.IsFinalReply("250-PIPELINING"));
+  EXPECT_FALSE(p.IsFinalReply("25 ok"));
+  EXPECT_FALSE(p.IsFinalReply("abc ok"));
+  EXPECT_EQ(p.ReplyStatus("454 4.7.0 not now"), "454");
+  EXPECT_EQ(p.ReplyStatus("250-x"), "");
+}
+
+TEST(Smtp, OnlyA220GoesAheadWithTlsAndOnlyA354WithTheMessage) {
+  EXPECT_TRUE(p.IsTlsGoAhead("220 2.0.0 go ahead"));
+  EXPECT_FALSE(p.IsTlsGoAhead("220-go ahead"));
+  EXPECT_FALSE(p.IsTlsGoAhead("250 ok"));
+  EXPECT_FALSE(p.IsTlsGoAhead("454 no"));
+  EXPECT_TRUE(p.IsMessageGoAhead("354 go ahead"));
+  EXPECT_FALSE(p.IsMessageGoAhead("554 no valid recipients"));
+  EXPECT_EQ(p.QuitLine(), "QUIT\r\n");
+  EXPECT_EQ(p.TlsGoAheadStatus(), "220");
+}
+
+}  // namespace
+}  // namespace starttls::protocol
