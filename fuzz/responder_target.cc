@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/responder.h"
+#include "engine/smtp_responder.h"
 #include "fuzz/targets.h"
 
 namespace starttls::fuzz {
@@ -48,7 +48,7 @@ int FuzzResponder(const uint8_t* data, size_t size) {
     head = space == std::string_view::npos ? "" : head.substr(space + 1);
   }
 
-  server::Responder responder(config);
+  server::SmtpResponder responder(config);
   size_t delivered = 0;
   while (!input.empty()) {
     size_t lf = input.find('\n');

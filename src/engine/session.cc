@@ -20,9 +20,10 @@ class Interpreter {
         scenario_(*ctx.scenario),
         steps_(ConnectionSteps(scenario_, ctx.script_connection)),
         record_(record),
-        responder_({.hostname = scenario_.host,
-                    .capabilities = ResponderCapabilities(
-                        scenario_, ctx.script_connection)}),
+        responder_(MakeResponder(*scenario_.protocol,
+                                 {.hostname = scenario_.host,
+                                  .capabilities = ResponderCapabilities(
+                                      scenario_, ctx.script_connection)})),
         session_length_(
             std::min(SessionTimeout(scenario_),
                      ctx.session_cap.value_or(SessionTimeout(scenario_)))),
@@ -47,7 +48,7 @@ class Interpreter {
     }
     co_await wire_->Close(WaitDeadline(), close_);
     record_->tls = wire_->tls();
-    record_->messages = responder_.messages();
+    record_->messages = responder_->messages();
     record_->earlier_tls_failure = ctx_.run->TlsFailedBefore(ctx_.connection);
   }
 
@@ -94,7 +95,7 @@ class Interpreter {
     switch (step.kind) {
       case Step::Kind::kSend:
         pending_ += step.text + "\r\n";
-        responder_.ScriptLine(step.text);
+        responder_->ScriptLine(step.text);
         co_return true;
       case Step::Kind::kRaw:
         pending_ += step.text;
@@ -113,7 +114,7 @@ class Interpreter {
                 fmt::format("during the TLS handshake {}", Where(step)));
           co_return false;
         }
-        responder_.OnTlsStarted();
+        responder_->OnTlsStarted();
         co_return true;
       }
       case Step::Kind::kServe:
@@ -169,7 +170,7 @@ class Interpreter {
     while ((lf = raw_line_.find('\n')) != std::string::npos) {
       std::string_view line(raw_line_.data(), lf);
       if (line.ends_with('\r')) line.remove_suffix(1);
-      responder_.ScriptLine(line);
+      responder_->ScriptLine(line);
       raw_line_.erase(0, lf + 1);
     }
   }
@@ -190,10 +191,10 @@ class Interpreter {
       if (MatchesClientLine(step.text, *line)) {
         // The responder follows the protocol state while the script speaks,
         // so that `serve` can take over at any point.
-        responder_.FollowScriptedLine(*line);
+        responder_->FollowScriptedLine(*line);
         co_return true;
       }
-      if (responder_.IsDetour(*line)) {
+      if (responder_->IsDetour(*line)) {
         record_->events.Mark(
             Event::Kind::kNote, Peer::kServer,
             fmt::format("detour: the responder answered \"{}\" while the "
@@ -202,7 +203,7 @@ class Interpreter {
         if (!co_await Answer(*line)) co_return false;
         continue;
       }
-      Responder::Response response = responder_.OnLine(*line);
+      Responder::Response response = responder_->OnLine(*line);
       if (response.action == Responder::Action::kClose) {
         if (co_await SendReply(response)) {
           record_->ended =
@@ -270,8 +271,8 @@ class Interpreter {
         Ended(line.error(), "after the last step");
         co_return;
       }
-      if (MatchesClientLine("QUIT", *line)) {
-        (void)co_await wire_->Send("221 2.0.0 Bye\r\n", WaitDeadline());
+      if (scenario_.protocol->Classify(*line) == protocol::Command::kQuit) {
+        (void)co_await wire_->Send(responder_->QuitReply(), WaitDeadline());
         record_->ended = "the client quit after the last step";
         co_return;
       }
@@ -283,8 +284,7 @@ class Interpreter {
   asio::awaitable<bool> Serve() {
     if (!greeted_) {
       // A scenario that is only `serve` still owes the client a greeting.
-      const std::string greeting =
-          fmt::format("220 {} ESMTP starttls-mock\r\n", scenario_.host);
+      const std::string greeting = responder_->Greeting();
       auto sent = co_await wire_->Send(greeting, WaitDeadline());
       if (!sent) {
         Ended(sent.error(), "while sending the responder's greeting");
@@ -301,13 +301,12 @@ class Interpreter {
       auto line = co_await wire_->ReadLine(kMaxLineLength, WaitDeadline());
       if (!line) {
         if (line.error().kind == WireError::Kind::kTooLong) {
-          (void)co_await wire_->Send("500 5.5.2 Line too long\r\n",
-                                     WaitDeadline());
+          (void)co_await wire_->Send(responder_->LineTooLong(), WaitDeadline());
         }
         Ended(line.error(), "while the responder was serving");
         co_return false;
       }
-      Responder::Response response = responder_.OnLine(*line);
+      Responder::Response response = responder_->OnLine(*line);
       if (response.action == Responder::Action::kClose) {
         if (!co_await SendReply(response)) co_return false;
         record_->ended = "the client quit";
@@ -319,7 +318,7 @@ class Interpreter {
 
   // The responder answers one line (a detour): false ends the session.
   asio::awaitable<bool> Answer(std::string_view line) {
-    co_return co_await Carry(responder_.OnLine(line));
+    co_return co_await Carry(responder_->OnLine(line));
   }
 
   asio::awaitable<bool> SendReply(const Responder::Response& response) {
@@ -344,7 +343,7 @@ class Interpreter {
       Ended(tls.error(), "during the TLS handshake the responder started");
       co_return false;
     }
-    responder_.OnTlsStarted();
+    responder_->OnTlsStarted();
     co_return true;
   }
 
@@ -353,7 +352,7 @@ class Interpreter {
   const Scenario& scenario_;
   std::span<const Step> steps_;
   SessionRecord* record_;
-  Responder responder_;
+  std::unique_ptr<Responder> responder_;
   std::chrono::milliseconds session_length_;
   std::chrono::steady_clock::time_point session_deadline_;
   bool greeted_ = false;  // the script has sent something to the client

@@ -1,4 +1,4 @@
-#include "engine/responder.h"
+#include "engine/smtp_responder.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,9 +11,10 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using Action = Responder::Action;
 
-Responder Make(std::vector<std::string> caps = {"PIPELINING", "SIZE 1000",
-                                                "STARTTLS"}) {
-  return Responder({.hostname = "mx.test", .capabilities = std::move(caps)});
+SmtpResponder Make(std::vector<std::string> caps = {"PIPELINING", "SIZE 1000",
+                                                    "STARTTLS"}) {
+  return SmtpResponder(
+      {.hostname = "mx.test", .capabilities = std::move(caps)});
 }
 
 // Feeds lines and returns the reply to the last one.
@@ -24,14 +25,14 @@ std::string Say(Responder& r, std::initializer_list<std::string_view> lines) {
 }
 
 TEST(Responder, EhloAdvertisesTheConfiguredCapabilities) {
-  Responder r = Make();
+  SmtpResponder r = Make();
   EXPECT_EQ(r.OnLine("EHLO client.test").reply,
             "250-mx.test Hello client.test\r\n250-PIPELINING\r\n"
             "250-SIZE 1000\r\n250 STARTTLS\r\n");
 }
 
 TEST(Responder, StartTlsIsAnsweredWith220AndAsksForTheHandshake) {
-  Responder r = Make();
+  SmtpResponder r = Make();
   Say(r, {"EHLO c"});
   Responder::Response resp = r.OnLine("STARTTLS");
   EXPECT_EQ(resp.reply, "220 2.0.0 Ready to start TLS\r\n");
@@ -39,7 +40,7 @@ TEST(Responder, StartTlsIsAnsweredWith220AndAsksForTheHandshake) {
 }
 
 TEST(Responder, StartTlsIsWithdrawnOnceTlsIsActive) {
-  Responder r = Make();
+  SmtpResponder r = Make();
   r.OnTlsStarted();
   EXPECT_THAT(r.AdvertisedCapabilities(),
               ElementsAre("PIPELINING", "SIZE 1000"));
@@ -47,12 +48,12 @@ TEST(Responder, StartTlsIsWithdrawnOnceTlsIsActive) {
 }
 
 TEST(Responder, StartTlsNotOfferedIsRefused) {
-  Responder r = Make({"PIPELINING"});
+  SmtpResponder r = Make({"PIPELINING"});
   EXPECT_THAT(Say(r, {"EHLO c", "STARTTLS"}), StartsWith("502 "));
 }
 
 TEST(Responder, TlsForgetsTheGreetingAndTheTransaction) {
-  Responder r = Make();
+  SmtpResponder r = Make();
   Say(r, {"EHLO c", "MAIL FROM:<a@b>"});
   r.OnTlsStarted();
   EXPECT_THAT(Say(r, {"RCPT TO:<x@y>"}), StartsWith("503 "));
@@ -60,12 +61,12 @@ TEST(Responder, TlsForgetsTheGreetingAndTheTransaction) {
 }
 
 TEST(Responder, UnimplementedExtensionsAreNeverOffered) {
-  Responder r = Make({"CHUNKING", "BINARYMIME", "8BITMIME", "AUTH PLAIN"});
+  SmtpResponder r = Make({"CHUNKING", "BINARYMIME", "8BITMIME", "AUTH PLAIN"});
   EXPECT_THAT(r.AdvertisedCapabilities(), ElementsAre("8BITMIME"));
 }
 
 TEST(Responder, DeliversAMessageWithDotUnstuffing) {
-  Responder r = Make();
+  SmtpResponder r = Make();
   r.OnTlsStarted();
   EXPECT_THAT(Say(r, {"EHLO c", "MAIL FROM:<a@b> BODY=8BITMIME"}),
               StartsWith("250 "));
@@ -84,7 +85,7 @@ TEST(Responder, DeliversAMessageWithDotUnstuffing) {
 }
 
 TEST(Responder, SequenceErrorsAre503) {
-  Responder r = Make();
+  SmtpResponder r = Make();
   EXPECT_THAT(Say(r, {"MAIL FROM:<a@b>"}), StartsWith("503 "));
   EXPECT_THAT(Say(r, {"EHLO c", "RCPT TO:<x@y>"}), StartsWith("503 "));
   EXPECT_THAT(Say(r, {"DATA"}), StartsWith("503 "));
@@ -94,7 +95,7 @@ TEST(Responder, SequenceErrorsAre503) {
 }
 
 TEST(Responder, JunkIs500AndBadArgumentsAre501) {
-  Responder r = Make();
+  SmtpResponder r = Make();
   EXPECT_THAT(Say(r, {"FROB"}), StartsWith("500 "));
   EXPECT_THAT(Say(r, {""}), StartsWith("500 "));
   EXPECT_THAT(Say(r, {"EHLO"}), StartsWith("501 "));
@@ -104,7 +105,7 @@ TEST(Responder, JunkIs500AndBadArgumentsAre501) {
 }
 
 TEST(Responder, SizeLimitComesFromTheSizeCapability) {
-  Responder r = Make();
+  SmtpResponder r = Make();
   EXPECT_THAT(Say(r, {"EHLO c", "MAIL FROM:<a@b> SIZE=1001"}),
               StartsWith("552 "));
   EXPECT_THAT(Say(r, {"MAIL FROM:<a@b> SIZE=99999999999999999999999"}),
@@ -119,7 +120,7 @@ TEST(Responder, SizeLimitComesFromTheSizeCapability) {
 }
 
 TEST(Responder, RsetAbandonsTheTransaction) {
-  Responder r = Make();
+  SmtpResponder r = Make();
   EXPECT_THAT(Say(r, {"HELO c", "MAIL FROM:<a@b>", "RSET"}),
               StartsWith("250 "));
   EXPECT_THAT(Say(r, {"RCPT TO:<x@y>"}), StartsWith("503 "));
@@ -127,10 +128,21 @@ TEST(Responder, RsetAbandonsTheTransaction) {
 }
 
 TEST(Responder, QuitSays221AndCloses) {
-  Responder r = Make();
+  SmtpResponder r = Make();
   Responder::Response resp = r.OnLine("quit");
   EXPECT_THAT(resp.reply, HasSubstr("221"));
   EXPECT_EQ(resp.action, Action::kClose);
+}
+
+TEST(Responder, TheSmtpProtocolsResponderGreetsRefusesLongLinesAndSaysBye) {
+  std::unique_ptr<Responder> r =
+      MakeResponder(protocol::Smtp(), {.hostname = "mx.test"});
+  ASSERT_NE(dynamic_cast<SmtpResponder*>(r.get()), nullptr);
+  EXPECT_EQ(r->Greeting(), "220 mx.test ESMTP starttls-mock\r\n");
+  EXPECT_EQ(r->LineTooLong(), "500 5.5.2 Line too long\r\n");
+  EXPECT_EQ(r->QuitReply(), "221 2.0.0 Bye\r\n");
+  // The quit command's own answer is the same words.
+  EXPECT_EQ(r->OnLine("QUIT").reply, r->QuitReply());
 }
 
 }  // namespace
