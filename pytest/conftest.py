@@ -7,15 +7,8 @@ from pathlib import Path
 import pytest
 
 import harness
-# The starttls-mock plugin (starttls_plugin.py): options, fixtures, the
-# catalogue parametrization and the reports. A conftest below the rootdir
-# may not use pytest_plugins, so its hooks and fixtures are imported here.
-from starttls_plugin import (  # noqa: F401
-    pytest_addoption, pytest_collection_modifyitems, pytest_configure,
-    pytest_generate_tests, pytest_runtest_logreport, pytest_runtest_makereport,
-    pytest_sessionfinish, pytest_sessionstart, pytest_terminal_summary,
-    starttls_client, starttls_mock, starttls_mock_factory, starttls_policy,
-    starttls_record, starttls_timeout)
+# The starttls-mock plugin (starttls_plugin.py: options, fixtures, the
+# catalogue parametrization and the reports) is loaded by ../conftest.py.
 
 
 @pytest.fixture
