@@ -333,8 +333,8 @@ def run_scenario(scenario: Path, work: Path,
         raise ServerError(f"starttls-mock exited {code}: {server.stderr.strip()}")
     sessions = server.sessions_reports()
     if not sessions:
-        verdict = RunVerdict(False, "no-connection",
-                             [f"the client never connected: {client.stderr.strip()}"])
+        verdict = RunVerdict(False, "no-connection", [reason(
+            "no-connection", f"the client never connected: {client.stderr.strip()}")])
     else:
         verdict = judge_run(sessions, client.returncode)
     return ScenarioResult(scenario, client, sessions, verdict)
