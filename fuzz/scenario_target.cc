@@ -27,13 +27,23 @@ int FuzzScenario(const uint8_t* data, size_t size) {
     for (const server::Step& step : server::ConnectionSteps(*scenario, c)) {
       ++steps;
       FUZZ_CHECK(step.line >= 1);
-      for (const auto& [key, value] : step.options) {
-        // The typed views must accept whatever the parser let through.
-        (void)server::DurationOption(step, key, {});
-        (void)server::IntOption(step, key, 0);
-        (void)server::TextOption(step, key, "");
-        (void)server::IntListOption(step, key);
+      // The typed options hold only what the engine can act on.
+      const server::WriteOptions& write = step.write;
+      FUZZ_CHECK(write.delay.count() >= 0 && write.quiet.count() >= 0);
+      FUZZ_CHECK(
+          std::is_sorted(write.shape.split.begin(), write.shape.split.end()));
+      FUZZ_CHECK(write.shape.split.empty() || write.shape.split[0] >= 1);
+      FUZZ_CHECK(write.shape.drip == 0 || write.shape.split.empty());
+      FUZZ_CHECK(write.shape.corrupt_record >= 0 &&
+                 write.shape.truncate_record >= 0);
+      const server::TlsOptions& tls = step.tls;
+      for (int version : {tls.min_version, tls.max_version}) {
+        FUZZ_CHECK(version == 0 || (version >= 0x0301 && version <= 0x0304));
       }
+      FUZZ_CHECK(tls.min_version == 0 || tls.max_version == 0 ||
+                 tls.min_version <= tls.max_version);
+      FUZZ_CHECK(tls.security_level >= -1 && tls.security_level <= 5);
+      FUZZ_CHECK(tls.corrupt_record >= 0 && tls.truncate_record >= 0);
       if (step.kind == server::Step::Kind::kExpect) {
         (void)server::MatchesClientLine(step.text, step.text);
         (void)server::MatchesClientLine(step.text, text.substr(0, 64));

@@ -670,7 +670,7 @@ std::string ClientPattern(std::string_view line,
 }
 
 std::string WriteScenario(const Transcript& transcript,
-                          const WriteOptions& options) {
+                          const WriteScenarioOptions& options) {
   std::string out;
   for (const std::string& c : options.comment) {
     out += c.empty() ? "#\n" : fmt::format("# {}\n", OneLine(c));
@@ -824,7 +824,7 @@ tl::expected<std::string, ImportError> ImportTranscript(
       options.format == ImportFormat::kAuto ? Detect(text) : options.format;
   auto transcript = ParseTranscript(text, format);
   if (!transcript) return unexpected(transcript.error());
-  WriteOptions write{
+  WriteScenarioOptions write{
       .comment = {fmt::format("Imported by `starttls-mock import` from {} "
                               "({} format).",
                               options.source_name, ImportFormatName(format)),

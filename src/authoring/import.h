@@ -41,7 +41,7 @@ struct Transcript {
   std::vector<TranscriptItem> items;
 };
 
-struct WriteOptions {
+struct WriteScenarioOptions {
   // The lines of the leading comment, without "# ".
   std::vector<std::string> comment;
   std::string summary;
@@ -67,7 +67,7 @@ struct WriteOptions {
 //    answering a challenge) starts afresh.
 // The result always parses with ParseScenario().
 [[nodiscard]] std::string WriteScenario(const Transcript& transcript,
-                                        const WriteOptions& options);
+                                        const WriteScenarioOptions& options);
 
 // What the writer knows about the dialogue when it turns a client line into
 // a pattern.

@@ -503,7 +503,7 @@ tl::expected<void, std::string> RunRecorder(const RecordOptions& options,
   auto transcript = recorder.Run();
   if (!transcript) return unexpected(transcript.error());
 
-  WriteOptions write{
+  WriteScenarioOptions write{
       .comment = {fmt::format("Recorded by `starttls-mock record` from {}.",
                               options.upstream),
                   "The server's segments are as they arrived; client lines "

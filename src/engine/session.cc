@@ -106,8 +106,7 @@ class Interpreter {
       case Step::Kind::kExpect:
         co_return co_await Expect(step);
       case Step::Kind::kTls: {
-        const TlsOptions options = ToTlsOptions(step);
-        auto tls = co_await wire_->StartTls(ctx_.tls, options, WaitDeadline());
+        auto tls = co_await wire_->StartTls(ctx_.tls, step.tls, WaitDeadline());
         if (!tls) {
           TlsFailed();
           Ended(tls.error(),
@@ -125,7 +124,7 @@ class Interpreter {
         co_return false;
       }
       case Step::Kind::kClose:
-        close_ = ToCloseOptions(step);
+        close_ = step.close;
         if (record_->ended.empty()) {
           record_->ended =
               fmt::format("the server closed the connection {}", Where(step));
@@ -138,13 +137,13 @@ class Interpreter {
   }
 
   asio::awaitable<bool> Write(const Step& step) {
-    if (auto delay = DurationOption(step, "delay", {}); delay.count() > 0) {
+    if (auto delay = step.write.delay; delay.count() > 0) {
       if (auto paused = co_await wire_->Pause(delay); !paused) {
         Ended(paused.error(), Where(step));
         co_return false;
       }
     }
-    if (auto window = DurationOption(step, "quiet", {}); window.count() > 0) {
+    if (auto window = step.write.quiet; window.count() > 0) {
       if (auto quiet = co_await wire_->WaitQuiet(window, WaitDeadline());
           !quiet) {
         Ended(quiet.error(),
@@ -152,15 +151,7 @@ class Interpreter {
         co_return false;
       }
     }
-    WriteShape shape{
-        .drip = static_cast<size_t>(IntOption(step, "drip", 0)),
-        .gap = DurationOption(step, "gap", {}),
-        .corrupt_record = static_cast<int>(IntOption(step, "corrupt", 0)),
-        .truncate_record = static_cast<int>(IntOption(step, "truncate", 0))};
-    for (int64_t at : IntListOption(step, "split")) {
-      shape.split.push_back(static_cast<size_t>(at));
-    }
-    co_return co_await Flush(step, shape);
+    co_return co_await Flush(step, step.write.shape);
   }
 
   // Complete lines of raw bytes the script sends are replies too.
@@ -223,43 +214,6 @@ class Interpreter {
       if (co_await Carry(response)) (void)co_await ServeLines();
       co_return false;
     }
-  }
-
-  static int Version(std::string_view v) {
-    if (v == "1.0") return TLS1_VERSION;
-    if (v == "1.1") return TLS1_1_VERSION;
-    if (v == "1.2") return TLS1_2_VERSION;
-    if (v == "1.3") return TLS1_3_VERSION;
-    return 0;
-  }
-
-  static TlsOptions ToTlsOptions(const Step& step) {
-    TlsOptions o{
-        .min_version = Version(TextOption(step, "min", "")),
-        .max_version = Version(TextOption(step, "max", "")),
-        .security_level = static_cast<int>(IntOption(step, "seclevel", -1)),
-        .ciphers = TextOption(step, "ciphers", ""),
-        .ciphersuites = TextOption(step, "ciphersuites", ""),
-        .groups = TextOption(step, "groups", ""),
-        .corrupt_record = static_cast<int>(IntOption(step, "corrupt", 0)),
-        .truncate_record = static_cast<int>(IntOption(step, "truncate", 0))};
-    std::string abort = TextOption(step, "abort", "");
-    if (abort == "alert") o.abort = TlsOptions::Abort::kAlert;
-    if (abort == "stall") o.abort = TlsOptions::Abort::kStall;
-    if (abort == "close") o.abort = TlsOptions::Abort::kClose;
-    if (abort == "reset") o.abort = TlsOptions::Abort::kReset;
-    if (auto code = AlertCode(TextOption(step, "alert", "handshake_failure"))) {
-      o.alert = *code;
-    }
-    return o;
-  }
-
-  static CloseOptions ToCloseOptions(const Step& step) {
-    CloseOptions o{.notify = TextOption(step, "notify", "yes") == "yes"};
-    std::string how = TextOption(step, "how", "fin");
-    if (how == "reset") o.how = CloseOptions::How::kReset;
-    if (how == "half") o.how = CloseOptions::How::kHalf;
-    return o;
   }
 
   // The script is over: answer QUIT so a client that gives up politely is

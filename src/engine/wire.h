@@ -17,6 +17,7 @@
 
 #include "events/event_log.h"
 #include "events/session_record.h"
+#include "scenario/step.h"
 #include "starttls/ossl.h"
 
 namespace starttls::server {
@@ -39,50 +40,6 @@ struct WireError {
 
 template <typename T>
 using WireResult = tl::expected<T, WireError>;
-
-// How one write is cut into TCP writes. Offsets are in the bytes as they go
-// on the wire: TLS records once TLS is up.
-struct WriteShape {
-  std::vector<size_t> split;         // cut before each of these offsets
-  size_t drip = 0;                   // else: writes of this many bytes
-  std::chrono::milliseconds gap{0};  // pause between drips
-  // Under TLS: 1-based index, among the records of this write, of one to
-  // corrupt or to truncate (then the connection ends). 0: none.
-  int corrupt_record = 0;
-  int truncate_record = 0;
-};
-
-// How the server plays its side of one TLS handshake.
-struct TlsOptions {
-  int min_version = 0;  // TLS1_VERSION..TLS1_3_VERSION; 0: OpenSSL's default
-  int max_version = 0;
-  int security_level = -1;   // -1: the context's
-  std::string ciphers;       // TLS 1.2 and below, OpenSSL syntax
-  std::string ciphersuites;  // TLS 1.3
-  std::string groups;
-  // After the client's first record (its ClientHello) the server stops the
-  // handshake this way instead of answering.
-  enum class Abort { kNone, kAlert, kStall, kClose, kReset };
-  Abort abort = Abort::kNone;
-  uint8_t alert = 40;  // handshake_failure, for Abort::kAlert
-  // 1-based index of a record the server sends, counted from its first
-  // handshake record: flip a bit in its last byte, or send only half of it
-  // and end the connection. 0: none.
-  int corrupt_record = 0;
-  int truncate_record = 0;
-};
-
-// How the server ends the connection.
-struct CloseOptions {
-  enum class How {
-    kFin,    // close_notify (unless notify is false), FIN, brief linger
-    kReset,  // RST (SO_LINGER 0), nothing else
-    kHalf,   // close_notify and FIN, then wait for the client until the
-             // deadline
-  };
-  How how = How::kFin;
-  bool notify = true;  // send close_notify first when TLS is up
-};
 
 // Defaults passed by reference. g++ 12 destroys a temporary twice when it
 // is created inside a co_await expression, so callers pass these instead of

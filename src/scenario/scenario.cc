@@ -8,9 +8,12 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <utility>
+#include <variant>
 
 #include "certs/catalogue.h"
 #include "common/ascii.h"
@@ -32,11 +35,18 @@ enum class OptionType {
   kLevel,     // an OpenSSL security level, 0 to 5
   kText,      // an OpenSSL list (ciphers, groups), passed through
   kChoice,    // one of `choices`
-  kAlert,     // a TLS alert name (server/tls_alert.h)
+  kAlert,     // a TLS alert name (scenario/tls_alert.h)
 };
+
+// A checked value, as its OptionType gives it: the bytes, text or choice;
+// the duration; the count, level, wire version or alert code; the offsets.
+using OptionValue = std::variant<std::string, std::chrono::milliseconds,
+                                 int64_t, std::vector<int64_t>>;
 
 struct OptionSpec {
   OptionType type;
+  // Puts the checked value in its place in the typed step.
+  void (*store)(const OptionValue& value, Step* step);
   std::vector<std::string_view> choices = {};
 };
 
@@ -46,40 +56,136 @@ struct WordStep {
   std::vector<std::string_view> required = {};
 };
 
-// The steps named by a word, and the options each accepts.
-const std::map<std::string_view, WordStep>& WordSteps() {
-  static const auto* steps = new std::map<std::string_view, WordStep>{
-      {"send", {Step::Kind::kRaw, {{"data", {OptionType::kBytes}}}, {"data"}}},
+const std::string& Text(const OptionValue& v) { return std::get<0>(v); }
+std::chrono::milliseconds Duration(const OptionValue& v) {
+  return std::get<1>(v);
+}
+int Number(const OptionValue& v) {
+  // Counts are capped at INT_MAX by CheckValue.
+  return static_cast<int>(std::get<2>(v));
+}
+
+// The schema of the steps named by a word: their options, each with its type
+// and where its value goes. Error messages list names from here.
+// In the order the messages list them.
+const std::vector<std::pair<std::string_view, WordStep>>& WordSteps() {
+  using V = const OptionValue&;
+  using T = OptionType;
+  static const auto* steps = new std::vector<
+      std::pair<std::string_view, WordStep>>{
+      {"send",
+       {Step::Kind::kRaw,
+        {{"data", {T::kBytes, [](V v, Step* s) { s->text = Text(v); }}}},
+        {"data"}}},
       {"write",
        {Step::Kind::kWrite,
-        {{"delay", {OptionType::kDuration}},
-         {"quiet", {OptionType::kDuration}},
-         {"split", {OptionType::kOffsets}},
-         {"drip", {OptionType::kCount}},
-         {"gap", {OptionType::kDuration}},
-         {"corrupt", {OptionType::kCount}},
-         {"truncate", {OptionType::kCount}}}}},
+        {{"delay",
+          {T::kDuration, [](V v, Step* s) { s->write.delay = Duration(v); }}},
+         {"quiet",
+          {T::kDuration, [](V v, Step* s) { s->write.quiet = Duration(v); }}},
+         {"split",
+          {T::kOffsets,
+           [](V v, Step* s) {
+             for (int64_t at : std::get<3>(v)) {
+               s->write.shape.split.push_back(static_cast<size_t>(at));
+             }
+           }}},
+         {"drip",
+          {T::kCount,
+           [](V v, Step* s) {
+             s->write.shape.drip = static_cast<size_t>(Number(v));
+           }}},
+         {"gap",
+          {T::kDuration,
+           [](V v, Step* s) { s->write.shape.gap = Duration(v); }}},
+         {"corrupt",
+          {T::kCount,
+           [](V v, Step* s) { s->write.shape.corrupt_record = Number(v); }}},
+         {"truncate",
+          {T::kCount,
+           [](V v, Step* s) {
+             s->write.shape.truncate_record = Number(v);
+           }}}}}},
       {"tls",
        {Step::Kind::kTls,
-        {{"min", {OptionType::kVersion}},
-         {"max", {OptionType::kVersion}},
-         {"seclevel", {OptionType::kLevel}},
-         {"ciphers", {OptionType::kText}},
-         {"ciphersuites", {OptionType::kText}},
-         {"groups", {OptionType::kText}},
-         {"abort", {OptionType::kChoice, {"alert", "stall", "close", "reset"}}},
-         {"alert", {OptionType::kAlert}},
-         {"corrupt", {OptionType::kCount}},
-         {"truncate", {OptionType::kCount}}}}},
+        {{"min",
+          {T::kVersion, [](V v, Step* s) { s->tls.min_version = Number(v); }}},
+         {"max",
+          {T::kVersion, [](V v, Step* s) { s->tls.max_version = Number(v); }}},
+         {"seclevel",
+          {T::kLevel, [](V v, Step* s) { s->tls.security_level = Number(v); }}},
+         {"ciphers",
+          {T::kText, [](V v, Step* s) { s->tls.ciphers = Text(v); }}},
+         {"ciphersuites",
+          {T::kText, [](V v, Step* s) { s->tls.ciphersuites = Text(v); }}},
+         {"groups", {T::kText, [](V v, Step* s) { s->tls.groups = Text(v); }}},
+         {"abort",
+          {T::kChoice,
+           [](V v, Step* s) {
+             using A = TlsOptions::Abort;
+             const std::string& how = Text(v);
+             s->tls.abort = how == "alert"   ? A::kAlert
+                            : how == "stall" ? A::kStall
+                            : how == "close" ? A::kClose
+                                             : A::kReset;
+           },
+           {"alert", "stall", "close", "reset"}}},
+         {"alert",
+          {T::kAlert,
+           [](V v, Step* s) {
+             s->tls.alert = static_cast<uint8_t>(Number(v));
+           }}},
+         {"corrupt",
+          {T::kCount, [](V v, Step* s) { s->tls.corrupt_record = Number(v); }}},
+         {"truncate",
+          {T::kCount,
+           [](V v, Step* s) { s->tls.truncate_record = Number(v); }}}}}},
       {"serve", {Step::Kind::kServe, {}}},
       {"stall", {Step::Kind::kStall, {}}},
       {"close",
        {Step::Kind::kClose,
-        {{"how", {OptionType::kChoice, {"fin", "reset", "half"}}},
-         {"notify", {OptionType::kChoice, {"yes", "no"}}}}}},
+        {{"how",
+          {T::kChoice,
+           [](V v, Step* s) {
+             using H = CloseOptions::How;
+             const std::string& how = Text(v);
+             s->close.how = how == "reset"  ? H::kReset
+                            : how == "half" ? H::kHalf
+                                            : H::kFin;
+           },
+           {"fin", "reset", "half"}}},
+         {"notify",
+          {T::kChoice,
+           [](V v, Step* s) { s->close.notify = Text(v) == "yes"; },
+           {"yes", "no"}}}}}},
       {"connection", {Step::Kind::kConnection, {}}},
   };
   return *steps;
+}
+
+// The TLS versions a scenario may name, as wire versions.
+constexpr std::pair<std::string_view, int> kTlsVersions[] = {
+    {"1.0", 0x0301}, {"1.1", 0x0302}, {"1.2", 0x0303}, {"1.3", 0x0304}};
+
+const WordStep* FindWordStep(std::string_view word) {
+  for (const auto& [name, spec] : WordSteps()) {
+    if (name == word) return &spec;
+  }
+  return nullptr;
+}
+
+// "S:, C:, send, write, ..." for messages.
+std::string StepNames() {
+  std::vector<std::string_view> names = {"S:", "C:"};
+  for (const auto& [word, spec] : WordSteps()) names.push_back(word);
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+// "delay, quiet, ..." for messages.
+std::string OptionNames(const WordStep& spec) {
+  std::vector<std::string_view> names;
+  for (const auto& [key, option] : spec.options) names.push_back(key);
+  return fmt::format("{}", fmt::join(names, ", "));
 }
 
 // Longer waits would only hide a hang.
@@ -332,15 +438,13 @@ class Parser {
     }
     size_t word_end = line.find_first_of(" \t");
     std::string_view word = line.substr(0, word_end);
-    auto it = WordSteps().find(word);
-    if (it == WordSteps().end()) {
+    const WordStep* found = FindWordStep(word);
+    if (found == nullptr) {
       return unexpected(Error(
           n, 1,
-          fmt::format("unknown step \"{}\" (steps: S:, C:, send, write, tls, "
-                      "serve, stall, close, connection)",
-                      word)));
+          fmt::format("unknown step \"{}\" (steps: {})", word, StepNames())));
     }
-    const WordStep& spec = it->second;
+    const WordStep& spec = *found;
     if (spec.kind != Step::Kind::kConnection) {
       if (auto r = CheckReachable(n, spec.kind); !r) return r;
     }
@@ -362,6 +466,7 @@ class Parser {
       }
       tls_line_ = 0;
     }
+    std::set<std::string, std::less<>> given;  // the option keys, once each
     size_t pos = word_end;
     while (pos != std::string_view::npos && pos < line.size()) {
       pos = line.find_first_not_of(" \t", pos);
@@ -380,29 +485,36 @@ class Parser {
       std::string key(line.substr(pos, eq - pos));
       auto option = spec.options.find(key);
       if (option == spec.options.end()) {
-        return unexpected(Error(
-            n, col,
-            fmt::format("unknown option \"{}\" for step \"{}\"", key, word)));
+        return unexpected(
+            Error(n, col,
+                  spec.options.empty()
+                      ? fmt::format("unknown option \"{}\" for step \"{}\" (it "
+                                    "takes none)",
+                                    key, word)
+                      : fmt::format("unknown option \"{}\" for step \"{}\" "
+                                    "(options: {})",
+                                    key, word, OptionNames(spec))));
       }
       auto value = ReadValue(line, eq + 1, n, &pos);
       if (!value) return unexpected(value.error());
       int value_col = static_cast<int>(eq) + 2;
-      if (auto r = CheckValue(option->second, key, *value, n, value_col); !r) {
-        return unexpected(r.error());
-      }
-      if (!step.options.emplace(key, std::move(*value)).second) {
+      auto checked = CheckValue(option->second, key, *value, n, value_col);
+      if (!checked) return unexpected(checked.error());
+      if (!given.insert(key).second) {
         return unexpected(
             Error(n, col, fmt::format("option \"{}\" given twice", key)));
       }
+      option->second.store(*checked, &step);
     }
     for (std::string_view key : spec.required) {
-      if (!step.options.contains(std::string(key))) {
+      if (!given.contains(key)) {
         return unexpected(
             Error(n, 1, fmt::format("step \"{}\" needs {}=", word, key)));
       }
     }
-    if (auto r = CheckCombination(step, n); !r) return unexpected(r.error());
-    if (step.kind == Step::Kind::kRaw) step.text = step.options.at("data");
+    if (auto r = CheckCombination(step, given, n); !r) {
+      return unexpected(r.error());
+    }
     scenario_.steps.push_back(std::move(step));
     return {};
   }
@@ -441,10 +553,11 @@ class Parser {
     return std::move(*value);
   }
 
-  tl::expected<void, ParseError> CheckValue(const OptionSpec& spec,
-                                            const std::string& key,
-                                            const std::string& value, int n,
-                                            int col) const {
+  // The value of option `key` as its type gives it, or why it is wrong.
+  tl::expected<OptionValue, ParseError> CheckValue(const OptionSpec& spec,
+                                                   const std::string& key,
+                                                   const std::string& value,
+                                                   int n, int col) const {
     auto bad = [&](std::string_view what) {
       return unexpected(Error(
           n, col, fmt::format("{}= must be {}, not \"{}\"", key, what, value)));
@@ -452,7 +565,8 @@ class Parser {
     auto count = [](std::string_view s) -> std::optional<int64_t> {
       int64_t v = 0;
       auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (ec != std::errc() || end != s.data() + s.size() || v < 1) {
+      if (ec != std::errc() || end != s.data() + s.size() || v < 1 ||
+          v > std::numeric_limits<int>::max()) {
         return std::nullopt;
       }
       return v;
@@ -460,65 +574,64 @@ class Parser {
     switch (spec.type) {
       case OptionType::kBytes:
         if (value.empty()) return bad("at least one byte");
-        return {};
+        return value;
       case OptionType::kDuration: {
         auto d = ParseDuration(value);
         if (!d || *d > kMaxTimeout) {
           return bad("a duration from 0ms to 1h such as 250ms or 2s");
         }
-        return {};
+        return *d;
       }
       case OptionType::kCount:
-        if (!count(value)) return bad("a whole number from 1");
-        return {};
+        if (auto v = count(value)) return *v;
+        return bad("a whole number from 1");
       case OptionType::kOffsets: {
-        int64_t last = 0;
+        std::vector<int64_t> offsets;
         std::string_view rest = value;
         while (true) {
           size_t comma = rest.find(',');
           auto v = count(rest.substr(0, comma));
-          if (!v || *v <= last) {
+          if (!v || (!offsets.empty() && *v <= offsets.back())) {
             return bad("ascending byte offsets from 1, such as 3 or 1,5");
           }
-          last = *v;
+          offsets.push_back(*v);
           if (comma == std::string_view::npos) break;
           rest.remove_prefix(comma + 1);
         }
-        return {};
+        return offsets;
       }
       case OptionType::kVersion:
-        if (value != "1.0" && value != "1.1" && value != "1.2" &&
-            value != "1.3") {
-          return bad("a TLS version: 1.0, 1.1, 1.2 or 1.3");
+        for (const auto& [name, version] : kTlsVersions) {
+          if (value == name) return int64_t{version};
         }
-        return {};
+        return bad("a TLS version: 1.0, 1.1, 1.2 or 1.3");
       case OptionType::kLevel:
         if (value.size() != 1 || value[0] < '0' || value[0] > '5') {
           return bad("a security level from 0 to 5");
         }
-        return {};
+        return int64_t{value[0] - '0'};
       case OptionType::kText:
         if (value.empty()) return bad("a list");
-        return {};
+        return value;
       case OptionType::kChoice:
         if (std::find(spec.choices.begin(), spec.choices.end(), value) ==
             spec.choices.end()) {
           return bad(fmt::format("one of {}", fmt::join(spec.choices, ", ")));
         }
-        return {};
+        return value;
       case OptionType::kAlert:
-        if (!AlertCode(value)) {
-          return bad("a TLS alert name such as handshake_failure");
-        }
-        return {};
+        if (auto code = AlertCode(value)) return int64_t{*code};
+        return bad("a TLS alert name such as handshake_failure");
     }
-    return {};
+    return bad("valid");
   }
 
-  // Options that only make sense together.
-  tl::expected<void, ParseError> CheckCombination(const Step& step,
-                                                  int n) const {
-    auto has = [&](const char* key) { return step.options.contains(key); };
+  // Options that only make sense together. `given` holds the keys the
+  // step was written with; `step` has their values.
+  tl::expected<void, ParseError> CheckCombination(
+      const Step& step, const std::set<std::string, std::less<>>& given,
+      int n) const {
+    auto has = [&](std::string_view key) { return given.contains(key); };
     if (step.kind == Step::Kind::kWrite && tls_line_ == 0 &&
         (has("corrupt") || has("truncate"))) {
       return unexpected(Error(n, 1,
@@ -531,18 +644,17 @@ class Parser {
     if (has("drip") && has("split")) {
       return unexpected(Error(n, 1, "use either drip= or split=, not both"));
     }
-    if (has("alert") &&
-        (!has("abort") || step.options.at("abort") != "alert")) {
+    if (has("alert") && step.tls.abort != TlsOptions::Abort::kAlert) {
       return unexpected(Error(n, 1, "alert= needs abort=alert"));
     }
-    if (has("notify") && has("how") && step.options.at("how") == "reset") {
+    if (has("notify") && step.close.how == CloseOptions::How::kReset) {
       return unexpected(
           Error(n, 1,
                 "notify= does not apply to how=reset (a reset sends "
                 "nothing)"));
     }
     if (has("min") && has("max") &&
-        step.options.at("min") > step.options.at("max")) {
+        step.tls.min_version > step.tls.max_version) {
       return unexpected(Error(n, 1, "min= is above max="));
     }
     return {};
@@ -692,12 +804,10 @@ std::chrono::milliseconds ScriptedPauses(const Scenario& scenario) {
         queued += step.text.size();
         continue;
       case Step::Kind::kWrite: {
-        total += DurationOption(step, "delay", {});
-        total += DurationOption(step, "quiet", {});
-        int64_t drip = IntOption(step, "drip", 0);
-        if (drip > 0) {
+        total += step.write.delay + step.write.quiet;
+        if (size_t drip = step.write.shape.drip; drip > 0) {
           auto gaps = static_cast<int64_t>((queued + drip - 1) / drip);
-          total += gaps * DurationOption(step, "gap", {});
+          total += gaps * step.write.shape.gap;
         }
         break;
       }
@@ -728,44 +838,6 @@ std::span<const Step> ConnectionSteps(const Scenario& scenario, int n) {
     return s.kind == Step::Kind::kConnection;
   });
   return {begin, end};
-}
-
-std::chrono::milliseconds DurationOption(const Step& step, std::string_view key,
-                                         std::chrono::milliseconds fallback) {
-  auto it = step.options.find(std::string(key));
-  if (it == step.options.end()) return fallback;
-  return ParseDuration(it->second).value_or(fallback);
-}
-
-int64_t IntOption(const Step& step, std::string_view key, int64_t fallback) {
-  auto it = step.options.find(std::string(key));
-  if (it == step.options.end()) return fallback;
-  int64_t v = fallback;
-  std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-  return v;
-}
-
-std::string TextOption(const Step& step, std::string_view key,
-                       std::string_view fallback) {
-  auto it = step.options.find(std::string(key));
-  return it == step.options.end() ? std::string(fallback) : it->second;
-}
-
-std::vector<int64_t> IntListOption(const Step& step, std::string_view key) {
-  std::vector<int64_t> out;
-  auto it = step.options.find(std::string(key));
-  if (it == step.options.end()) return out;
-  std::string_view rest = it->second;
-  while (!rest.empty()) {
-    size_t comma = rest.find(',');
-    std::string_view item = rest.substr(0, comma);
-    int64_t v = 0;
-    std::from_chars(item.data(), item.data() + item.size(), v);
-    out.push_back(v);
-    rest = comma == std::string_view::npos ? std::string_view()
-                                           : rest.substr(comma + 1);
-  }
-  return out;
 }
 
 std::string ParseError::ToString() const {

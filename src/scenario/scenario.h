@@ -15,28 +15,9 @@
 #include <vector>
 
 #include "protocol/protocol.h"
+#include "scenario/step.h"
 
 namespace starttls::server {
-
-struct Step {
-  enum class Kind {
-    kSend,        // S: text      queues text + CRLF
-    kExpect,      // C: pattern   the next client line must match pattern
-    kRaw,         // send data=   queues raw bytes
-    kWrite,       // write        sends what is queued, shaped by options
-    kTls,         // tls          server-side TLS handshake on this connection
-    kServe,       // serve        the built-in responder answers the rest
-    kStall,       // stall        never answers again
-    kClose,       // close        the server ends the connection
-    kConnection,  // connection   the steps after it play on the next one
-  };
-  Kind kind;
-  // S: payload, C: pattern, or send's data (escapes decoded); else empty.
-  std::string text;
-  // key=value, validated per kind when parsed; quoted values are unescaped.
-  std::map<std::string, std::string> options;
-  int line = 0;  // 1-based line in the scenario file
-};
 
 // What a correct client that requires TLS does with this scenario.
 enum class Expectation { kDeliver, kRefuse, kDeliverOrRefuse };
@@ -83,18 +64,6 @@ inline constexpr int kSessionTimeoutFactor = 20;
 // The steps of connection `n` (1-based, at most ConnectionCount()).
 [[nodiscard]] std::span<const Step> ConnectionSteps(const Scenario& scenario,
                                                     int n);
-
-// Typed views of a step's options. The parser has validated every value, so
-// these only fall back to `fallback` when the option is absent.
-[[nodiscard]] std::chrono::milliseconds DurationOption(
-    const Step& step, std::string_view key, std::chrono::milliseconds fallback);
-[[nodiscard]] int64_t IntOption(const Step& step, std::string_view key,
-                                int64_t fallback);
-[[nodiscard]] std::string TextOption(const Step& step, std::string_view key,
-                                     std::string_view fallback);
-// A comma-separated list of numbers, e.g. split=1,5.
-[[nodiscard]] std::vector<int64_t> IntListOption(const Step& step,
-                                                 std::string_view key);
 
 // Parses "250ms", "10s" or "1.5s".
 [[nodiscard]] std::optional<std::chrono::milliseconds> ParseDuration(

@@ -7,6 +7,7 @@ namespace starttls::server {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 constexpr std::string_view kMinimal =
     "Summary: minimal\n"
@@ -143,7 +144,9 @@ TEST(ParseScenarioErrors, NameFileLineAndColumn) {
   EXPECT_EQ(ErrorOf("Summary: x\ntls  fast\n"),
             "t.smtp:2:6: expected key=value, found \"fast\"");
   EXPECT_EQ(ErrorOf("Summary: x\ntls speed=1\n"),
-            "t.smtp:2:5: unknown option \"speed\" for step \"tls\"");
+            "t.smtp:2:5: unknown option \"speed\" for step \"tls\" (options: "
+            "abort, alert, ciphers, ciphersuites, corrupt, groups, max, min, "
+            "seclevel, truncate)");
   EXPECT_EQ(ErrorOf("Summary: x\n  serve\n"),
             "t.smtp:2:1: a step starts at the beginning of its line");
   EXPECT_EQ(ErrorOf("Summary: x\nCapabilities: A,,B\nserve\n"),
@@ -167,11 +170,69 @@ TEST(ParseScenario, BareOptionValuesNeedNoQuotes) {
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
   const Step& w = r->steps[1];
   EXPECT_EQ(w.kind, Step::Kind::kWrite);
-  EXPECT_EQ(DurationOption(w, "delay", {}), std::chrono::milliseconds(150));
-  EXPECT_THAT(IntListOption(w, "split"), ElementsAre(3, 5));
-  EXPECT_EQ(IntOption(r->steps[3], "drip", 0), 1);
-  EXPECT_EQ(DurationOption(r->steps[4], "quiet", {}),
-            std::chrono::milliseconds(250));
+  EXPECT_EQ(w.write.delay, std::chrono::milliseconds(150));
+  EXPECT_THAT(w.write.shape.split, ElementsAre(3, 5));
+  EXPECT_EQ(r->steps[3].write.shape.drip, 1u);
+  EXPECT_EQ(r->steps[3].write.shape.gap, std::chrono::milliseconds(1));
+  EXPECT_EQ(r->steps[4].write.quiet, std::chrono::milliseconds(250));
+}
+
+TEST(ParseScenario, TlsOptionsArriveTypedInTheStep) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 220 a\ntls min=1.2 max=1.3 seclevel=0 ciphers=ALL "
+      "groups=P-256 abort=alert alert=unknown_ca corrupt=2\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  const TlsOptions& tls = r->steps[1].tls;
+  EXPECT_EQ(tls.min_version, 0x0303);  // TLS1_2_VERSION
+  EXPECT_EQ(tls.max_version, 0x0304);  // TLS1_3_VERSION
+  EXPECT_EQ(tls.security_level, 0);
+  EXPECT_EQ(tls.ciphers, "ALL");
+  EXPECT_EQ(tls.ciphersuites, "");
+  EXPECT_EQ(tls.groups, "P-256");
+  EXPECT_EQ(tls.abort, TlsOptions::Abort::kAlert);
+  EXPECT_EQ(tls.alert, 48);  // unknown_ca
+  EXPECT_EQ(tls.corrupt_record, 2);
+  EXPECT_EQ(tls.truncate_record, 0);
+}
+
+TEST(ParseScenario, AStepWithoutOptionsKeepsTheDefaults) {
+  auto r = ParseScenario("Summary: x\nS: 220 a\ntls\nclose\n", "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->steps[1].tls.min_version, 0);
+  EXPECT_EQ(r->steps[1].tls.security_level, -1);
+  EXPECT_EQ(r->steps[1].tls.abort, TlsOptions::Abort::kNone);
+  EXPECT_EQ(r->steps[2].close.how, CloseOptions::How::kFin);
+  EXPECT_TRUE(r->steps[2].close.notify);
+}
+
+TEST(ParseScenario, CloseOptionsArriveTypedInTheStep) {
+  auto r = ParseScenario("Summary: x\nS: 220 a\nclose how=half notify=no\n",
+                         "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->steps[1].close.how, CloseOptions::How::kHalf);
+  EXPECT_FALSE(r->steps[1].close.notify);
+}
+
+TEST(ParseScenario, AnUnknownOptionNamesTheOptionsTheStepTakes) {
+  auto r = ParseScenario("Summary: x\nS: 220 a\nclose speed=1\n", "t.smtp");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().ToString(),
+            "t.smtp:3:7: unknown option \"speed\" for step \"close\" "
+            "(options: how, notify)");
+  r = ParseScenario("Summary: x\nS: 220 a\nserve speed=1\n", "t.smtp");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().ToString(),
+            "t.smtp:3:7: unknown option \"speed\" for step \"serve\" (it "
+            "takes none)");
+}
+
+TEST(ParseScenario, ACountTooLargeForTheEngineIsRefused) {
+  auto r =
+      ParseScenario("Summary: x\nS: 220 a\nwrite drip=4294967297\n", "t.smtp");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(r.error().ToString(),
+              HasSubstr("drip= must be a whole number from 1"));
 }
 
 TEST(ParseScenario, ConnectionSeparatesTheScriptsOfSeveralConnections) {
