@@ -32,6 +32,7 @@ nlohmann::json Describe(const server::Scenario& s) {
       {"timeout_s", Seconds(s.timeout)},
       {"session_timeout_s", Seconds(server::SessionTimeout(s))},
       {"scripted_pauses_s", Seconds(server::ScriptedPauses(s))},
+      {"stalls", server::Stalls(s)},
   };
 }
 
@@ -77,7 +78,7 @@ Runner AddScenario(CLI::App* sub) {
   sub->add_flag("--json", args->json,
                 "print a JSON array, one object per file: path, name, "
                 "summary, protocol, host, expect, certificate, connections, "
-                "timeout_s, session_timeout_s, scripted_pauses_s");
+                "timeout_s, session_timeout_s, scripted_pauses_s, stalls");
   return [args] { return Run(*args); };
 }
 

@@ -192,10 +192,6 @@ std::string OptionNames(const WordStep& spec) {
 constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(1);
 constexpr std::chrono::milliseconds kMaxSessionTimeout = std::chrono::hours(24);
 
-constexpr std::string_view kHeaders[] = {
-    "Summary", "Protocol",        "Host",         "Expect",
-    "Timeout", "Session-Timeout", "Capabilities", "Certificate"};
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
@@ -217,6 +213,110 @@ bool IsHostName(std::string_view s) {
            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
                   c == '-' || c == ':';
          });
+}
+
+// The schema of the header fields: each checks its value (already trimmed,
+// never empty) and stores it in the scenario, or says what is wrong with it.
+struct HeaderSpec {
+  std::string_view name;
+  std::optional<std::string> (*store)(std::string_view value, Scenario* s);
+};
+
+std::optional<std::string> StoreDuration(std::string_view name,
+                                         std::string_view value,
+                                         std::chrono::milliseconds max,
+                                         std::string_view range,
+                                         std::chrono::milliseconds* out) {
+  auto d = ParseDuration(value);
+  if (!d || d->count() == 0 || *d > max) {
+    return fmt::format("{} must be a duration from {}, not \"{}\"", name, range,
+                       value);
+  }
+  *out = *d;
+  return std::nullopt;
+}
+
+// In the order the messages list them.
+constexpr HeaderSpec kHeaders[] = {
+    {"Summary",
+     [](std::string_view v, Scenario* s) -> std::optional<std::string> {
+       s->summary = std::string(v);
+       return std::nullopt;
+     }},
+    {"Protocol",
+     [](std::string_view v, Scenario* s) -> std::optional<std::string> {
+       s->protocol = protocol::FindProtocol(v);
+       if (s->protocol != nullptr) return std::nullopt;
+       s->protocol = &protocol::Smtp();
+       return fmt::format("unknown protocol \"{}\" (known: {})", v,
+                          fmt::join(protocol::ProtocolNames(), ", "));
+     }},
+    {"Host",
+     [](std::string_view v, Scenario* s) -> std::optional<std::string> {
+       if (!IsHostName(v)) return fmt::format("invalid host name \"{}\"", v);
+       s->host = std::string(v);
+       return std::nullopt;
+     }},
+    {"Expect",
+     [](std::string_view v, Scenario* s) -> std::optional<std::string> {
+       auto expect = ParseExpectation(v);
+       if (!expect) {
+         return fmt::format(
+             "Expect must be deliver, refuse or deliver-or-refuse, not \"{}\"",
+             v);
+       }
+       s->expect = *expect;
+       return std::nullopt;
+     }},
+    {"Timeout",
+     [](std::string_view v, Scenario* s) {
+       return StoreDuration("Timeout", v, kMaxTimeout,
+                            "1ms to 1h such as 500ms or 10s", &s->timeout);
+     }},
+    {"Session-Timeout",
+     [](std::string_view v, Scenario* s) {
+       std::chrono::milliseconds d{0};
+       auto error = StoreDuration("Session-Timeout", v, kMaxSessionTimeout,
+                                  "1ms to 24h such as 2s or 300s", &d);
+       if (!error) s->session_timeout = d;
+       return error;
+     }},
+    {"Capabilities",
+     [](std::string_view v, Scenario* s) -> std::optional<std::string> {
+       while (!v.empty()) {
+         size_t comma = v.find(',');
+         std::string_view item = Trim(v.substr(0, comma));
+         if (item.empty()) return "empty capability in the list";
+         s->capabilities.emplace_back(item);
+         v = comma == std::string_view::npos ? std::string_view()
+                                             : v.substr(comma + 1);
+       }
+       return std::nullopt;
+     }},
+    {"Certificate",
+     [](std::string_view v, Scenario* s) -> std::optional<std::string> {
+       if (certs::FindProfile(v) == nullptr) {
+         return fmt::format(
+             "unknown certificate profile \"{}\" (see `starttls-mock certs "
+             "--list`)",
+             v);
+       }
+       s->certificate = std::string(v);
+       return std::nullopt;
+     }},
+};
+
+const HeaderSpec* FindHeader(std::string_view name) {
+  for (const HeaderSpec& h : kHeaders) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+std::string HeaderNames() {
+  std::vector<std::string_view> names;
+  for (const HeaderSpec& h : kHeaders) names.push_back(h.name);
+  return fmt::format("{}", fmt::join(names, ", "));
 }
 
 class Parser {
@@ -246,14 +346,17 @@ class Parser {
         *scenario_.session_timeout < scenario_.timeout) {
       // A session cut before one wait could end would report a hang the
       // scenario's own Timeout does not mean.
-      return unexpected(Error(
-          session_timeout_line_, session_timeout_col_,
-          fmt::format(
-              "Session-Timeout ({}ms) is shorter than Timeout "
-              "({}ms{})",
-              scenario_.session_timeout->count(), scenario_.timeout.count(),
-              timeout_line_ != 0 ? fmt::format(", line {}", timeout_line_)
-                                 : std::string(", the default"))));
+      Position at = seen_.at("Session-Timeout");
+      auto timeout = seen_.find("Timeout");
+      return unexpected(
+          Error(at.line, at.column,
+                fmt::format("Session-Timeout ({}ms) is shorter than Timeout "
+                            "({}ms{})",
+                            scenario_.session_timeout->count(),
+                            scenario_.timeout.count(),
+                            timeout != seen_.end()
+                                ? fmt::format(", line {}", timeout->second.line)
+                                : std::string(", the default"))));
     }
     if (scenario_.steps.empty()) {
       return unexpected(Error(line_no + 1, 1, "the scenario has no steps"));
@@ -293,14 +396,14 @@ class Parser {
                                           "first step (line {})",
                                           name, scenario_.steps[0].line)));
     }
-    auto known = std::find(std::begin(kHeaders), std::end(kHeaders), name);
-    if (known == std::end(kHeaders)) {
+    const HeaderSpec* spec = FindHeader(name);
+    if (spec == nullptr) {
       return unexpected(
           Error(n, 1,
                 fmt::format("unknown header field \"{}:\" (known: {})", name,
-                            fmt::join(kHeaders, ", "))));
+                            HeaderNames())));
     }
-    if (!seen_.insert(std::string(name)).second) {
+    if (seen_.contains(name)) {
       return unexpected(
           Error(n, 1, fmt::format("duplicate header field \"{}:\"", name)));
     }
@@ -313,78 +416,10 @@ class Parser {
     // Column of the value's first character (raw_value starts after ':').
     int value_col =
         static_cast<int>(name.size() + 2 + raw_value.find_first_not_of(" \t"));
-    if (name == "Summary") {
-      scenario_.summary = std::string(value);
-    } else if (name == "Protocol") {
-      const protocol::Protocol* p = protocol::FindProtocol(value);
-      if (p == nullptr) {
-        return unexpected(
-            Error(n, value_col,
-                  fmt::format("unknown protocol \"{}\" (known: {})", value,
-                              fmt::join(protocol::ProtocolNames(), ", "))));
-      }
-      scenario_.protocol = p;
-    } else if (name == "Certificate") {
-      if (certs::FindProfile(value) == nullptr) {
-        return unexpected(
-            Error(n, value_col,
-                  fmt::format("unknown certificate profile \"{}\" (see "
-                              "`starttls-mock certs --list`)",
-                              value)));
-      }
-      scenario_.certificate = std::string(value);
-    } else if (name == "Host") {
-      if (!IsHostName(value)) {
-        return unexpected(Error(
-            n, value_col, fmt::format("invalid host name \"{}\"", value)));
-      }
-      scenario_.host = std::string(value);
-    } else if (name == "Expect") {
-      if (auto expect = ParseExpectation(value)) {
-        scenario_.expect = *expect;
-      } else {
-        return unexpected(Error(n, value_col,
-                                fmt::format("Expect must be deliver, refuse or "
-                                            "deliver-or-refuse, not \"{}\"",
-                                            value)));
-      }
-    } else if (name == "Timeout") {
-      auto d = ParseDuration(value);
-      if (!d || d->count() == 0 || *d > kMaxTimeout) {
-        return unexpected(Error(
-            n, value_col,
-            fmt::format("Timeout must be a duration from 1ms to 1h such as "
-                        "500ms or 10s, not \"{}\"",
-                        value)));
-      }
-      scenario_.timeout = *d;
-      timeout_line_ = n;
-    } else if (name == "Session-Timeout") {
-      auto d = ParseDuration(value);
-      if (!d || d->count() == 0 || *d > kMaxSessionTimeout) {
-        return unexpected(Error(
-            n, value_col,
-            fmt::format("Session-Timeout must be a duration from 1ms to 24h "
-                        "such as 2s or 300s, not \"{}\"",
-                        value)));
-      }
-      scenario_.session_timeout = *d;
-      session_timeout_line_ = n;
-      session_timeout_col_ = value_col;
-    } else if (name == "Capabilities") {
-      std::string_view rest = value;
-      while (!rest.empty()) {
-        size_t comma = rest.find(',');
-        std::string_view item = Trim(rest.substr(0, comma));
-        if (item.empty()) {
-          return unexpected(
-              Error(n, value_col, "empty capability in the list"));
-        }
-        scenario_.capabilities.emplace_back(item);
-        rest = comma == std::string_view::npos ? std::string_view()
-                                               : rest.substr(comma + 1);
-      }
+    if (auto error = spec->store(value, &scenario_)) {
+      return unexpected(Error(n, value_col, std::move(*error)));
     }
+    seen_.emplace(spec->name, Position{n, value_col});
     return {};
   }
 
@@ -698,10 +733,12 @@ class Parser {
 
   std::string_view text_;
   Scenario scenario_;
-  std::set<std::string> seen_;
-  int timeout_line_ = 0;  // where Timeout: was, 0 if absent
-  int session_timeout_line_ = 0;
-  int session_timeout_col_ = 0;
+  struct Position {
+    int line;
+    int column;  // of the value
+  };
+  // The header fields given so far, and where their values are.
+  std::map<std::string_view, Position> seen_;
   int tls_line_ = 0;  // of the current connection
 };
 
@@ -817,6 +854,15 @@ std::chrono::milliseconds ScriptedPauses(const Scenario& scenario) {
     queued = 0;
   }
   return total;
+}
+
+bool Stalls(const Scenario& scenario) {
+  return std::any_of(scenario.steps.begin(), scenario.steps.end(),
+                     [](const Step& s) {
+                       return s.kind == Step::Kind::kStall ||
+                              (s.kind == Step::Kind::kTls &&
+                               s.tls.abort == TlsOptions::Abort::kStall);
+                     });
 }
 
 int ConnectionCount(const Scenario& scenario) {

@@ -58,6 +58,11 @@ inline constexpr int kSessionTimeoutFactor = 20;
 [[nodiscard]] std::chrono::milliseconds ScriptedPauses(
     const Scenario& scenario);
 
+// True when the script leaves a client waiting for an answer that never
+// comes (a `stall` step, or a `tls` step with abort=stall): a correct client
+// ends such a connection by its own deadline.
+[[nodiscard]] bool Stalls(const Scenario& scenario);
+
 // How many connections the scenario scripts (1 + its `connection` steps).
 [[nodiscard]] int ConnectionCount(const Scenario& scenario);
 

@@ -235,6 +235,24 @@ TEST(ParseScenario, ACountTooLargeForTheEngineIsRefused) {
               HasSubstr("drip= must be a whole number from 1"));
 }
 
+TEST(Stalls, AStallOrAHandshakeAbortedByStallingHoldsTheClient) {
+  for (const char* step : {"stall\n", "tls abort=stall\n"}) {
+    auto r =
+        ParseScenario(std::string("Summary: x\nS: 220 a\n") + step, "t.smtp");
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_TRUE(Stalls(*r)) << step;
+  }
+}
+
+TEST(Stalls, AScriptThatAlwaysAnswersDoesNotStall) {
+  for (const char* step : {"serve\n", "tls abort=close\n", "close\n"}) {
+    auto r =
+        ParseScenario(std::string("Summary: x\nS: 220 a\n") + step, "t.smtp");
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_FALSE(Stalls(*r)) << step;
+  }
+}
+
 TEST(ParseScenario, ConnectionSeparatesTheScriptsOfSeveralConnections) {
   auto r = ParseScenario(
       "Summary: x\nS: 220 one\ntls abort=close\nconnection\n"
