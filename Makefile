@@ -43,7 +43,7 @@ build: deps $(BUILD_DIR)/build.ninja
 unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
-# pytest runs the binaries of $(BUILD_DIR) (harness.py reads STARTTLS_BUILD_DIR).
+# pytest runs the binaries of $(BUILD_DIR) (starttls_mock/harness.py reads STARTTLS_BUILD_DIR).
 pytest: build
 	STARTTLS_BUILD_DIR=$(BUILD_DIR) $(PYTHON) -m pytest pytest -n $(JOBS) $(PYTEST_ARGS)
 

@@ -1,5 +1,5 @@
-"""Loads the starttls-mock pytest plugin (pytest/starttls_plugin.py) for
+"""Loads the starttls-mock pytest plugin (pytest/starttls_mock/plugin.py) for
 every test under this directory; pytest.ini puts pytest/ on the path. Only
 a conftest.py at the root may name plugins."""
 
-pytest_plugins = ["starttls_plugin"]
+pytest_plugins = ["starttls_mock.plugin"]

@@ -23,8 +23,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import clients
-import harness
+from starttls_mock import adapters, harness, pins, running
+
 
 
 def main() -> int:
@@ -41,38 +41,38 @@ def main() -> int:
                         "instead of replacing them (for outcomes that depend on load)")
     p.add_argument("clients", nargs="*")
     args = p.parse_args()
-    names = args.clients or [n for n in clients.adapter_names() if n != "reference"]
+    names = args.clients or [n for n in adapters.adapter_names() if n != "reference"]
     scenarios = harness.scenario_files()
     unstable = 0
     with tempfile.TemporaryDirectory(prefix="starttls-record.") as tmp:
         for name in names:
-            adapter = clients.load_adapter(name)
+            adapter = adapters.load_adapter(name)
             if adapter.requires and not shutil.which(adapter.requires):
                 print(f"{name}: {adapter.requires} is not installed", file=sys.stderr)
                 return 1
             kept = {}
             todo = scenarios
-            if (args.missing or args.scenario) and clients.expectations_path(name).exists():
-                catalogue = {clients.relative(s) for s in scenarios}
-                wanted = {clients.relative(s) for s in scenarios
-                          if any(fnmatch.fnmatch(clients.relative(s), g)
-                                 or fnmatch.fnmatch(clients.relative(s), g + ".smtp")
+            if (args.missing or args.scenario) and pins.expectations_path(name).exists():
+                catalogue = {harness.relative(s) for s in scenarios}
+                wanted = {harness.relative(s) for s in scenarios
+                          if any(fnmatch.fnmatch(harness.relative(s), g)
+                                 or fnmatch.fnmatch(harness.relative(s), g + ".smtp")
                                  for g in args.scenario)}
                 kept = {k: set(v) for k, v in
-                        clients.load_expectations(name)["scenarios"].items()
+                        pins.load_expectations(name)["scenarios"].items()
                         if k in catalogue and k not in wanted}
-                todo = [s for s in scenarios if clients.relative(s) not in kept]
+                todo = [s for s in scenarios if harness.relative(s) not in kept]
             jobs = [(s, i) for s in todo for i in range(args.runs)]
 
             def one(job):
                 scenario, i = job
-                work = Path(tmp) / name / f"{clients.relative(scenario)}.{i}"
-                return clients.relative(scenario), frozenset(
-                    clients.run(scenario, work, adapter).labels())
+                work = Path(tmp) / name / f"{harness.relative(scenario)}.{i}"
+                return harness.relative(scenario), frozenset(
+                    running.run(scenario, work, adapter).labels())
 
             results: dict[str, set[frozenset]] = dict(kept)
-            if args.merge and clients.expectations_path(name).exists():
-                for scenario, pinned in clients.load_expectations(name)["scenarios"].items():
+            if args.merge and pins.expectations_path(name).exists():
+                for scenario, pinned in pins.load_expectations(name)["scenarios"].items():
                     results.setdefault(scenario, set()).update(pinned)
             with ThreadPoolExecutor(args.jobs) as pool:
                 for scenario, labels in pool.map(one, jobs):
@@ -81,8 +81,8 @@ def main() -> int:
                 if len(seen) > 1 and scenario not in kept:
                     unstable += 1
                     print(f"{name}: {scenario} is not stable: "
-                          f"{clients.show_pin(seen)}", file=sys.stderr)
-            path = clients.write_expectations(
+                          f"{pins.show_pin(seen)}", file=sys.stderr)
+            path = pins.write_expectations(
                 name, adapter.version(), adapter.command,
                 results, header=f"{name}: {adapter.description}")
             failing = sum(any(v) for v in results.values())

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-import harness
+from starttls_mock import harness
+
 
 HERE = Path(__file__).resolve().parent
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import bad_client
-import harness
 from smtp_test_server import (HOST_NAME, WAIT, Aiosmtpd, ScriptedServer, ehlo_reply,
                               greet, make_pki, respond, server_context)
+from starttls_mock import harness
 
 CLIENT = Path(__file__).with_name("bad_client.py")
 

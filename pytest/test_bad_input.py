@@ -11,7 +11,8 @@ import subprocess
 
 import pytest
 
-import harness
+from starttls_mock import harness
+
 
 HOTMAIL = harness.SCENARIOS / "control" / "hotmail-2009.smtp"
 

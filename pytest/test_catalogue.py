@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-import clients
-import harness
+from starttls_mock import harness, running
+
 
 
 def test_scenario(starttls_scenario, starttls_mock, starttls_client, starttls_policy,
                   starttls_timeout, starttls_record, tmp_path):
     starttls_mock.serve(starttls_scenario)
-    result = clients.run(starttls_scenario, tmp_path, starttls_client, starttls_policy,
+    result = running.run(starttls_scenario, tmp_path, starttls_client, starttls_policy,
                          timeout=starttls_timeout, server=starttls_mock.server)
     starttls_record(result)
     if result.verdict == "off-script" and starttls_client.name != "reference":

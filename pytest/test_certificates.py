@@ -4,21 +4,11 @@ delivers, and the server's report records the alert the client sent."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import pytest
 
-import harness
+from starttls_mock import adapters, harness, running
 
-
-def _profiles() -> list[dict]:
-    done = subprocess.run([str(harness.binary("starttls-mock")), "certs", "--list", "--json"],
-                          capture_output=True, check=True, timeout=30)
-    return json.loads(done.stdout)
-
-
-PROFILES = _profiles()
+PROFILES = harness.certificate_profiles()
 
 
 def _scenario(name: str):
@@ -36,10 +26,10 @@ def test_every_profile_has_a_scenario_and_its_twin_is_good():
 @pytest.mark.parametrize("profile", [p for p in PROFILES if p["must_be_refused"]],
                          ids=lambda p: p["name"])
 def test_reference_client_refuses_and_names_the_reason(profile, tmp_path):
-    result = harness.run_scenario(_scenario(profile["name"]), tmp_path,
-                                  harness.reference_argv)
-    assert result.verdict.passed, result.explain()
-    assert result.verdict.observed == "refused"
+    result = running.run(_scenario(profile["name"]), tmp_path,
+                         adapters.load_adapter("reference"))
+    assert result.passed, result.explain()
+    assert result.observed == "refused"
     assert result.client.returncode == 7, result.explain()  # certificate-rejected
     assert profile["verify_reason"] in result.client.stderr, result.client.stderr
     # What the client told the server, as the server saw it.
@@ -49,7 +39,7 @@ def test_reference_client_refuses_and_names_the_reason(profile, tmp_path):
 @pytest.mark.parametrize("profile", [p for p in PROFILES if p["good"]],
                          ids=lambda p: p["name"])
 def test_good_twins_deliver(profile, tmp_path):
-    result = harness.run_scenario(_scenario(profile["name"]), tmp_path,
-                                  harness.reference_argv)
-    assert result.verdict.passed, result.explain()
-    assert result.verdict.observed == "delivered"
+    result = running.run(_scenario(profile["name"]), tmp_path,
+                         adapters.load_adapter("reference"))
+    assert result.passed, result.explain()
+    assert result.observed == "delivered"

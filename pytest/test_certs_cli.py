@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import harness
+from starttls_mock import harness
+
 
 HOST = "mail.example.test"
 LOOPBACK = "127.0.0.1"

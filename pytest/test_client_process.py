@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import harness
+from starttls_mock import harness
+
 
 
 def exited_within(pid: int, seconds: float) -> bool:
@@ -92,7 +93,7 @@ def test_the_postfix_adapter_leaves_nothing_running(tmp_path, budget, killed):
                                 tmp_path / "server")
     server.start()
     try:
-        argv = ["/usr/bin/python3", str(Path(harness.__file__).with_name("postfix_client.py")),
+        argv = ["/usr/bin/python3", str(Path(__file__).with_name("postfix_client.py")),
                 "--host", "127.0.0.1", "--port", str(server.port), "--cafile",
                 str(server.cafile), "--timeout", "3", "--parent", str(parent)]
         result = harness.run_process(argv, b"Subject: x\r\n\r\nhello\r\n", budget)

@@ -1,7 +1,7 @@
 """Third-party clients, pinned: each built-in adapter runs over every
 scenario of the catalogue and must do exactly what its expectations file
 (pytest/expected/<client>.toml) records: pass, or fail with the recorded
-labels (oracle ids and the verdict's own reasons, see clients.label). A
+labels (oracle ids and the verdict's own reasons, see pins.label). A
 change in a client's behaviour, or in the harness's judgement, fails here
 with the difference. After a deliberate change, rerun
 pytest/record_expectations.py CLIENT and review the diff.
@@ -16,30 +16,30 @@ import shutil
 
 import pytest
 
-import clients
-import harness
+from starttls_mock import adapters, harness, pins, running
 
-PINNED = [name for name in clients.adapter_names() if name != "reference"]
+
+PINNED = [name for name in adapters.adapter_names() if name != "reference"]
 
 
 def cases():
     for name in PINNED:
-        pins = clients.load_expectations(name)["scenarios"]
-        for scenario in sorted(pins):
-            yield pytest.param(name, scenario, pins[scenario], id=f"{name}:{scenario}")
+        pinned = pins.load_expectations(name)["scenarios"]
+        for scenario in sorted(pinned):
+            yield pytest.param(name, scenario, pinned[scenario], id=f"{name}:{scenario}")
 
 
 def test_every_adapter_has_expectations():
     assert len(PINNED) >= 6, PINNED
     for name in PINNED:
-        assert clients.expectations_path(name).exists(), name
+        assert pins.expectations_path(name).exists(), name
 
 
 @pytest.mark.parametrize("name", PINNED)
 def test_every_scenario_is_pinned(name):
-    pins = clients.load_expectations(name)["scenarios"]
-    catalogue = {clients.relative(p) for p in harness.scenario_files()}
-    missing, stale = sorted(catalogue - set(pins)), sorted(set(pins) - catalogue)
+    pinned = pins.load_expectations(name)["scenarios"]
+    catalogue = {harness.relative(p) for p in harness.scenario_files()}
+    missing, stale = sorted(catalogue - set(pinned)), sorted(set(pinned) - catalogue)
     assert not missing and not stale, (
         f"{name}: not pinned {missing}, pinned but gone {stale}; run "
         f"pytest/record_expectations.py {name} and review the diff")
@@ -47,21 +47,21 @@ def test_every_scenario_is_pinned(name):
 
 @pytest.mark.parametrize("name, scenario, pinned", list(cases()))
 def test_client_matches_its_pins(name, scenario, pinned, tmp_path, starttls_record):
-    adapter = clients.load_adapter(name)
+    adapter = adapters.load_adapter(name)
     if adapter.requires and not shutil.which(adapter.requires):
         pytest.skip(f"{adapter.requires} is not installed (tools/install-deps.sh)")
-    result = clients.run(harness.SCENARIOS / scenario, tmp_path, adapter)
+    result = running.run(harness.SCENARIOS / scenario, tmp_path, adapter)
     starttls_record(result)
     got = frozenset(result.labels())
     if got not in pinned:
-        expected = clients.load_expectations(name)
+        expected = pins.load_expectations(name)
         version = adapter.version()
         note = "" if version == expected["version"] else (
             f"\n  the client changed: pinned with {expected['version']!r}, now {version!r}")
-        pytest.fail(f"{name} on {scenario}: pinned {clients.show_pin(pinned)}, got "
+        pytest.fail(f"{name} on {scenario}: pinned {pins.show_pin(pinned)}, got "
                     f"{sorted(got) or 'pass'}{note}\n{result.explain()}", pytrace=False)
     assert (result.verdict == "pass") == (not got)
-    assert (result.verdict == "off-script") == (clients.OFF_SCRIPT in got)
+    assert (result.verdict == "off-script") == (pins.OFF_SCRIPT in got)
     # Every oracle that fired is a label, and the reverse.
     assert set(result.oracles()) == got & harness.oracle_ids(), result.explain()
 
@@ -69,5 +69,5 @@ def test_client_matches_its_pins(name, scenario, pinned, tmp_path, starttls_reco
 @pytest.mark.parametrize("name", PINNED)
 def test_each_pinned_client_delivers_the_article_session(name):
     """A sanity floor: every client delivers the hotmail session."""
-    assert clients.load_expectations(name)["scenarios"]["control/hotmail-2009.smtp"] \
+    assert pins.load_expectations(name)["scenarios"]["control/hotmail-2009.smtp"] \
         == {frozenset()}

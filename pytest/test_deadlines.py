@@ -9,7 +9,8 @@ import socket
 import time
 from pathlib import Path
 
-import harness
+from starttls_mock import harness
+
 
 
 def scenario(tmp_path: Path, headers: str, timeout: str = "1s") -> Path:
@@ -42,8 +43,8 @@ def keep_talking(port: int, budget: float) -> tuple[int, float]:
     return replies, time.monotonic() - started
 
 
-def test_session_timeout_ends_a_client_that_talks_forever(mock_server, tmp_path):
-    server = mock_server(scenario(tmp_path, "Session-Timeout: 2s\n"), sessions=1)
+def test_session_timeout_ends_a_client_that_talks_forever(starttls_server, tmp_path):
+    server = starttls_server(scenario(tmp_path, "Session-Timeout: 2s\n"), sessions=1)
     replies, took = keep_talking(server.port, budget=20)
     assert server.wait(timeout=15) == 0
     assert replies > 10, "the client was answered until the deadline"
@@ -68,9 +69,9 @@ def test_serve_session_timeout_caps_every_scenario(tmp_path):
     assert "the session deadline passed (1500ms in all)" in report["ended"]
 
 
-def test_a_session_within_its_deadline_is_not_cut(mock_server, scenario_path, tmp_path):
-    server = mock_server(scenario(tmp_path, "Session-Timeout: 30s\n"), sessions=1)
-    done = harness.run_client(harness.reference_argv(server, "mail.example.test"))
+def test_a_session_within_its_deadline_is_not_cut(starttls_server, tmp_path):
+    server = starttls_server(scenario(tmp_path, "Session-Timeout: 30s\n"), sessions=1)
+    done = harness.run_client(harness.reference_client(server, "mail.example.test"))
     assert done.returncode == 0, done.stderr
     assert server.wait() == 0
     [report] = server.sessions_reports()
@@ -106,7 +107,7 @@ def test_run_timeout_does_not_touch_a_run_that_ends_in_time(tmp_path):
     server = harness.MockServer([scenario(tmp_path, "")], tmp_path / "run",
                                 sessions=1, extra_args=["--run-timeout", "60s"]).start()
     try:
-        done = harness.run_client(harness.reference_argv(server, "mail.example.test"))
+        done = harness.run_client(harness.reference_client(server, "mail.example.test"))
         code = server.wait(timeout=15)
     finally:
         server.kill()

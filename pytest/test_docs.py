@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import harness
+from starttls_mock import harness
+
 
 ROW = re.compile(r"^\| `([^`]+)` \|(.*)$")
 README = harness.ROOT / "scenarios" / "README.md"

@@ -4,7 +4,7 @@ million tiny segments and a client that says nothing. For each the server
 keeps serving, writes a complete report for every session, holds no
 descriptor after a session ends, and exits cleanly (under the sanitizer
 build, LeakSanitizer runs at that exit: a leak prints to stderr, and the
-mock_server fixture fails a test whose server printed anything).
+starttls_server fixture fails a test whose server printed anything).
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import resource
 import socket
 import ssl
 import subprocess
+import shlex
 import time
 from pathlib import Path
 
 import pytest
 
-import harness
+from starttls_mock import adapters, harness, running
+
 
 # The fields every session report has (docs/reports.md).
 REPORT_FIELDS = {
@@ -190,9 +192,8 @@ def deliver(sock: socket.socket, cafile) -> bytes:
 
 @pytest.mark.parametrize("how", ["fin", "rst"])
 @pytest.mark.parametrize("step", STEPS, ids=[s.__name__ for s in STEPS])
-def test_client_ending_abruptly_leaves_the_server_whole(mock_server, scenario_path,
-                                                        step, how):
-    server = mock_server(scenario_path("hotmail-2009"), sessions=4)
+def test_client_ending_abruptly_leaves_the_server_whole(starttls_server, step, how):
+    server = starttls_server(harness.scenario_file("hotmail-2009"), sessions=4)
     cafile = server.cafile
     # A session in progress while others break.
     witness = socket.create_connection(("127.0.0.1", server.port), timeout=10)
@@ -391,8 +392,8 @@ def write_scenario(tmp_path: Path, base: str, extra_headers: str) -> Path:
     return path
 
 
-def test_a_ten_megabyte_line_ends_only_that_session(mock_server, scenario_path):
-    server = mock_server(scenario_path("responder-only"), sessions=2)
+def test_a_ten_megabyte_line_ends_only_that_session(starttls_server):
+    server = starttls_server(harness.scenario_file("responder-only"), sessions=2)
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
         f = s.makefile("rb")
@@ -438,11 +439,11 @@ def send_one_byte_at_a_time(sock, reader, body: bytes) -> bytes:
 
 
 @pytest.mark.timeout(600)
-def test_a_million_one_byte_segments_are_all_read(mock_server, tmp_path):
+def test_a_million_one_byte_segments_are_all_read(starttls_server, tmp_path):
     scenario = tmp_path / "plain.smtp"
     scenario.write_text("Summary: plain-text delivery\nCapabilities: PIPELINING\n"
                         "Expect: refuse\nTimeout: 60s\nS: 220 plain\nserve\n")
-    server = mock_server(scenario, sessions=1)
+    server = starttls_server(scenario, sessions=1)
     line = b"y" * 98 + b"\r\n"
     body = line * (PLAIN_SEGMENTS // len(line))
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as s:
@@ -464,8 +465,8 @@ def test_a_million_one_byte_segments_are_all_read(mock_server, tmp_path):
 
 
 @pytest.mark.timeout(300)
-def test_many_one_byte_tls_records_are_all_read(mock_server, scenario_path):
-    server = mock_server(scenario_path("responder-only"), sessions=1)
+def test_many_one_byte_tls_records_are_all_read(starttls_server):
+    server = starttls_server(harness.scenario_file("responder-only"), sessions=1)
     line = b"y" * 98 + b"\r\n"
     body = line * (TLS_SEGMENTS // len(line))
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as s:
@@ -490,9 +491,9 @@ def test_many_one_byte_tls_records_are_all_read(mock_server, scenario_path):
     assert message["over_tls"]
 
 
-def test_a_silent_client_fails_with_hang_in_bounded_time(mock_server, tmp_path):
+def test_a_silent_client_fails_with_hang_in_bounded_time(starttls_server, tmp_path):
     scenario = write_scenario(tmp_path, "hotmail-2009", "Timeout: 1s\n")
-    server = mock_server(scenario, sessions=1)
+    server = starttls_server(scenario, sessions=1)
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         assert server.wait(timeout=15) == 0, "the server ended the session itself"
@@ -514,11 +515,10 @@ def test_a_client_that_stops_answering_fails_the_run_with_hang(tmp_path):
               "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
               "s.recv(100)\n"
               "time.sleep(3)\n")
+    client = adapters.command_adapter(f"{{python}} -c {shlex.quote(silent)} {{port}}",
+                                      "require-tls", name="silent")
     started = time.monotonic()
-    result = harness.run_scenario(
-        scenario, tmp_path / "work",
-        lambda server, host: ["/usr/bin/python3", "-c", silent, str(server.port)],
-        client_budget=20)
+    result = running.run(scenario, tmp_path / "work", client, budget=20)
     assert time.monotonic() - started < 20
-    assert not result.verdict.passed
+    assert result.verdict == "fail", result.explain()
     assert "hang" in result.oracles()

@@ -9,7 +9,8 @@ import ssl
 
 import pytest
 
-import harness
+from starttls_mock import harness
+
 
 GREETING_220 = "220 2.0.0 SMTP server ready\r\n"
 
@@ -49,8 +50,8 @@ def check_deferred_handshake(session):
     assert all(m["over_tls"] for m in session["messages"])
 
 
-def test_reference_client_delivers_over_a_deferred_handshake(mock_server, scenario_path):
-    server = mock_server(scenario_path("hotmail-2009"), sessions=1)
+def test_reference_client_delivers_over_a_deferred_handshake(starttls_server):
+    server = starttls_server(harness.scenario_file("hotmail-2009"), sessions=1)
     result = harness.run_client(harness.reference_client(server))
     assert result.returncode == 0, result.stderr
     assert server.wait() == 0
@@ -59,8 +60,8 @@ def test_reference_client_delivers_over_a_deferred_handshake(mock_server, scenar
     assert "Subject:" in session["messages"][0]["data"]
 
 
-def test_python_smtplib_delivers_trusting_the_run_ca(mock_server, scenario_path):
-    server = mock_server(scenario_path("hotmail-2009"), sessions=1)
+def test_python_smtplib_delivers_trusting_the_run_ca(starttls_server):
+    server = starttls_server(harness.scenario_file("hotmail-2009"), sessions=1)
     context = ssl.create_default_context(cafile=str(server.cafile))
     with smtplib.SMTP("127.0.0.1", server.port, local_hostname="client.example.test",
                       timeout=10) as smtp:
@@ -76,13 +77,13 @@ def test_python_smtplib_delivers_trusting_the_run_ca(mock_server, scenario_path)
     assert session["messages"][0]["data"] == "Subject: smtplib\r\n\r\nhello\r\n"
 
 
-def test_curl_delivers_with_ssl_required(mock_server, scenario_path, tmp_path):
+def test_curl_delivers_with_ssl_required(starttls_server, tmp_path):
     curl = shutil.which("curl")
     if curl is None:
         pytest.skip("curl is not installed")
     message = tmp_path / "message.txt"
     message.write_text("Subject: curl\r\n\r\nhello\r\n")
-    server = mock_server(scenario_path("hotmail-2009"), sessions=1)
+    server = starttls_server(harness.scenario_file("hotmail-2009"), sessions=1)
     result = harness.run_client([
         curl, "--silent", "--show-error", "--ssl-reqd", "--max-time", "20",
         "--cacert", str(server.cafile),
@@ -95,11 +96,11 @@ def test_curl_delivers_with_ssl_required(mock_server, scenario_path, tmp_path):
     check_deferred_handshake(session)
 
 
-def test_swaks_delivers_with_verification(mock_server, scenario_path):
+def test_swaks_delivers_with_verification(starttls_server):
     swaks = shutil.which("swaks")
     if swaks is None:
         pytest.skip("swaks is not installed")
-    server = mock_server(scenario_path("hotmail-2009"), sessions=1)
+    server = starttls_server(harness.scenario_file("hotmail-2009"), sessions=1)
     result = harness.run_client([
         swaks, "--server", "127.0.0.1", "--port", str(server.port),
         "--ehlo", "client.example.test", "--from", "a@example.test",
@@ -112,9 +113,9 @@ def test_swaks_delivers_with_verification(mock_server, scenario_path):
     check_deferred_handshake(session)
 
 
-def test_client_trusting_another_ca_delivers_nothing(mock_server, scenario_path):
-    other = mock_server(scenario_path("hotmail-2009"), sessions=1)
-    server = mock_server(scenario_path("hotmail-2009"), sessions=1)
+def test_client_trusting_another_ca_delivers_nothing(starttls_server):
+    other = starttls_server(harness.scenario_file("hotmail-2009"), sessions=1)
+    server = starttls_server(harness.scenario_file("hotmail-2009"), sessions=1)
     context = ssl.create_default_context(cafile=str(other.cafile))
     with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as smtp:
         smtp._host = "mail.example.test"
@@ -135,8 +136,8 @@ def test_client_trusting_another_ca_delivers_nothing(mock_server, scenario_path)
      "unable to get local issuer certificate"),
 ])
 def test_reference_client_refuses_a_certificate_it_cannot_verify(
-        mock_server, scenario_path, servername, extra, error):
-    server = mock_server(scenario_path("hotmail-2009"), sessions=1)
+        starttls_server, servername, extra, error):
+    server = starttls_server(harness.scenario_file("hotmail-2009"), sessions=1)
     argv = harness.reference_client(server, servername=servername)
     if extra:  # replace the run's CA with one that did not sign the server
         argv[argv.index("--cafile") + 1] = extra[1]

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pytest
 
-import harness
 import postfix_private
 from smtp_test_server import (HOST_NAME, WAIT, Aiosmtpd, ScriptedServer, greet,
                               make_pki, respond, server_context)
+from starttls_mock import harness
 
 EXIT = {"delivered": 0, "usage-error": 2, "protocol-error": 4, "tls-unavailable": 5,
         "certificate-rejected": 7, "handshake-failed": 8, "timeout": 9,

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import clients
-import harness
-from starttls_plugin import MockFactory
+from starttls_mock import adapters, deadlines, harness, pins, plugin, policy, running
 
 PYTHON = "/usr/bin/python3"
 HERE = Path(__file__).resolve().parent
@@ -145,7 +143,7 @@ def test_scenario_globs_select_and_ids_are_paths(tmp_path):
                    "tls/tls12-only.smtp"]
 
 
-# --- the fixtures, used by a test file of another project (-p starttls_plugin)
+# --- the fixtures, used by a test file of another project (-p starttls_mock.plugin)
 
 INNER_TESTS = '''
 import subprocess, pytest
@@ -172,7 +170,7 @@ def test_server_error_fails_the_test(starttls_mock):
     starttls_mock.server.proc.kill()
 
 def test_readiness_has_a_deadline(starttls_mock_factory):
-    import harness
+    from starttls_mock import harness
     with pytest.raises(harness.ServerError, match="no READY line within"):
         starttls_mock_factory.start("control/hotmail-2009", ready_timeout=0.000001)
 '''
@@ -183,7 +181,7 @@ def test_the_fixtures_from_another_project(tmp_path):
     project.mkdir()
     (project / "test_inner.py").write_text(
         f"BIN = {str(harness.build_dir() / 'bin')!r}\n" + INNER_TESTS)
-    env_args = ["-p", "starttls_plugin", "-c", "/dev/null", "--rootdir", str(project),
+    env_args = ["-p", "starttls_mock.plugin", "-c", "/dev/null", "--rootdir", str(project),
                 "-p", "no:xdist", "-v", str(project / "test_inner.py")]
     argv = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider",
             "--basetemp", str(tmp_path / "inner"), *env_args]
@@ -204,22 +202,48 @@ def test_the_fixtures_from_another_project(tmp_path):
 
 
 def test_a_template_splits_like_a_shell_and_never_runs_one():
-    argv = clients.expand("client --to {to} --msg '{message}' 'a b' $HOME;true",
+    argv = adapters.expand("client --to {to} --msg '{message}' 'a b' $HOME;true",
                           {"to": "x y@example.test", "message": "/tmp/m e"})
     assert argv == ["client", "--to", "x y@example.test", "--msg", "/tmp/m e", "a b",
                     "$HOME;true"]
 
 
 def test_client_timeouts_come_from_the_scenario():
-    t = clients.client_timeout
+    t = deadlines.client_timeout
     assert t(harness.SCENARIOS / "timing/stall-after-ehlo.smtp") == 1
     assert t(harness.SCENARIOS / "timing/greeting-delayed.smtp") == 3   # delay=1s
     assert t(harness.SCENARIOS / "timing/slow-ehlo-reply-after-tls.smtp") == 2
-    assert clients.scripted_pauses(harness.SCENARIOS / "ordering/starttls-reply-held.smtp") \
+    assert deadlines.scripted_pauses(harness.SCENARIOS / "ordering/starttls-reply-held.smtp") \
         == pytest.approx(0.25)
     # The server's Timeout stays far above every client deadline.
     for path in harness.scenario_files():
-        assert clients.client_budget(t(path)) < clients.scenario_timeout(path) * 2, path
+        assert deadlines.client_budget(t(path)) < deadlines.scenario_timeout(path) * 2, path
+
+
+def test_what_the_binary_says_of_a_scenario_drives_the_schedule():
+    facts = harness.scenario_facts
+    assert facts(harness.SCENARIOS / "timing/stall-after-ehlo.smtp")["stalls"] is True
+    assert facts(harness.SCENARIOS / "control/hotmail-2009.smtp")["stalls"] is False
+    # A scenario that holds a client until its deadline is scheduled first.
+    assert plugin.expected_cost(harness.SCENARIOS / "timing/stall-after-ehlo.smtp") > \
+        plugin.expected_cost(harness.SCENARIOS / "control/hotmail-2009.smtp")
+
+
+def test_a_scenario_is_found_by_path_by_catalogue_name_or_by_unique_file_name(tmp_path):
+    hotmail = harness.SCENARIOS / "control" / "hotmail-2009.smtp"
+    assert harness.scenario_file("control/hotmail-2009") == hotmail
+    assert harness.scenario_file("control/hotmail-2009.smtp") == hotmail
+    assert harness.scenario_file("hotmail-2009") == hotmail
+    assert harness.scenario_file(hotmail) == hotmail
+    with pytest.raises(FileNotFoundError, match="no scenario nowhere/gone"):
+        harness.scenario_file("nowhere/gone")
+
+
+def test_the_servers_of_one_test_each_get_a_port_and_a_run_directory(starttls_server):
+    one = starttls_server("control/hotmail-2009", sessions=1)
+    two = starttls_server("hotmail-2009", listen="[::1]:0")
+    assert one.port > 0 and two.port > 0 and one.run_dir != two.run_dir
+    assert two.listen == "[::1]:0"
 
 
 def outcome(expected, observed):
@@ -232,7 +256,7 @@ def oracle(o):
 
 
 def session(expected="refuse", observed="delivered", oracles=("plaintext-after-refusal",)):
-    reasons = [outcome(expected, observed)] if observed not in clients.ALLOWED[expected] else []
+    reasons = [outcome(expected, observed)] if observed not in policy.ALLOWED[expected] else []
     reasons += [oracle(o) for o in oracles]
     return {"expected": expected, "observed": observed, "delivered": observed == "delivered",
             "reasons": reasons, "script_connection": 1, "connection": 1,
@@ -241,30 +265,30 @@ def session(expected="refuse", observed="delivered", oracles=("plaintext-after-r
 
 def test_opportunistic_policy_rejudges_stripping():
     name = "stripping/starttls-not-advertised.smtp"
-    expected, [s], ignored = clients.rejudge([session()], name, "opportunistic")
+    expected, [s], ignored = policy.rejudge([session()], name, "opportunistic")
     assert (expected, s["reasons"], ignored) == ("deliver", [], ["plaintext-after-refusal"])
     # Giving up is wrong for a client that promised plain text.
-    expected, [s], _ = clients.rejudge([session(observed="refused", oracles=())], name,
+    expected, [s], _ = policy.rejudge([session(observed="refused", oracles=())], name,
                                        "opportunistic")
     assert s["reasons"] == [outcome("deliver", "refused")]
     # Other oracles still count.
-    _, [s], _ = clients.rejudge([session(oracles=("plaintext-after-refusal",
+    _, [s], _ = policy.rejudge([session(oracles=("plaintext-after-refusal",
                                                   "credentials-in-plaintext"))],
                                 name, "opportunistic")
     assert s["reasons"] == [oracle("credentials-in-plaintext")]
     # Under require-tls nothing changes.
-    _, [s], ignored = clients.rejudge([session()], name, "require-tls")
+    _, [s], ignored = policy.rejudge([session()], name, "require-tls")
     assert len(s["reasons"]) == 2 and ignored == []
     # Nor for a scenario the policy does not concern.
-    _, [s], _ = clients.rejudge([session(oracles=("plaintext-after-refusal",))],
+    _, [s], _ = policy.rejudge([session(oracles=("plaintext-after-refusal",))],
                                 "ordering/starttls-reply-held.smtp", "opportunistic")
     assert len(s["reasons"]) == 2
 
 
 def test_every_opportunistic_entry_names_a_scenario():
-    catalogue = {clients.relative(p) for p in harness.scenario_files()}
-    assert set(clients.OPPORTUNISTIC) <= catalogue
-    assert {n for n in catalogue if n.startswith("stripping/")} <= set(clients.OPPORTUNISTIC)
+    catalogue = {harness.relative(p) for p in harness.scenario_files()}
+    assert set(policy.OPPORTUNISTIC) <= catalogue
+    assert {n for n in catalogue if n.startswith("stripping/")} <= set(policy.OPPORTUNISTIC)
 
 
 @pytest.mark.parametrize("reason, label", [
@@ -279,7 +303,7 @@ def test_every_opportunistic_entry_names_a_scenario():
     (harness.reason("no-connection", "words"), "no connection"),
 ])
 def test_reasons_become_labels_from_their_fields_not_their_text(reason, label):
-    assert clients.label(reason) == label
+    assert pins.label(reason) == label
 
 
 @pytest.mark.parametrize("reason", [
@@ -289,13 +313,13 @@ def test_reasons_become_labels_from_their_fields_not_their_text(reason, label):
 ])
 def test_an_unknown_oracle_or_kind_is_an_error_not_silently_labelled(reason):
     with pytest.raises(ValueError):
-        clients.label(reason)
+        pins.label(reason)
 
 
 def test_the_servers_reasons_carry_kind_oracle_and_outcome(tmp_path):
     # A client that connects and closes at once: refused where delivery is
     # expected, and the hotmail scenario needs nothing more to fail it.
-    factory = MockFactory(tmp_path)
+    factory = plugin.MockFactory(tmp_path)
     try:
         server = factory.start("control/hotmail-2009", sessions=1)
         socket.create_connection(("127.0.0.1", server.port), timeout=10).close()
@@ -304,11 +328,11 @@ def test_the_servers_reasons_carry_kind_oracle_and_outcome(tmp_path):
     finally:
         factory.stop_all()
     assert session["reasons"][0] == outcome("deliver", "refused")
-    assert [clients.label(r) for r in session["reasons"]] == ["expected deliver, observed refused"]
+    assert [pins.label(r) for r in session["reasons"]] == ["expected deliver, observed refused"]
 
 
 def test_factory_servers_get_their_own_ports(tmp_path):
-    factory = MockFactory(tmp_path)
+    factory = plugin.MockFactory(tmp_path)
     try:
         a = factory.start("control/hotmail-2009")
         b = factory.start("control/hotmail-2009")
@@ -334,11 +358,11 @@ PROBE = ("import socket, sys, json; "
          "sys.exit(3)")
 
 
-def probe(tmp_path: Path, **options) -> tuple[dict, clients.Result]:
+def probe(tmp_path: Path, **options) -> tuple[dict, running.Result]:
     out = tmp_path / "probe.json"
     template = shlex.join([PYTHON, "-c", PROBE, str(out), "{host}", "{message_lf}"])
-    adapter = clients.command_adapter(template, "require-tls", **options)
-    result = clients.run(harness.SCENARIOS / "control" / "hotmail-2009.smtp",
+    adapter = adapters.command_adapter(template, "require-tls", **options)
+    result = running.run(harness.SCENARIOS / "control" / "hotmail-2009.smtp",
                          tmp_path / "work", adapter)
     return json.loads(out.read_text()), result
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-import harness
 from smtp_test_server import HOST_NAME
 # The real servers and their certificates, as the interop tests start them.
 from test_interop import aiosmtpd_server, pki, postfix  # noqa: F401  (fixtures)
+
+from starttls_mock import harness
 
 WAIT = 20.0
 

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-import clients
-import harness
-import report_html
+from starttls_mock import adapters, harness, report_html, running
+
 
 CHROMIUM = shutil.which("chromium")
 BROWSER_BUDGET = 90  # seconds for one headless chromium run
@@ -30,8 +29,8 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None,
                                     reason="chromium is not installed (tools/install-deps.sh)")
 
 
-def doc_for(adapter: clients.Adapter, scenarios: list[str], work: Path) -> dict:
-    results = [clients.run(harness.SCENARIOS / s, work / adapter.name / s, adapter).record()
+def doc_for(adapter: adapters.Adapter, scenarios: list[str], work: Path) -> dict:
+    results = [running.run(harness.SCENARIOS / s, work / adapter.name / s, adapter).record()
                for s in scenarios]
     return {"client": adapter.name, "policy": adapter.policy, "command": adapter.command,
             "version": "", "started_at": "", "wall_time_s": 1.0, "workers": "1",
@@ -48,18 +47,18 @@ def report(tmp_path_factory) -> Path:
     """Two clients merged: the reference client, which passes, and
     bad_client with no-hostname-check, which proceeds on wrong-host."""
     work = tmp_path_factory.mktemp("report")
-    buggy = clients.command_adapter(
-        f"{clients.PYTHON} {clients.HERE}/bad_client.py --host {{host}} --port {{port}} "
+    buggy = adapters.command_adapter(
+        f"{adapters.PYTHON} {adapters.HERE}/bad_client.py --host {{host}} --port {{port}} "
         "--cafile {cafile} --servername {servername} --timeout {timeout} "
         "--bug no-hostname-check", "require-tls")
-    docs = [doc_for(clients.load_adapter("reference"), SCENARIOS, work),
+    docs = [doc_for(adapters.load_adapter("reference"), SCENARIOS, work),
             doc_for(buggy, SCENARIOS, work)]
     assert [d["failed"] for d in docs] == [0, 1]
     (work / "a.json").write_text(json.dumps(docs[0]))
     (work / "b.json").write_text(json.dumps(docs[1]))
     out = work / "report.html"
     # The command line, as a user would merge two runs.
-    subprocess.run([clients.PYTHON, str(clients.HERE / "report_html.py"),
+    subprocess.run([adapters.PYTHON, str(adapters.HERE / "starttls_mock" / "report_html.py"),
                     str(work / "a.json"), str(work / "b.json"), "-o", str(out)],
                    check=True, timeout=30)
     return out

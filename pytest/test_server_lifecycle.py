@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-import harness
+from starttls_mock import harness
+
 
 
 def serve_argv(*args):
@@ -54,16 +55,16 @@ def test_bad_usage_exits_2_with_one_line(tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_unusable_listen_address_is_an_error(tmp_path, scenario_path):
-    done = subprocess.run(serve_argv(scenario_path("hotmail-2009"), "--listen", "127.0.0.1:x",
+def test_unusable_listen_address_is_an_error(tmp_path):
+    done = subprocess.run(serve_argv(harness.scenario_file("hotmail-2009"), "--listen", "127.0.0.1:x",
                                      "--run-dir", tmp_path / "run"),
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "bad port" in done.stderr
 
 
-def test_listens_on_ipv6_loopback(mock_server, scenario_path):
-    server = mock_server(scenario_path("hotmail-2009"), sessions=1, listen="[::1]:0")
+def test_listens_on_ipv6_loopback(starttls_server):
+    server = starttls_server(harness.scenario_file("hotmail-2009"), sessions=1, listen="[::1]:0")
     with socket.create_connection(("::1", server.port), timeout=10) as s:
         assert s.recv(3) == b"220"
     assert server.wait() == 0
@@ -130,9 +131,8 @@ def vanish_after_handshake(sock, f, cafile):
     vanish_before_greeting, vanish_mid_line, vanish_after_ehlo, vanish_after_starttls,
     vanish_mid_handshake, vanish_after_handshake])
 @pytest.mark.parametrize("how", ["close", "reset"])
-def test_client_vanishing_mid_step_leaves_server_serving(mock_server, scenario_path,
-                                                         vanish, how):
-    server = mock_server(scenario_path("hotmail-2009"), sessions=2)
+def test_client_vanishing_mid_step_leaves_server_serving(starttls_server, vanish, how):
+    server = starttls_server(harness.scenario_file("hotmail-2009"), sessions=2)
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     f = sock.makefile("rb")
     used = vanish(sock, f, str(server.cafile)) or sock
@@ -151,8 +151,8 @@ def test_client_vanishing_mid_step_leaves_server_serving(mock_server, scenario_p
     assert second["delivered"] and second["verdict"] == "pass"
 
 
-def test_sigterm_stops_the_server_and_writes_reports(mock_server, scenario_path):
-    server = mock_server(scenario_path("hotmail-2009"))
+def test_sigterm_stops_the_server_and_writes_reports(starttls_server):
+    server = starttls_server(harness.scenario_file("hotmail-2009"))
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         assert s.recv(3) == b"220"
         # Ask for the stop while the session waits for this client's EHLO.
@@ -163,11 +163,11 @@ def test_sigterm_stops_the_server_and_writes_reports(mock_server, scenario_path)
     assert (server.run_dir / "sessions" / "0001-hotmail-2009.json").exists()
 
 
-def test_no_thread_takes_a_stop_signal_by_handler(scenario_path, tmp_path):
+def test_no_thread_takes_a_stop_signal_by_handler(tmp_path):
     # SIGINT and SIGTERM are blocked in every thread and read from a
     # signalfd: no handler runs, so no runtime (ThreadSanitizer's defers
     # handlers) can hold a stop signal back.
-    server = harness.MockServer([scenario_path("hotmail-2009")], tmp_path / "run",
+    server = harness.MockServer([harness.scenario_file("hotmail-2009")], tmp_path / "run",
                                 extra_args=["--threads", "3"]).start()
     try:
         stop_bits = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
@@ -183,10 +183,9 @@ def test_no_thread_takes_a_stop_signal_by_handler(scenario_path, tmp_path):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
-def test_a_stop_signal_right_after_ready_always_stops_the_server(sig, scenario_path,
-                                                                  tmp_path):
+def test_a_stop_signal_right_after_ready_always_stops_the_server(sig, tmp_path):
     for i in range(10):
-        server = harness.MockServer([scenario_path("hotmail-2009")],
+        server = harness.MockServer([harness.scenario_file("hotmail-2009")],
                                     tmp_path / f"run{i}").start()
         try:
             server.proc.send_signal(sig)
@@ -196,7 +195,7 @@ def test_a_stop_signal_right_after_ready_always_stops_the_server(sig, scenario_p
         assert server.report()["sessions"] == []
 
 
-def test_sigterm_with_no_session_writes_an_empty_report(mock_server, scenario_path):
-    server = mock_server(scenario_path("hotmail-2009"))
+def test_sigterm_with_no_session_writes_an_empty_report(starttls_server):
+    server = starttls_server(harness.scenario_file("hotmail-2009"))
     assert server.stop() == 0
     assert server.report()["sessions"] == []

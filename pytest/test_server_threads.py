@@ -9,7 +9,8 @@ import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 
-import harness
+from starttls_mock import harness
+
 
 SESSIONS = 6
 
@@ -18,8 +19,8 @@ def threads_of(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def start(tmp_path, scenario_path, *extra, sessions=None):
-    server = harness.MockServer([scenario_path("responder-only")], tmp_path / "run",
+def start(tmp_path, *extra, sessions=None):
+    server = harness.MockServer([harness.scenario_file("responder-only")], tmp_path / "run",
                                 sessions=sessions, extra_args=list(extra))
     return server.start()
 
@@ -38,8 +39,8 @@ def deliver(server, sock: socket.socket, n: int) -> None:
     smtp.quit()
 
 
-def test_sessions_on_two_threads_all_get_reports(tmp_path, scenario_path):
-    server = start(tmp_path, scenario_path, "--threads", "2", sessions=SESSIONS)
+def test_sessions_on_two_threads_all_get_reports(tmp_path):
+    server = start(tmp_path, "--threads", "2", sessions=SESSIONS)
     try:
         # All connections are open at once, so consecutive ones (handed out
         # round-robin) are served side by side on both threads.
@@ -60,8 +61,8 @@ def test_sessions_on_two_threads_all_get_reports(tmp_path, scenario_path):
     assert files == [f"{n:04}-responder-only.json" for n in range(1, SESSIONS + 1)]
 
 
-def test_stop_interrupts_sessions_on_every_thread(tmp_path, scenario_path):
-    server = start(tmp_path, scenario_path, "--threads", "2")
+def test_stop_interrupts_sessions_on_every_thread(tmp_path):
+    server = start(tmp_path, "--threads", "2")
     socks = [socket.create_connection(("127.0.0.1", server.port), timeout=10)
              for _ in range(4)]
     try:
@@ -77,8 +78,8 @@ def test_stop_interrupts_sessions_on_every_thread(tmp_path, scenario_path):
     assert all(r["observed"] == "interrupted" for r in reports)
 
 
-def test_one_thread_is_still_one(tmp_path, scenario_path):
-    server = start(tmp_path, scenario_path, "--threads", "1", sessions=1)
+def test_one_thread_is_still_one(tmp_path):
+    server = start(tmp_path, "--threads", "1", sessions=1)
     try:
         assert threads_of(server.proc.pid) == 1
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:

@@ -3,13 +3,18 @@ server's report shows what was negotiated with the reference client."""
 
 from __future__ import annotations
 
-import harness
+from starttls_mock import adapters, harness, running
+
+
+
+def _run(name: str, tmp_path) -> running.Result:
+    return running.run(harness.scenario_file(name), tmp_path,
+                       adapters.load_adapter("reference"))
 
 
 def _tls(name: str, tmp_path) -> dict:
-    result = harness.run_scenario(harness.SCENARIOS / "tls" / f"{name}.smtp", tmp_path,
-                                  harness.reference_argv)
-    assert result.verdict.passed, result.explain()
+    result = _run(f"tls/{name}", tmp_path)
+    assert result.passed, result.explain()
     return result.sessions[0]["tls"]
 
 
@@ -20,8 +25,7 @@ def test_max_and_ciphers_select_tls12_with_that_cipher(tmp_path):
 
 
 def test_without_options_the_reference_client_gets_tls13(tmp_path):
-    result = harness.run_scenario(harness.SCENARIOS / "control" / "responder-only.smtp",
-                                  tmp_path, harness.reference_argv)
+    result = _run("control/responder-only", tmp_path)
     assert result.sessions[0]["tls"]["version"] == "TLSv1.3"
 
 

@@ -15,9 +15,9 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-ROOT = Path(__file__).resolve().parent.parent
+# The checkout: this file is pytest/starttls_mock/harness.py.
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 
 
@@ -222,6 +222,35 @@ def reference_client(server: MockServer, servername: str = "mail.example.test",
             *(extra or [])]
 
 
+def relative(scenario: Path) -> str:
+    """A scenario's name as the reports and pins write it: its path under
+    scenarios/, or its file name for a file elsewhere."""
+    scenario = Path(scenario).resolve()
+    if scenario.is_relative_to(SCENARIOS):
+        return str(scenario.relative_to(SCENARIOS))
+    return scenario.name
+
+
+def scenario_file(name: Path | str) -> Path:
+    """A scenario by path, by its name under scenarios/ (with or without
+    .smtp: "control/hotmail-2009"), or by a file name found once in the
+    catalogue ("hotmail-2009")."""
+    path = Path(name)
+    if path.exists():
+        return path
+    stem = str(name).removesuffix(".smtp")
+    path = SCENARIOS / f"{stem}.smtp"
+    if path.exists():
+        return path
+    matches = sorted(SCENARIOS.rglob(f"{stem}.smtp")) if "/" not in stem else []
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise FileNotFoundError(f"scenario {name} is ambiguous: "
+                                + ", ".join(relative(m) for m in matches))
+    raise FileNotFoundError(f"no scenario {name}")
+
+
 def scenario_files() -> list[Path]:
     return sorted(SCENARIOS.rglob("*.smtp"))
 
@@ -264,6 +293,16 @@ def oracle_ids() -> frozenset[str]:
     return frozenset(o["id"] for o in oracles())
 
 
+@functools.cache
+def certificate_profiles() -> tuple[dict, ...]:
+    """The certificate catalogue as the binary defines it (`starttls-mock
+    certs --list --json`): name, what is wrong, must_be_refused, its good
+    twin, and the verify reason and alert a correct client gives."""
+    out = subprocess.run([str(binary("starttls-mock")), "certs", "--list", "--json"],
+                         capture_output=True, check=True, timeout=30)
+    return tuple(json.loads(out.stdout))
+
+
 def judge_run(sessions: list[dict], client_status: int | None) -> RunVerdict:
     """Combines the server's verdicts on one scenario's sessions with the
     client's exit status: every session must pass, and a client must not
@@ -285,61 +324,3 @@ def judge_run(sessions: list[dict], client_status: int | None) -> RunVerdict:
             status=client_status, delivered=delivered))
     observed = "delivered" if delivered else sessions[-1]["observed"]
     return RunVerdict(not reasons and not off_script, observed, reasons, off_script)
-
-
-# Per-step deadline given to clients; scenarios that stall wait longer
-# (their Timeout), so a correct client always gives up first.
-CLIENT_TIMEOUT = 3
-
-
-@dataclass
-class ScenarioResult:
-    scenario: Path
-    client: ClientResult
-    sessions: list[dict]
-    verdict: RunVerdict
-
-    def explain(self) -> str:
-        """Expected, observed, the reasons, and the client's last words."""
-        expected = self.sessions[0]["expected"] if self.sessions else "?"
-        return (f"{self.scenario.name}: expected {expected}, observed "
-                f"{self.verdict.observed}; "
-                + ("; ".join(r["text"] for r in self.verdict.reasons) or "ok")
-                + f"; client exit {self.client.returncode}: "
-                + self.client.stderr.strip()[-300:])
-
-    def oracles(self) -> set[str]:
-        return {o["id"] for s in self.sessions for o in s["oracles"]}
-
-
-def run_scenario(scenario: Path, work: Path,
-                 client_argv: "Callable[[MockServer, str], list[str]]",
-                 client_budget: float = 60.0) -> ScenarioResult:
-    """Serves one scenario on a fresh server, runs one client command against
-    it (client_argv(server, servername)), stops the server once the client
-    has exited, and judges the run."""
-    # The server's own run deadline: it ends by itself even if this process
-    # dies before it can stop it.
-    server = MockServer([scenario], work / scenario.stem,
-                        extra_args=["--run-timeout", f"{int(client_budget) + 60}s"])
-    server.start()
-    try:
-        client = run_client(client_argv(server, scenario_host(scenario)),
-                            timeout=client_budget)
-    finally:
-        # The client has exited; the server lets its sessions finish.
-        code = server.stop()
-    if code != 0 or server.stderr.strip():
-        raise ServerError(f"starttls-mock exited {code}: {server.stderr.strip()}")
-    sessions = server.sessions_reports()
-    if not sessions:
-        verdict = RunVerdict(False, "no-connection", [reason(
-            "no-connection", f"the client never connected: {client.stderr.strip()}")])
-    else:
-        verdict = judge_run(sessions, client.returncode)
-    return ScenarioResult(scenario, client, sessions, verdict)
-
-
-def reference_argv(server: MockServer, servername: str) -> list[str]:
-    return reference_client(server, servername,
-                            extra=["--timeout", str(CLIENT_TIMEOUT)])

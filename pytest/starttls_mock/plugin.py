@@ -1,12 +1,15 @@
 """The starttls-mock pytest plugin: fixtures, the catalogue parametrization,
-client options and reports. conftest.py loads it for this directory; other
-projects can load it with `-p starttls_plugin` (this directory on sys.path).
+client options and reports. The checkout's conftest.py loads it; other
+projects load it with `-p starttls_mock.plugin` (pytest/ on sys.path).
 
 Fixtures (in the style of pytest-httpserver and aiosmtpd's tests):
 
 - `starttls_mock_factory` (session): starts `starttls-mock serve` on
   127.0.0.1 port 0, waits for its READY line (with a deadline, never a
   sleep), and stops whatever is still running at the end of the session.
+- `starttls_server` (function): starts any number of servers for the
+  test (scenarios, sessions=, listen=, extra_args=), each ready and in its
+  own run directory; teardown fails the test on any server-side error.
 - `starttls_mock` (function): one server for the test. Serves the
   scenario named by `@pytest.mark.starttls_scenario("control/hotmail-2009")`
   or by indirect parametrization, or whatever the test passes to
@@ -17,7 +20,7 @@ Fixtures (in the style of pytest-httpserver and aiosmtpd's tests):
   id = its path under scenarios/, chosen with --scenario GLOB).
 - `starttls_client`, `starttls_policy`: the adapter and policy from the
   command line.
-- `starttls_record`: call it with a clients.Result to put the run in the
+- `starttls_record`: call it with a running.Result to put the run in the
   JSON/HTML reports and its fields in the JUnit properties.
 """
 
@@ -27,15 +30,13 @@ import datetime
 import fnmatch
 import json
 import os
-import re
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-import clients
-import harness
+from starttls_mock import adapters, deadlines, harness, policy, running
 
 READY_TIMEOUT = 15.0
 
@@ -48,7 +49,7 @@ def pytest_addoption(parser):
     g = parser.getgroup("starttls-mock", "starttls-mock catalogue")
     g.addoption("--client", default=None, metavar="NAME",
                 help="built-in client adapter (pytest/clients/NAME.toml): "
-                     + ", ".join(clients.adapter_names()) + "; default reference")
+                     + ", ".join(adapters.adapter_names()) + "; default reference")
     g.addoption("--client-cmd", default=None, metavar="TEMPLATE",
                 help="any client as a command line with {host} {port} {cafile} "
                      "{servername} {from} {to} {message} {timeout} (split like a "
@@ -65,7 +66,7 @@ def pytest_addoption(parser):
                 help="with --client-cmd: {host} is the scenario's host name, which "
                      "the harness maps to 127.0.0.1 for the client alone (a private "
                      "/etc/hosts in a mount namespace)")
-    g.addoption("--client-policy", default=None, choices=clients.POLICIES,
+    g.addoption("--client-policy", default=None, choices=policy.POLICIES,
                 help="what the client claims to do; expected outcomes follow it "
                      "(default: the adapter's, require-tls for --client-cmd)")
     g.addoption("--client-timeout", default=None, type=int, metavar="S",
@@ -96,12 +97,12 @@ def pytest_configure(config):
     if given and not cmd:
         raise pytest.UsageError(f"{', '.join(given)} go with --client-cmd only")
     try:
-        adapter = clients.command_adapter(
+        adapter = adapters.command_adapter(
             cmd, "require-tls", name=extras["--client-name"] or "custom",
             version_command=extras["--client-version-cmd"] or "",
             stdin={"crlf": "message", "lf": "message-lf", None: ""}[extras["--client-stdin"]],
             resolve=bool(extras["--client-resolve"])) if cmd else \
-            clients.load_adapter(client or "reference")
+            adapters.load_adapter(client or "reference")
     except ValueError as e:
         raise pytest.UsageError(str(e))
     policy = config.getoption("--client-policy") or adapter.policy
@@ -112,7 +113,7 @@ def pytest_configure(config):
         datetime.timezone.utc).isoformat(timespec="seconds"))
 
 
-ADAPTER = pytest.StashKey["clients.Adapter"]()
+ADAPTER = pytest.StashKey["adapters.Adapter"]()
 POLICY = pytest.StashKey[str]()
 RESULTS = pytest.StashKey[list]()
 STARTED = pytest.StashKey[tuple]()
@@ -125,7 +126,7 @@ def selected_scenarios(config) -> list[Path]:
         return files
     out = []
     for path in files:
-        rel = clients.relative(path)
+        rel = harness.relative(path)
         if any(fnmatch.fnmatchcase(rel, g) or fnmatch.fnmatchcase(rel[:-5], g)
                for g in globs):
             out.append(path)
@@ -136,14 +137,13 @@ def pytest_generate_tests(metafunc):
     if "starttls_scenario" in metafunc.fixturenames:
         scenarios = selected_scenarios(metafunc.config)
         metafunc.parametrize("starttls_scenario", scenarios,
-                             ids=[clients.relative(p) for p in scenarios])
+                             ids=[harness.relative(p) for p in scenarios])
 
 
 def expected_cost(path: Path) -> float:
     """A rough duration, for scheduling the slow scenarios first."""
-    text = path.read_text()
-    waits = bool(re.search(r"(?m)^(Timeout:|stall\b)", text))
-    return clients.scripted_pauses(path) + (clients.client_timeout(path) if waits else 0)
+    waits = harness.scenario_facts(path)["stalls"]
+    return deadlines.scripted_pauses(path) + (deadlines.client_timeout(path) if waits else 0)
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -170,11 +170,13 @@ class MockFactory:
         self.servers: list[harness.MockServer] = []
 
     def start(self, *scenarios: Path | str, sessions: int | None = None,
-              run_dir: Path | None = None, ready_timeout: float = READY_TIMEOUT
-              ) -> harness.MockServer:
-        paths = [scenario_file(s) for s in scenarios]
+              run_dir: Path | None = None, listen: str = "127.0.0.1:0",
+              extra_args: list[str] | None = None,
+              ready_timeout: float = READY_TIMEOUT) -> harness.MockServer:
+        paths = [harness.scenario_file(s) for s in scenarios]
         run_dir = run_dir or self.base / f"server{len(self.servers)}"
-        server = harness.MockServer(paths, run_dir, sessions=sessions)
+        server = harness.MockServer(paths, run_dir, sessions=sessions, listen=listen,
+                                    extra_args=list(extra_args or []))
         self.servers.append(server)
         return server.start(timeout=ready_timeout)
 
@@ -184,15 +186,17 @@ class MockFactory:
                 server.stop()
 
 
-def scenario_file(name: Path | str) -> Path:
-    """A path, or a name under scenarios/ with or without .smtp."""
-    path = Path(name)
-    if path.exists():
-        return path
-    path = harness.SCENARIOS / (str(name) if str(name).endswith(".smtp") else f"{name}.smtp")
-    if not path.exists():
-        raise FileNotFoundError(f"no scenario {name}")
-    return path
+def server_problems(servers: list[harness.MockServer]) -> list[str]:
+    """Stops the servers still running; says which ones exited with an error
+    or printed anything on stderr (a server-side error fails the test)."""
+    problems = []
+    for server in servers:
+        if server.proc is None:
+            continue
+        code = server.stop() if server.proc.poll() is None else server.proc.returncode
+        if code != 0 or server.stderr.strip():
+            problems.append(f"starttls-mock exited {code}: {server.stderr.strip()}")
+    return problems
 
 
 class StarttlsMock:
@@ -209,7 +213,7 @@ class StarttlsMock:
     def serve(self, scenario: Path | str, sessions: int | None = None) -> "StarttlsMock":
         if self.server is not None:
             raise RuntimeError("starttls_mock serves one scenario per test")
-        self.scenario = scenario_file(scenario)
+        self.scenario = harness.scenario_file(scenario)
         self.server = self._factory.start(self.scenario, sessions=sessions,
                                           run_dir=self._run_dir)
         return self
@@ -257,6 +261,26 @@ def starttls_mock_factory(tmp_path_factory):
 
 
 @pytest.fixture
+def starttls_server(starttls_mock_factory, tmp_path):
+    """Starts any number of servers for one test: call it with scenarios
+    (and sessions=, listen=, extra_args=) to get a ready harness.MockServer,
+    each in its own run directory under the test's tmp_path. Teardown stops
+    them and fails the test if any exited with an error or printed anything
+    on stderr."""
+    servers: list[harness.MockServer] = []
+
+    def start(*scenarios: Path | str, **options) -> harness.MockServer:
+        options.setdefault("run_dir", tmp_path / f"run{len(servers)}")
+        server = starttls_mock_factory.start(*scenarios, **options)
+        servers.append(server)
+        return server
+
+    yield start
+    if problems := server_problems(servers):
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
 def starttls_mock(request, starttls_mock_factory, tmp_path):
     mock = StarttlsMock(starttls_mock_factory, tmp_path / "starttls-mock")
     marker = request.node.get_closest_marker("starttls_scenario")
@@ -264,16 +288,12 @@ def starttls_mock(request, starttls_mock_factory, tmp_path):
     if scenario is not None:
         mock.serve(scenario)
     yield mock
-    server = mock.server
-    if server is None:
-        return
-    code = server.stop() if server.proc.poll() is None else server.proc.returncode
-    if code != 0 or server.stderr.strip():
-        pytest.fail(f"starttls-mock exited {code}: {server.stderr.strip()}", pytrace=False)
+    if mock.server is not None and (problems := server_problems([mock.server])):
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 @pytest.fixture
-def starttls_client(request) -> clients.Adapter:
+def starttls_client(request) -> adapters.Adapter:
     adapter = request.config.stash[ADAPTER]
     if adapter.requires and not shutil.which(adapter.requires):
         pytest.skip(f"{adapter.requires} is not installed")
@@ -292,8 +312,8 @@ def starttls_timeout(request) -> int | None:
 
 @pytest.fixture
 def starttls_record(request):
-    """Records a clients.Result for the reports and JUnit properties."""
-    def record(result: clients.Result) -> None:
+    """Records a running.Result for the reports and JUnit properties."""
+    def record(result: running.Result) -> None:
         rec = result.record()
         request.node.starttls_record = rec
         props = request.node.user_properties
@@ -379,7 +399,7 @@ def write_json(path: Path, doc: dict) -> None:
 
 
 def write_html(path: Path, doc: dict) -> None:
-    import report_html
+    from starttls_mock import report_html
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report_html.render([doc]))
 

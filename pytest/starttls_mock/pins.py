@@ -1,0 +1,99 @@
+"""Pins: what each third-party client is expected to do on each scenario,
+written as labels in pytest/expected/<client>.toml. A label is an oracle id
+or one of the verdict's own reasons, named from its structured fields
+(label()), never parsed from its text."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from starttls_mock import harness
+
+EXPECTED = Path(__file__).resolve().parent.parent / "expected"
+
+OFF_SCRIPT = "off script"
+CLIENT_HANG = "client hang"
+NO_CONNECTION = "no connection"
+
+
+def label(reason: dict) -> str:
+    """One reason (harness.reason) as a label, from its kind and fields:
+    an oracle id, "expected X, observed Y", "client exited 0, not delivered"
+    (or "client exited N, delivered"), "client hang" (killed at its
+    deadline) or "no connection". An oracle id the binary does not define,
+    or an unknown kind, is an error."""
+    kind = reason.get("kind")
+    if kind == "oracle":
+        if reason["oracle"] not in harness.oracle_ids():
+            raise ValueError(f"a finding of an unknown oracle {reason['oracle']!r}: {reason}")
+        return reason["oracle"]
+    if kind == "outcome":
+        return f"expected {reason['expected']}, observed {reason['observed']}"
+    if kind == "client-exit":
+        return (f"client exited {reason['status']}, delivered" if reason["delivered"]
+                else "client exited 0, not delivered")
+    if kind == "client-hang":
+        return CLIENT_HANG
+    if kind == "no-connection":
+        return NO_CONNECTION
+    raise ValueError(f"a reason of unknown kind: {reason!r}")
+
+
+PASS = "pass"
+
+
+def expectations_path(client: str) -> Path:
+    return EXPECTED / f"{client}.toml"
+
+
+def load_expectations(client: str) -> dict:
+    """{"version": ..., "command": ..., "scenarios": {scenario: alternatives}}:
+    each pin is a set of allowed label sets (the empty set is a pass). A
+    scenario whose outcome depends on scheduling is pinned as
+    `{ any = ["pass", ["oracle"]] }`, and any other outcome still fails."""
+    data = tomllib.loads(expectations_path(client).read_text())
+
+    def one(value) -> frozenset:
+        return frozenset() if value == PASS else frozenset(value)
+
+    pins = {}
+    for scenario, value in data.get("scenarios", {}).items():
+        if isinstance(value, dict):
+            pins[scenario] = frozenset(one(v) for v in value["any"])
+        else:
+            pins[scenario] = frozenset({one(value)})
+    return {"version": data.get("version", ""), "command": data.get("command", ""),
+            "scenarios": pins}
+
+
+def show_pin(alternatives) -> str:
+    out = [sorted(a) if a else PASS for a in sorted(alternatives, key=sorted)]
+    return str(out[0]) if len(out) == 1 else "any of " + str(out)
+
+
+def toml_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_expectations(client: str, version: str, command: str,
+                       results: dict[str, set[frozenset[str]]], header: str = "") -> Path:
+    """results: scenario -> the label sets seen (more than one: unstable)."""
+    def one(labels) -> str:
+        return toml_string(PASS) if not labels else \
+            "[" + ", ".join(toml_string(x) for x in sorted(labels)) + "]"
+
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    lines += [f"# Recorded with: pytest/record_expectations.py {client}",
+              "# A scenario with { any = [...] } gave different outcomes from run to run.",
+              "", f"version = {toml_string(version)}", f"command = {toml_string(command)}",
+              "", "[scenarios]"]
+    for scenario in sorted(results):
+        seen = sorted(results[scenario], key=sorted)
+        value = one(seen[0]) if len(seen) == 1 else \
+            "{ any = [" + ", ".join(one(x) for x in seen) + "] }"
+        lines.append(f"{toml_string(scenario)} = {value}")
+    path = expectations_path(client)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
