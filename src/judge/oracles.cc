@@ -7,7 +7,6 @@
 #include <limits>
 #include <optional>
 
-#include "common/ascii.h"
 #include "protocol/protocol.h"
 
 namespace starttls::server {
@@ -58,14 +57,16 @@ Stream Collect(const std::vector<Event>& events, Peer from, Layer layer) {
   return s;
 }
 
-// The event that completed the server's first final reply line sent after
-// event `after`; kNever if it never did.
-size_t FinalReplyAfter(const protocol::Protocol& p, const Stream& server,
-                       size_t after) {
+// The server line that ended the reply to client line `command`, sent after
+// it; null if the server never ended it.
+const Line* ReplyTo(const protocol::Protocol& p, const Stream& server,
+                    const Line& command) {
   for (const Line& l : server.lines) {
-    if (l.event > after && p.IsFinalReply(l.text)) return l.event;
+    if (l.event > command.event && p.EndsReplyTo(l.text, command.text)) {
+      return &l;
+    }
   }
-  return kNever;
+  return nullptr;
 }
 
 // The first byte the client sent at or after stream offset `from` that the
@@ -218,16 +219,10 @@ class Checker {
         std::find_if(client_plain_.lines.begin(), client_plain_.lines.end(),
                      [&](const Line& l) { return IsStartTls(l.text); });
     if (starttls == client_plain_.lines.end()) return;
-    size_t reply = FinalReplyAfter(p_, server_plain_, starttls->event);
     // What the server answered, whenever the client acted: a handshake after
     // any answer but the go-ahead is a finding however the timing fell.
-    const Line* answer = nullptr;
-    for (const Line& l : server_plain_.lines) {
-      if (l.event == reply && p_.IsFinalReply(l.text)) {
-        answer = &l;
-        break;
-      }
-    }
+    const Line* answer = ReplyTo(p_, server_plain_, *starttls);
+    size_t reply = answer != nullptr ? answer->event : kNever;
     if (answer != nullptr && !p_.IsTlsGoAhead(answer->text)) {
       if (auto hello = HandshakeFrom(starttls->end)) {
         Add("tls-without-220",
@@ -293,7 +288,8 @@ class Checker {
                       p_.Verb(first.text)),
           At(first.event, first.begin, first.text));
     } else if (command == protocol::Command::kGreeting) {
-      size_t reply = FinalReplyAfter(p_, server_tls_, first.event);
+      const Line* answer = ReplyTo(p_, server_tls_, first);
+      size_t reply = answer != nullptr ? answer->event : kNever;
       if (auto next = ClientBytesBefore(client_tls_, first.end, reply)) {
         Add("acted-on-injected-reply",
             fmt::format("after TLS the client sent its next command before "
@@ -463,8 +459,7 @@ class Checker {
           quit_end > c.offset ? static_cast<size_t>(quit_end - c.offset) : 0;
       std::string_view rest = c.bytes.substr(skip);
       // A QUIT cut short by the end of the session refuses too.
-      if (IsLastClientChunk(c) && rest.size() < p_.QuitLine().size() &&
-          p_.QuitLine().starts_with(AsciiUpper(rest))) {
+      if (IsLastClientChunk(c) && p_.IsCutShortQuit(rest)) {
         return;
       }
       Add("proceeded-after-bad-certificate",

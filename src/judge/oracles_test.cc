@@ -49,13 +49,16 @@ class Transcript {
   }
 
   std::vector<Finding> Run(bool bad_certificate = false) const {
-    return RunOracles({.record = &record, .bad_certificate = bad_certificate});
+    return RunOracles({.record = &record,
+                       .protocol = protocol,
+                       .bad_certificate = bad_certificate});
   }
 
   static constexpr std::string_view kClientHello{"\x16\x03\x01\x00\x05hello",
                                                  10};
 
   SessionRecord record;
+  const protocol::Protocol* protocol = &protocol::Smtp();
 
  private:
   size_t Add(Peer from, Layer layer, std::string_view bytes) {
@@ -786,6 +789,88 @@ TEST(Oracles, FindingsComeInTheDocumentedOrder) {
               ElementsAre("pipelined-after-starttls", "no-ehlo-after-tls",
                           "plaintext-after-refusal", "credentials-in-plaintext",
                           "second-starttls", "hang"));
+}
+
+// The same oracles over IMAP (protocol::Imap): tagged replies end a
+// command's answer; untagged lines do not.
+
+// An IMAP session up to the client's STARTTLS, tag a1.
+Transcript ImapUpToStartTls() {
+  Transcript t;
+  t.protocol = &protocol::Imap();
+  t.S("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n");
+  t.C("a0 CAPABILITY\r\n");
+  t.S("* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na0 OK done\r\n");
+  t.C("a1 STARTTLS\r\n");
+  return t;
+}
+
+TEST(ImapOracles, ACorrectImapStartTlsSessionTripsNothing) {
+  Transcript t = ImapUpToStartTls();
+  t.S("a1 OK Begin TLS negotiation now\r\n");
+  t.Handshake();
+  t.TlsC("a2 CAPABILITY\r\n");
+  t.TlsS("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na2 OK done\r\n");
+  t.TlsC("a3 LOGIN user secret\r\n");
+  t.TlsS("a3 OK logged in\r\n");
+  t.TlsC("a4 LOGOUT\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(ImapOracles, TlsOnAnUntaggedAnswerIsTlsOnAnIncompleteReply) {
+  Transcript t = ImapUpToStartTls();
+  t.S("* OK go on\r\n");  // untagged: not the answer to a1
+  t.C(Transcript::kClientHello);
+  t.S("a1 OK Begin TLS negotiation now\r\n");
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("tls-on-incomplete-reply"));
+}
+
+TEST(ImapOracles, AnOkWithAnotherTagDoesNotAnswerStartTls) {
+  Transcript t = ImapUpToStartTls();
+  t.S("a0 OK injected\r\n");
+  t.C(Transcript::kClientHello);
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("tls-on-incomplete-reply"));
+}
+
+TEST(ImapOracles, EarlyTlsFiresWhenTheClientHelloComesBeforeAnyAnswer) {
+  Transcript t = ImapUpToStartTls();
+  t.C(Transcript::kClientHello);
+  t.S("a1 OK Begin TLS negotiation now\r\n");
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("early-tls"));
+}
+
+TEST(ImapOracles, TlsAfterATaggedNoNamesTheStatus) {
+  Transcript t = ImapUpToStartTls();
+  t.S("a1 NO TLS not available\r\n");
+  t.C(Transcript::kClientHello);
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("tls-without-220"));
+  EXPECT_THAT(findings[0].message,
+              HasSubstr("answered STARTTLS with NO, not OK"));
+}
+
+TEST(ImapOracles, ALoginBeforeTlsIsCredentialsInPlaintext) {
+  Transcript t;
+  t.protocol = &protocol::Imap();
+  t.S("* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n");
+  t.C("a1 LOGIN user secret\r\n");
+  EXPECT_THAT(Ids(t.Run()), testing::Contains("credentials-in-plaintext"));
+}
+
+TEST(ImapOracles, ALogoutCutShortAfterABadCertificateIsNoProceeding) {
+  Transcript t = ImapUpToStartTls();
+  t.S("a1 OK go\r\n");
+  t.Handshake();
+  t.TlsC("a2 LOGO");
+  EXPECT_THAT(t.Run(/*bad_certificate=*/true), IsEmpty());
+  Transcript u = ImapUpToStartTls();
+  u.S("a1 OK go\r\n");
+  u.Handshake();
+  u.TlsC("a2 CAPABILITY\r\n");
+  u.TlsS("* CAPABILITY IMAP4rev1\r\na2 OK done\r\n");
+  u.TlsC("a3 LOGIN user secret\r\n");
+  EXPECT_THAT(Ids(u.Run(/*bad_certificate=*/true)),
+              ElementsAre("proceeded-after-bad-certificate"));
 }
 
 }  // namespace

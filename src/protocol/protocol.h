@@ -4,10 +4,11 @@
 // client line asks for TLS, carries credentials or starts a transaction,
 // and whether a server line ends a reply and says go ahead.
 //
-// SMTP is the first implementation (smtp.cc). A protocol with tagged
-// commands (IMAP: "a1 STARTTLS", answered "a1 OK") or status words (POP3:
-// "STLS", answered "+OK") implements the same calls; nothing here assumes
-// reply codes, verbs in the first column or CRLF-dot message bodies.
+// SMTP is the first implementation (smtp.cc); IMAP, with tagged commands
+// ("a1 STARTTLS", answered "a1 OK"), the second (imap.cc). A protocol with
+// status words (POP3: "STLS", answered "+OK") implements the same calls;
+// nothing here assumes reply codes, verbs in the first column or CRLF-dot
+// message bodies.
 #ifndef STARTTLS_PROTOCOL_PROTOCOL_H_
 #define STARTTLS_PROTOCOL_PROTOCOL_H_
 
@@ -41,12 +42,19 @@ class Protocol {
   [[nodiscard]] virtual std::string Verb(std::string_view line) const = 0;
   // What the client line asks for.
   [[nodiscard]] virtual Command Classify(std::string_view line) const = 0;
-  // The bytes of a QUIT (kQuit) line as the client sends it, CRLF included:
-  // a session cut short inside them still ended with the client quitting.
-  [[nodiscard]] virtual std::string_view QuitLine() const = 0;
+  // True when `rest`, the last bytes a client sent before its session
+  // ended, are the start of a quit (kQuit) command cut short: the client
+  // still ended the session trusting nothing (SMTP "QU"; IMAP "a9 LOGO").
+  [[nodiscard]] virtual bool IsCutShortQuit(std::string_view rest) const = 0;
 
-  // True for a server line that ends a reply (SMTP "250 ok", not "250-ok").
+  // True for a server line that ends the reply to some command (SMTP "250
+  // ok", not "250-ok"; IMAP a tagged line, not "* ..." or "+ ...").
   [[nodiscard]] virtual bool IsFinalReply(std::string_view line) const = 0;
+  // True when server line `line` ends the reply to the client's `command`
+  // line: SMTP answers commands in order, so any final reply after it does;
+  // IMAP answers with the command's tag, whatever else comes between.
+  [[nodiscard]] virtual bool EndsReplyTo(std::string_view line,
+                                         std::string_view command) const = 0;
   // The status of a final reply as findings quote it (SMTP: its code).
   [[nodiscard]] virtual std::string_view ReplyStatus(
       std::string_view final_line) const = 0;
@@ -68,6 +76,11 @@ class Protocol {
 
 // SMTP (RFC 5321, STARTTLS as RFC 3207 has it).
 [[nodiscard]] const Protocol& Smtp();
+
+// IMAP (RFC 9051 and RFC 3501, STARTTLS as RFC 2595 has it): tagged
+// commands, untagged and tagged responses. Scenarios cannot name it yet:
+// FindProtocol() offers a protocol once the engine has its responder.
+[[nodiscard]] const Protocol& Imap();
 
 }  // namespace starttls::protocol
 

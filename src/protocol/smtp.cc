@@ -44,10 +44,18 @@ class SmtpProtocol final : public Protocol {
     return it == std::end(kVerbs) ? Command::kUnknown : it->command;
   }
 
-  std::string_view QuitLine() const override { return "QUIT\r\n"; }
+  bool IsCutShortQuit(std::string_view rest) const override {
+    constexpr std::string_view kQuit = "QUIT\r\n";
+    return rest.size() < kQuit.size() && kQuit.starts_with(AsciiUpper(rest));
+  }
 
   bool IsFinalReply(std::string_view line) const override {
     return IsReplyLine(line) && (line.size() == 3 || line[3] == ' ');
+  }
+
+  bool EndsReplyTo(std::string_view line,
+                   std::string_view /*command*/) const override {
+    return IsFinalReply(line);
   }
 
   std::string_view ReplyStatus(std::string_view final_line) const override {

@@ -57,8 +57,19 @@ TEST(Smtp, OnlyA220GoesAheadWithTlsAndOnlyA354WithTheMessage) {
   EXPECT_FALSE(p.IsTlsGoAhead("454 no"));
   EXPECT_TRUE(p.IsMessageGoAhead("354 go ahead"));
   EXPECT_FALSE(p.IsMessageGoAhead("554 no valid recipients"));
-  EXPECT_EQ(p.QuitLine(), "QUIT\r\n");
   EXPECT_EQ(p.TlsGoAheadStatus(), "220");
+}
+
+TEST(Smtp, RepliesComeInOrderSoAnyFinalReplyEndsTheCommands) {
+  EXPECT_TRUE(p.EndsReplyTo("220 go", "STARTTLS"));
+  EXPECT_FALSE(p.EndsReplyTo("220-go", "STARTTLS"));
+}
+
+TEST(Smtp, AQuitCutShortIsStillAQuit) {
+  EXPECT_TRUE(p.IsCutShortQuit("QU"));
+  EXPECT_TRUE(p.IsCutShortQuit("quit\r"));
+  EXPECT_FALSE(p.IsCutShortQuit("QUIT\r\n"));  // whole: a line, not cut
+  EXPECT_FALSE(p.IsCutShortQuit("MAIL"));
 }
 
 }  // namespace

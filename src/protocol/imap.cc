@@ -1,0 +1,134 @@
+// IMAP as the judge sees it: tagged commands ("a1 STARTTLS"), untagged
+// ("* ...") and continuation ("+ ...") responses, each command ended by the
+// tagged response with its own tag (RFC 9051 section 2.2.2); STARTTLS is
+// answered with a tagged OK before the handshake (RFC 2595 section 3.1).
+#include <algorithm>
+#include <string>
+
+#include "common/ascii.h"
+#include "protocol/protocol.h"
+
+namespace starttls::protocol {
+namespace {
+
+// The first word of a line and the rest after one space.
+std::string_view FirstWord(std::string_view line) {
+  return line.substr(0, line.find_first_of(" \r\n"));
+}
+std::string_view AfterFirstWord(std::string_view line) {
+  size_t space = line.find(' ');
+  return space == std::string_view::npos ? std::string_view()
+                                         : line.substr(space + 1);
+}
+
+// A tag is any run of ASTRING-CHARs but "+" (RFC 9051 section 9); "*" and
+// "+" begin untagged and continuation responses instead.
+bool IsTag(std::string_view word) {
+  return !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return c > 0x20 && c < 0x7f && c != '(' && c != ')' && c != '{' &&
+           c != '%' && c != '*' && c != '"' && c != '\\' && c != '+';
+  });
+}
+
+class ImapProtocol final : public Protocol {
+ public:
+  std::string_view name() const override { return "imap"; }
+
+  std::string Verb(std::string_view line) const override {
+    if (!IsTag(FirstWord(line))) return "";
+    return AsciiUpper(FirstWord(AfterFirstWord(line)));
+  }
+
+  Command Classify(std::string_view line) const override {
+    struct Entry {
+      std::string_view verb;
+      Command command;
+    };
+    // Every command of RFC 9051 and RFC 3501 and the common extensions a
+    // mail reader sends; the mailbox commands work towards its goal.
+    static constexpr Entry kVerbs[] = {
+        {"STARTTLS", Command::kStartTls},
+        {"CAPABILITY", Command::kGreeting},
+        {"LOGOUT", Command::kQuit},
+        {"LOGIN", Command::kCredentials},
+        {"AUTHENTICATE", Command::kCredentials},
+        {"SELECT", Command::kTransaction},
+        {"EXAMINE", Command::kTransaction},
+        {"FETCH", Command::kTransaction},
+        {"UID", Command::kTransaction},
+        {"SEARCH", Command::kTransaction},
+        {"STATUS", Command::kTransaction},
+        {"LIST", Command::kTransaction},
+        {"LSUB", Command::kTransaction},
+        {"APPEND", Command::kTransaction},
+        {"STORE", Command::kTransaction},
+        {"COPY", Command::kTransaction},
+        {"MOVE", Command::kTransaction},
+        {"EXPUNGE", Command::kTransaction},
+        {"CREATE", Command::kTransaction},
+        {"DELETE", Command::kTransaction},
+        {"RENAME", Command::kTransaction},
+        {"SUBSCRIBE", Command::kTransaction},
+        {"UNSUBSCRIBE", Command::kTransaction},
+        {"CLOSE", Command::kTransaction},
+        {"UNSELECT", Command::kTransaction},
+        {"IDLE", Command::kTransaction},
+        {"NOOP", Command::kOther},
+        {"CHECK", Command::kOther},
+        {"ENABLE", Command::kOther},
+        {"ID", Command::kOther},
+        {"NAMESPACE", Command::kOther},
+    };
+    std::string verb = Verb(line);
+    auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs),
+                           [&](const Entry& e) { return e.verb == verb; });
+    return it == std::end(kVerbs) ? Command::kUnknown : it->command;
+  }
+
+  bool IsCutShortQuit(std::string_view rest) const override {
+    // "a9 LOGOUT\r\n" cut anywhere after the tag's space.
+    constexpr std::string_view kLogout = "LOGOUT\r\n";
+    if (!IsTag(FirstWord(rest)) || rest.find(' ') == std::string_view::npos) {
+      return false;
+    }
+    std::string_view verb = AfterFirstWord(rest);
+    return verb.size() < kLogout.size() &&
+           kLogout.starts_with(AsciiUpper(verb));
+  }
+
+  bool IsFinalReply(std::string_view line) const override {
+    return IsTag(FirstWord(line)) && line.find(' ') != std::string_view::npos;
+  }
+
+  bool EndsReplyTo(std::string_view line,
+                   std::string_view command) const override {
+    return IsFinalReply(line) && FirstWord(line) == FirstWord(command);
+  }
+
+  std::string_view ReplyStatus(std::string_view final_line) const override {
+    if (!IsFinalReply(final_line)) return {};
+    return FirstWord(AfterFirstWord(final_line));
+  }
+
+  bool IsTlsGoAhead(std::string_view final_line) const override {
+    return EqualsNoCase(ReplyStatus(final_line), "OK");
+  }
+
+  std::string_view TlsGoAheadStatus() const override { return "OK"; }
+
+  // No IMAP command is kMessage: the judge's go-ahead for a message is
+  // SMTP's DATA and 354. (APPEND's synchronizing literal, sent on a "+"
+  // continuation, is not judged yet.)
+  bool IsMessageGoAhead(std::string_view /*final_line*/) const override {
+    return false;
+  }
+};
+
+}  // namespace
+
+const Protocol& Imap() {
+  static const ImapProtocol imap;
+  return imap;
+}
+
+}  // namespace starttls::protocol

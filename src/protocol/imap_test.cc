@@ -1,0 +1,77 @@
+#include <gtest/gtest.h>
+
+#include "protocol/protocol.h"
+
+namespace starttls::protocol {
+namespace {
+
+const Protocol& p = Imap();
+
+TEST(Imap, ScenariosCannotNameItUntilTheEngineServesIt) {
+  EXPECT_EQ(p.name(), "imap");
+  EXPECT_EQ(FindProtocol("imap"), nullptr);
+}
+
+TEST(Imap, TheVerbIsTheWordAfterTheTagWhateverItsCase) {
+  EXPECT_EQ(p.Verb("a1 starttls"), "STARTTLS");
+  EXPECT_EQ(p.Verb("A0002 LOGIN user pass"), "LOGIN");
+  EXPECT_EQ(p.Verb("x.1 LOGOUT\r\n"), "LOGOUT");
+  // Responses and bare words have no verb.
+  EXPECT_EQ(p.Verb("* OK ready"), "");
+  EXPECT_EQ(p.Verb("+ go on"), "");
+}
+
+TEST(Imap, CommandsAreClassifiedByWhatTheOraclesCareAbout) {
+  EXPECT_EQ(p.Classify("a1 STARTTLS"), Command::kStartTls);
+  EXPECT_EQ(p.Classify("a2 CAPABILITY"), Command::kGreeting);
+  EXPECT_EQ(p.Classify("a3 LOGOUT"), Command::kQuit);
+  EXPECT_EQ(p.Classify("a4 LOGIN user secret"), Command::kCredentials);
+  EXPECT_EQ(p.Classify("a5 AUTHENTICATE PLAIN"), Command::kCredentials);
+  EXPECT_EQ(p.Classify("a6 SELECT INBOX"), Command::kTransaction);
+  EXPECT_EQ(p.Classify("a7 UID FETCH 1:* (FLAGS)"), Command::kTransaction);
+  EXPECT_EQ(p.Classify("a8 NOOP"), Command::kOther);
+  // An AUTHENTICATE continuation line and an untagged line are no commands.
+  EXPECT_EQ(p.Classify("AGFsaWNlAHNlY3JldA=="), Command::kUnknown);
+  EXPECT_EQ(p.Classify("* OK"), Command::kUnknown);
+  EXPECT_EQ(p.Classify("a9 STARTTLSX"), Command::kUnknown);
+}
+
+TEST(Imap, OnlyATaggedResponseEndsACommandsReply) {
+  EXPECT_TRUE(p.IsFinalReply("a1 OK Begin TLS negotiation now"));
+  EXPECT_TRUE(p.IsFinalReply("a1 NO not now"));
+  EXPECT_FALSE(p.IsFinalReply("* OK [CAPABILITY IMAP4rev1 STARTTLS] ready"));
+  EXPECT_FALSE(p.IsFinalReply("* CAPABILITY IMAP4rev1"));
+  EXPECT_FALSE(p.IsFinalReply("+ ready"));
+  EXPECT_FALSE(p.IsFinalReply("a1"));
+  EXPECT_EQ(p.ReplyStatus("a1 BAD what?"), "BAD");
+  EXPECT_EQ(p.ReplyStatus("* OK x"), "");
+}
+
+TEST(Imap, TheReplyToACommandIsTheTaggedResponseWithItsOwnTag) {
+  EXPECT_TRUE(p.EndsReplyTo("a1 OK go", "a1 STARTTLS"));
+  // Another command's tag, or an injected untagged OK, does not answer it.
+  EXPECT_FALSE(p.EndsReplyTo("a0 OK go", "a1 STARTTLS"));
+  EXPECT_FALSE(p.EndsReplyTo("* OK go", "a1 STARTTLS"));
+  EXPECT_FALSE(p.EndsReplyTo("a11 OK go", "a1 STARTTLS"));
+}
+
+TEST(Imap, OnlyATaggedOkGoesAheadWithTls) {
+  EXPECT_TRUE(p.IsTlsGoAhead("a1 OK Begin TLS negotiation now"));
+  EXPECT_TRUE(p.IsTlsGoAhead("a1 ok"));
+  EXPECT_FALSE(p.IsTlsGoAhead("a1 NO not now"));
+  EXPECT_FALSE(p.IsTlsGoAhead("a1 BAD"));
+  EXPECT_FALSE(p.IsTlsGoAhead("* OK"));
+  EXPECT_EQ(p.TlsGoAheadStatus(), "OK");
+  EXPECT_FALSE(p.IsMessageGoAhead("+ Ready for literal data"));
+}
+
+TEST(Imap, ALogoutCutShortIsStillALogout) {
+  EXPECT_TRUE(p.IsCutShortQuit("a9 LOGO"));
+  EXPECT_TRUE(p.IsCutShortQuit("a9 logout\r"));
+  EXPECT_FALSE(p.IsCutShortQuit("a9 LOGOUT\r\n"));  // whole
+  EXPECT_FALSE(p.IsCutShortQuit("a9 LOGIN u p"));
+  EXPECT_FALSE(p.IsCutShortQuit("* LOGO"));
+}
+
+}  // namespace
+}  // namespace starttls::protocol
