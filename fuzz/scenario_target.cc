@@ -49,7 +49,6 @@ int FuzzScenario(const uint8_t* data, size_t size) {
         (void)server::MatchesClientLine(step.text, text.substr(0, 64));
       }
     }
-    (void)server::ResponderCapabilities(*scenario, c);
   }
   // Every step belongs to exactly one connection; the separators to none.
   size_t separators = static_cast<size_t>(connections - 1);

@@ -256,11 +256,19 @@ def oracle(o):
 
 
 def session(expected="refuse", observed="delivered", oracles=("plaintext-after-refusal",)):
-    reasons = [outcome(expected, observed)] if observed not in policy.ALLOWED[expected] else []
+    reasons = ([outcome(expected, observed)]
+               if observed not in policy.allowed(expected, "delivered") else [])
     reasons += [oracle(o) for o in oracles]
     return {"expected": expected, "observed": observed, "delivered": observed == "delivered",
+            "goal": "delivered", "goal_reached": observed == "delivered",
             "reasons": reasons, "script_connection": 1, "connection": 1,
             "oracles": [{"id": o, "message": "m", "evidence": []} for o in oracles]}
+
+
+def test_an_expectation_allows_its_goal_refusal_or_both_whatever_the_protocol():
+    assert policy.allowed("deliver", "delivered") == {"delivered"}
+    assert policy.allowed("log-in-or-refuse", "logged-in") == {"logged-in", "refused"}
+    assert policy.allowed("refuse", "logged-in") == {"refused"}
 
 
 def test_opportunistic_policy_rejudges_stripping():
@@ -293,10 +301,12 @@ def test_every_opportunistic_entry_names_a_scenario():
 
 @pytest.mark.parametrize("reason, label", [
     ({**outcome("refuse", "delivered"), "connection": 2}, "expected refuse, observed delivered"),
-    (harness.reason("client-exit", "words", status=0, delivered=False),
+    (harness.reason("client-exit", "words", status=0, reached=False, goal="delivered"),
      "client exited 0, not delivered"),
-    (harness.reason("client-exit", "words", status=3, delivered=True),
+    (harness.reason("client-exit", "words", status=3, reached=True, goal="delivered"),
      "client exited 3, delivered"),
+    (harness.reason("client-exit", "words", status=0, reached=False, goal="logged-in"),
+     "client exited 0, not logged-in"),
     (oracle("tls-without-220"), "tls-without-220"),
     (oracle("hang"), "hang"),
     (harness.reason("client-hang", "words", budget_s=6), "client hang"),

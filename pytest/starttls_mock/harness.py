@@ -306,8 +306,8 @@ def certificate_profiles() -> tuple[dict, ...]:
 def judge_run(sessions: list[dict], client_status: int | None) -> RunVerdict:
     """Combines the server's verdicts on one scenario's sessions with the
     client's exit status: every session must pass, and a client must not
-    claim success for a message that was not delivered, nor failure for one
-    that was."""
+    claim success where it did not reach its goal (SMTP: delivered the
+    message; IMAP: logged in), nor failure where it did."""
     reasons, off_script = [], []
     for s in sessions:
         several = len(sessions) > 1
@@ -316,11 +316,12 @@ def judge_run(sessions: list[dict], client_status: int | None) -> RunVerdict:
                     if several else r for r in s["reasons"]]
         if s.get("verdict") == "off-script":
             off_script.append(prefix + s["off_script"])
-    delivered = any(s["delivered"] for s in sessions)
-    if client_status is not None and (client_status == 0) != delivered:
+    reached = any(s["goal_reached"] for s in sessions)
+    goal = sessions[-1]["goal"]  # the protocol's word: "delivered", "logged-in"
+    if client_status is not None and (client_status == 0) != reached:
         reasons.append(reason(
-            "client-exit", f"the client exited {client_status} but the message was "
-                           f"{'' if delivered else 'not '}delivered",
-            status=client_status, delivered=delivered))
-    observed = "delivered" if delivered else sessions[-1]["observed"]
+            "client-exit", f"the client exited {client_status} but it was "
+                           f"{'' if reached else 'not '}{goal}",
+            status=client_status, reached=reached, goal=goal))
+    observed = goal if reached else sessions[-1]["observed"]
     return RunVerdict(not reasons and not off_script, observed, reasons, off_script)

@@ -31,8 +31,8 @@ def label(reason: dict) -> str:
     if kind == "outcome":
         return f"expected {reason['expected']}, observed {reason['observed']}"
     if kind == "client-exit":
-        return (f"client exited {reason['status']}, delivered" if reason["delivered"]
-                else "client exited 0, not delivered")
+        return (f"client exited {reason['status']}, {reason['goal']}" if reason["reached"]
+                else f"client exited 0, not {reason['goal']}")
     if kind == "client-hang":
         return CLIENT_HANG
     if kind == "no-connection":

@@ -45,8 +45,13 @@ OPPORTUNISTIC: dict[str, tuple[str, frozenset[str]]] = {
         ("deliver-or-refuse", frozenset({"downgrade-by-reconnect", "plaintext-after-refusal"})),
 }
 
-ALLOWED = {"deliver": {"delivered"}, "refuse": {"refused"},
-           "deliver-or-refuse": {"delivered", "refused"}}
+def allowed(expected: str, goal: str) -> set[str]:
+    """The outcomes an expectation allows: "refuse" allows "refused"; the
+    goal's own word ("deliver", "log-in") allows `goal` ("delivered",
+    "logged-in"); "X-or-refuse" allows both."""
+    if expected == "refuse":
+        return {"refused"}
+    return {goal, "refused"} if expected.endswith("-or-refuse") else {goal}
 
 
 def rejudge(sessions: list[dict], scenario: str, policy: str) -> tuple[str, list[dict], list[str]]:
@@ -68,7 +73,7 @@ def rejudge(sessions: list[dict], scenario: str, policy: str) -> tuple[str, list
                 continue
             reasons.append(r)
         off_script = s.get("verdict") == "off-script" or bool(s.get("script", {}).get("mismatch"))
-        if s["observed"] not in ALLOWED[expected] and not off_script:
+        if s["observed"] not in allowed(expected, s["goal"]) and not off_script:
             reasons.insert(0, harness.reason(
                 "outcome", f"expected the client to {expected}, observed {s['observed']}",
                 expected=expected, observed=s["observed"]))

@@ -206,13 +206,13 @@ def run(scenario: Path, work: Path, adapter: Adapter, policy: str | None = None,
         # Its exit status and the interrupted session are the kill's doing.
         reasons = [r for r in reasons
                    if not (r["kind"] == "client-exit"
-                           and (r["status"] == -1 or not r["delivered"]))
+                           and (r["status"] == -1 or not r["reached"]))
                    and not (r["kind"] == "outcome" and r["observed"] == "interrupted")]
         reasons.append(harness.reason(
             "client-hang", f"client hang: the client neither finished nor gave up within "
                            f"{budget:g}s (its per-step deadline was {timeout}s) "
                            f"and was killed", budget_s=budget))
-        if observed != "delivered":
+        if not any(s["goal_reached"] for s in judged):
             observed = "hung"
     base.expected, base.observed = expected, observed
     base.verdict = "fail" if reasons else ("off-script" if verdict.off_script else "pass")

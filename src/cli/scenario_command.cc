@@ -26,7 +26,7 @@ nlohmann::json Describe(const server::Scenario& s) {
       {"summary", s.summary},
       {"protocol", s.protocol->name()},
       {"host", s.host},
-      {"expect", server::ExpectationName(s.expect)},
+      {"expect", server::ExpectationName(s.expect, *s.protocol)},
       {"certificate", s.certificate},
       {"connections", server::ConnectionCount(s)},
       {"timeout_s", Seconds(s.timeout)},
@@ -60,9 +60,10 @@ int Run(const ScenarioArgs& args) {
     return 0;
   }
   for (const auto& s : scenarios) {
-    std::cout << s.path << ": expect " << server::ExpectationName(s.expect)
-              << ", host " << s.host << ", certificate " << s.certificate
-              << ", timeout " << s.timeout.count() << "ms, holds the client "
+    std::cout << s.path << ": expect "
+              << server::ExpectationName(s.expect, *s.protocol) << ", host "
+              << s.host << ", certificate " << s.certificate << ", timeout "
+              << s.timeout.count() << "ms, holds the client "
               << server::ScriptedPauses(s).count() << "ms; " << s.summary
               << "\n";
   }

@@ -1,14 +1,28 @@
 #include "engine/responder.h"
 
+#include "engine/imap_responder.h"
 #include "engine/smtp_responder.h"
 
 namespace starttls::server {
 
 std::unique_ptr<Responder> MakeResponder(const protocol::Protocol& protocol,
                                          ResponderConfig config) {
-  // One responder per protocol; protocol::FindProtocol() knows no other.
-  (void)protocol;
+  if (&protocol == &protocol::Imap()) {
+    return std::make_unique<ImapResponder>(std::move(config));
+  }
   return std::make_unique<SmtpResponder>(std::move(config));
+}
+
+std::vector<std::string> ResponderCapabilities(const Scenario& scenario,
+                                               int connection) {
+  if (!scenario.capabilities.empty()) return scenario.capabilities;
+  std::span<const Step> steps = ConnectionSteps(scenario, connection);
+  if (scenario.protocol == &protocol::Imap()) {
+    return ImapResponder::ScriptedCapabilities(steps).value_or(
+        ImapResponder::DefaultCapabilities());
+  }
+  return SmtpResponder::ScriptedCapabilities(steps).value_or(
+      SmtpResponder::DefaultCapabilities());
 }
 
 }  // namespace starttls::server

@@ -49,6 +49,7 @@ class Interpreter {
     co_await wire_->Close(WaitDeadline(), close_);
     record_->tls = wire_->tls();
     record_->messages = responder_->messages();
+    record_->reached_goal = responder_->reached_goal();
     record_->earlier_tls_failure = ctx_.run->TlsFailedBefore(ctx_.connection);
   }
 
@@ -93,10 +94,12 @@ class Interpreter {
   // Runs one step; false ends the session.
   asio::awaitable<bool> RunStep(const Step& step) {
     switch (step.kind) {
-      case Step::Kind::kSend:
-        pending_ += step.text + "\r\n";
-        responder_->ScriptLine(step.text);
+      case Step::Kind::kSend: {
+        std::string text = responder_->ScriptText(step.text);
+        pending_ += text + "\r\n";
+        responder_->ScriptLine(text);
         co_return true;
+      }
       case Step::Kind::kRaw:
         pending_ += step.text;
         FollowRaw(step.text);
@@ -179,7 +182,8 @@ class Interpreter {
                                         step.text, Where(step)));
         co_return false;
       }
-      if (MatchesClientLine(step.text, *line)) {
+      if (MatchesClientLine(step.text,
+                            scenario_.protocol->CommandText(*line))) {
         // The responder follows the protocol state while the script speaks,
         // so that `serve` can take over at any point.
         responder_->FollowScriptedLine(*line);
@@ -226,7 +230,8 @@ class Interpreter {
         co_return;
       }
       if (scenario_.protocol->Classify(*line) == protocol::Command::kQuit) {
-        (void)co_await wire_->Send(responder_->QuitReply(), WaitDeadline());
+        const std::string reply = responder_->QuitReply(*line);
+        (void)co_await wire_->Send(reply, WaitDeadline());
         record_->ended = "the client quit after the last step";
         co_return;
       }

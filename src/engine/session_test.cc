@@ -324,5 +324,62 @@ TEST(RunSession, ServeTakesOverAfterAScriptedEhlo) {
   EXPECT_THAT(got, HasSubstr("250 2.1.0 Sender OK\r\n"));
 }
 
+// IMAP scenarios: `C:` patterns match the command after its tag, and "$tag"
+// in an `S:` line answers with the client's own tag.
+
+TEST(RunSession, AnImapScriptMatchesCommandsWhateverTheirTagAndAnswersWithIt) {
+  Scenario scenario = Parse(
+      "Summary: x\nProtocol: imap\nExpect: refuse\n"
+      "S: * OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\n"
+      "C: CAPABILITY\n"
+      "S: * CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\n"
+      "S: $tag OK CAPABILITY completed\n"
+      "C: STARTTLS\n"
+      "S: $tag NO [CANNOT] not today\n"
+      "serve\n");
+  std::string capability, starttls, again;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    capability = Say(s, "A0001 CAPABILITY");
+    starttls = Say(s, "A0002 STARTTLS");
+    // The responder repeats the script's refusal, as a stripper would.
+    again = Say(s, "A0003 STARTTLS");
+    asio::write(s, asio::buffer(std::string("A0004 LOGOUT\r\n")));
+    ReadAll(s);
+  });
+  EXPECT_EQ(capability,
+            "* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\n"
+            "A0001 OK CAPABILITY completed\r\n");
+  EXPECT_EQ(starttls, "A0002 NO [CANNOT] not today\r\n");
+  EXPECT_EQ(again, "A0003 NO [CANNOT] not today\r\n");
+  EXPECT_FALSE(r.mismatch.has_value());
+  EXPECT_FALSE(r.reached_goal);
+  Verdict v = Judge(scenario, r);
+  EXPECT_TRUE(v.pass) << (v.reasons.empty() ? "" : v.reasons[0].text);
+  EXPECT_EQ(OutcomeName(v.observed, *scenario.protocol), "refused");
+}
+
+TEST(RunSession, AnImapLoginInPlainTextReachesTheGoalAndFailsTheRun) {
+  Scenario scenario = Parse(
+      "Summary: x\nProtocol: imap\nCapabilities: IMAP4rev1, STARTTLS\n"
+      "Expect: refuse\nserve\n");
+  std::string login;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    login = Say(s, "a1 LOGIN bob secret");
+    asio::write(s, asio::buffer(std::string("a2 LOGOUT\r\n")));
+    ReadAll(s);
+  });
+  EXPECT_THAT(login, ::testing::StartsWith("a1 OK [CAPABILITY"));
+  EXPECT_TRUE(r.reached_goal);
+  Verdict v = Judge(scenario, r);
+  EXPECT_FALSE(v.pass);
+  EXPECT_EQ(OutcomeName(v.observed, *scenario.protocol), "logged-in");
+  ASSERT_EQ(v.findings.size(), 1u);
+  EXPECT_EQ(v.findings[0].id, "credentials-in-plaintext");
+  EXPECT_EQ(v.reasons[0].text,
+            "expected the client to refuse, observed logged-in");
+}
+
 }  // namespace
 }  // namespace starttls::server

@@ -60,7 +60,44 @@ std::string SmtpResponder::LineTooLong() const {
   return "500 5.5.2 Line too long\r\n";
 }
 
-std::string SmtpResponder::QuitReply() const { return "221 2.0.0 Bye\r\n"; }
+std::string SmtpResponder::QuitReply(std::string_view /*line*/) const {
+  return "221 2.0.0 Bye\r\n";
+}
+
+std::optional<std::vector<std::string>> SmtpResponder::ScriptedCapabilities(
+    std::span<const Step> steps) {
+  std::optional<std::vector<std::string>> found;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].kind != Step::Kind::kExpect ||
+        !AsciiLower(steps[i].text).starts_with("ehlo")) {
+      continue;
+    }
+    std::vector<std::string> keywords;
+    bool first = true;
+    for (size_t j = i + 1;
+         j < steps.size() && steps[j].kind == Step::Kind::kSend &&
+         steps[j].text.starts_with("250");
+         ++j) {
+      std::string_view text = steps[j].text;
+      if (!first && text.size() > 4) keywords.emplace_back(text.substr(4));
+      first = false;
+      if (text.size() < 4 || text[3] != '-') break;
+    }
+    if (!first) {
+      found = std::move(keywords);
+    } else if (i + 1 < steps.size() && steps[i + 1].kind == Step::Kind::kSend) {
+      // EHLO refused: the server advertised nothing, STARTTLS included.
+      found = std::vector<std::string>{};
+    }
+  }
+  // A scripted one-line EHLO reply means "no extensions", STARTTLS included.
+  return found;
+}
+
+std::vector<std::string> SmtpResponder::DefaultCapabilities() {
+  return {"PIPELINING", "SIZE 10485760", "8BITMIME", "ENHANCEDSTATUSCODES",
+          "STARTTLS"};
+}
 
 SmtpResponder::SmtpResponder(ResponderConfig config)
     : config_(std::move(config)) {

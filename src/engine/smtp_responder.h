@@ -9,12 +9,14 @@
 #include <cstddef>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/responder.h"
 #include "events/session_record.h"
+#include "scenario/step.h"
 
 namespace starttls::server {
 
@@ -22,9 +24,17 @@ class SmtpResponder final : public Responder {
  public:
   explicit SmtpResponder(ResponderConfig config);
 
+  // The EHLO keywords an SMTP scenario's own script advertises: those of
+  // its last scripted EHLO reply (none when that reply is one line or
+  // refuses EHLO); nullopt when it scripts no EHLO reply.
+  [[nodiscard]] static std::optional<std::vector<std::string>>
+  ScriptedCapabilities(std::span<const Step> steps);
+  // What the responder offers when neither the scenario nor its script say.
+  [[nodiscard]] static std::vector<std::string> DefaultCapabilities();
+
   [[nodiscard]] std::string Greeting() const override;
   [[nodiscard]] std::string LineTooLong() const override;
-  [[nodiscard]] std::string QuitReply() const override;
+  [[nodiscard]] std::string QuitReply(std::string_view line) const override;
 
   // Handles one client line, given without its line ending, and answers it
   // as this server would, repeating any answer the script gave instead (see
@@ -60,6 +70,9 @@ class SmtpResponder final : public Responder {
 
   [[nodiscard]] bool tls_active() const { return tls_active_; }
   [[nodiscard]] bool in_data() const { return state_ == State::kData; }
+  [[nodiscard]] bool reached_goal() const override {
+    return !messages_.empty();
+  }
   [[nodiscard]] const std::vector<ReceivedMessage>& messages() const override {
     return messages_;
   }

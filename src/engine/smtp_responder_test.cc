@@ -140,9 +140,45 @@ TEST(Responder, TheSmtpProtocolsResponderGreetsRefusesLongLinesAndSaysBye) {
   ASSERT_NE(dynamic_cast<SmtpResponder*>(r.get()), nullptr);
   EXPECT_EQ(r->Greeting(), "220 mx.test ESMTP starttls-mock\r\n");
   EXPECT_EQ(r->LineTooLong(), "500 5.5.2 Line too long\r\n");
-  EXPECT_EQ(r->QuitReply(), "221 2.0.0 Bye\r\n");
+  EXPECT_EQ(r->QuitReply("QUIT"), "221 2.0.0 Bye\r\n");
   // The quit command's own answer is the same words.
-  EXPECT_EQ(r->OnLine("QUIT").reply, r->QuitReply());
+  EXPECT_EQ(r->OnLine("QUIT").reply, r->QuitReply("QUIT"));
+}
+
+TEST(ResponderCapabilities, AnEhloTheScriptRefusedOffersNothing) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 220 hi\nC: EHLO *\nS: 500 5.5.1 what\nserve\n", "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ::testing::IsEmpty());
+}
+
+TEST(ResponderCapabilities, ComeFromTheLastScriptedEhloReply) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 220 hi\nC: EHLO *\nS: 250-mx Hello\nS: 250-SIZE 100\n"
+      "S: 250 STARTTLS\nC: STARTTLS\nS: 220 go\ntls\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ElementsAre("SIZE 100", "STARTTLS"));
+}
+
+TEST(ResponderCapabilities, AOneLineScriptedEhloReplyOffersNothing) {
+  auto r = ParseScenario("Summary: x\nS: 220 hi\nC: EHLO *\nS: 250 mx\nserve\n",
+                         "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ::testing::IsEmpty());
+}
+
+TEST(ResponderCapabilities, HeaderOverridesTheScript) {
+  auto r = ParseScenario(
+      "Summary: x\nCapabilities: PIPELINING, SIZE 5\nserve\n", "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ElementsAre("PIPELINING", "SIZE 5"));
+}
+
+TEST(ResponderCapabilities, DefaultsOfferStartTls) {
+  auto r = ParseScenario("Summary: x\nserve\n", "t.smtp");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_THAT(ResponderCapabilities(*r), ::testing::Contains("STARTTLS"));
 }
 
 }  // namespace

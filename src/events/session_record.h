@@ -56,6 +56,9 @@ struct SessionRecord {
   bool interrupted = false;  // the server was told to stop
   std::string ended;         // how the session ended, for people
   TlsFacts tls;
+  // The client reached its protocol's goal (SMTP: a message was delivered,
+  // see `messages`; IMAP: it logged in).
+  bool reached_goal = false;
   std::vector<ReceivedMessage> messages;
   EventLog events;
 };

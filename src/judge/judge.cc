@@ -5,7 +5,7 @@
 namespace starttls::server {
 
 Outcome ObserveOutcome(const SessionRecord& record) {
-  if (!record.messages.empty()) return Outcome::kDelivered;
+  if (record.reached_goal) return Outcome::kDelivered;
   if (record.interrupted) return Outcome::kInterrupted;
   if (record.timed_out) return Outcome::kHung;
   return Outcome::kRefused;
@@ -45,7 +45,8 @@ Verdict Judge(const Scenario& scenario, const SessionRecord& record,
           "expected \"{}\"; the responder served the rest, so the outcome "
           "({}) is not judged",
           record.mismatch->actual, record.mismatch->line,
-          record.mismatch->expected, OutcomeName(v.observed));
+          record.mismatch->expected,
+          OutcomeName(v.observed, *scenario.protocol));
     }
     return v;
   }
@@ -53,11 +54,13 @@ Verdict Judge(const Scenario& scenario, const SessionRecord& record,
     v.reasons.insert(
         v.reasons.begin(),
         {.kind = Reason::Kind::kOutcome,
-         .expected = std::string(ExpectationName(scenario.expect)),
-         .observed = std::string(OutcomeName(v.observed)),
-         .text = fmt::format("expected the client to {}, observed {}",
-                             ExpectationName(scenario.expect),
-                             OutcomeName(v.observed))});
+         .expected =
+             std::string(ExpectationName(scenario.expect, *scenario.protocol)),
+         .observed = std::string(OutcomeName(v.observed, *scenario.protocol)),
+         .text =
+             fmt::format("expected the client to {}, observed {}",
+                         ExpectationName(scenario.expect, *scenario.protocol),
+                         OutcomeName(v.observed, *scenario.protocol))});
   }
   v.pass = v.reasons.empty();
   return v;
@@ -78,10 +81,10 @@ std::string_view ReasonKindName(Reason::Kind k) {
   return "?";
 }
 
-std::string_view OutcomeName(Outcome o) {
+std::string OutcomeName(Outcome o, const protocol::Protocol& protocol) {
   switch (o) {
     case Outcome::kDelivered:
-      return "delivered";
+      return std::string(protocol.GoalReached());
     case Outcome::kRefused:
       return "refused";
     case Outcome::kHung:

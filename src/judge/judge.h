@@ -64,7 +64,10 @@ struct Verdict {
 [[nodiscard]] Verdict Judge(const Scenario& scenario,
                             const SessionRecord& record,
                             bool bad_certificate = false);
-[[nodiscard]] std::string_view OutcomeName(Outcome o);
+// "delivered" (the protocol's goal reached: IMAP "logged-in"), "refused",
+// "hung" or "interrupted".
+[[nodiscard]] std::string OutcomeName(
+    Outcome o, const protocol::Protocol& protocol = protocol::Smtp());
 
 }  // namespace starttls::server
 

@@ -43,6 +43,7 @@ SessionRecord Delivered() {
   SessionRecord r;
   r.messages.push_back(
       {.mail_from = "a@b", .rcpt_to = {"c@d"}, .data = "x\r\n"});
+  r.reached_goal = true;
   return r;
 }
 
@@ -84,6 +85,7 @@ TEST(Judge, OffScriptWithoutAFindingIsNeitherPassNorFail) {
   // Delivered where refusal is expected: off script the outcome is the
   // responder's doing, not the scenario's, and is not judged.
   r.messages.push_back({});
+  r.reached_goal = true;
   Verdict v = Judge(Expecting(Expectation::kRefuse), r);
   EXPECT_FALSE(v.pass);
   EXPECT_TRUE(v.off_script);
@@ -97,6 +99,7 @@ TEST(Judge, OffScriptWithoutAFindingIsNeitherPassNorFail) {
 TEST(Judge, OnScriptTheOutcomeIsJudged) {
   SessionRecord r;
   r.messages.push_back({});
+  r.reached_goal = true;
   Verdict v = Judge(Expecting(Expectation::kRefuse), r);
   EXPECT_FALSE(v.pass);
   EXPECT_FALSE(v.off_script);

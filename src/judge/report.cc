@@ -269,7 +269,10 @@ std::string SessionReportText(const Scenario& scenario,
     w.EndObject();
   }
   w.EndArray();
-  w.StringField("expected", ExpectationName(scenario.expect));
+  w.StringField("expected",
+                ExpectationName(scenario.expect, *scenario.protocol));
+  w.StringField("goal", scenario.protocol->GoalReached());
+  w.BoolField("goal_reached", record.reached_goal);
   w.Key("messages");
   w.BeginArray();
   for (const ReceivedMessage& m : record.messages) {
@@ -284,7 +287,7 @@ std::string SessionReportText(const Scenario& scenario,
     w.EndObject();
   }
   w.EndArray();
-  w.StringField("observed", OutcomeName(verdict.observed));
+  w.StringField("observed", OutcomeName(verdict.observed, *scenario.protocol));
   w.StringField("off_script", verdict.off_script_reason);
   w.Key("oracles");
   w.BeginArray();
@@ -307,6 +310,7 @@ std::string SessionReportText(const Scenario& scenario,
   }
   w.EndArray();
   w.StringField("peer", record.peer);
+  w.StringField("protocol", scenario.protocol->name());
   w.Key("reasons");
   w.BeginArray();
   for (const Reason& r : verdict.reasons) {
@@ -427,8 +431,11 @@ json SessionReport(const Scenario& scenario, const SessionRecord& record,
       {"delivered", !record.messages.empty()},
       {"messages", messages},
       {"ended", record.ended},
-      {"expected", ExpectationName(scenario.expect)},
-      {"observed", OutcomeName(verdict.observed)},
+      {"expected", ExpectationName(scenario.expect, *scenario.protocol)},
+      {"goal", scenario.protocol->GoalReached()},
+      {"goal_reached", record.reached_goal},
+      {"protocol", scenario.protocol->name()},
+      {"observed", OutcomeName(verdict.observed, *scenario.protocol)},
       {"verdict", VerdictName(verdict)},
       {"off_script", verdict.off_script_reason},
       {"reasons", reasons},

@@ -33,6 +33,19 @@ bool IsTag(std::string_view word) {
 class ImapProtocol final : public Protocol {
  public:
   std::string_view name() const override { return "imap"; }
+  std::string_view GoalVerb() const override { return "log-in"; }
+  std::string_view GoalReached() const override { return "logged-in"; }
+
+  // A command line is a tag, a space and the command; a line without a
+  // space (an AUTHENTICATE response, IDLE's DONE) carries no tag.
+  std::string_view Tag(std::string_view line) const override {
+    std::string_view first = FirstWord(line);
+    return IsTag(first) && first.size() < line.size() ? first
+                                                      : std::string_view();
+  }
+  std::string_view CommandText(std::string_view line) const override {
+    return Tag(line).empty() ? line : AfterFirstWord(line);
+  }
 
   std::string Verb(std::string_view line) const override {
     if (!IsTag(FirstWord(line))) return "";

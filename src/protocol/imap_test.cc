@@ -7,9 +7,25 @@ namespace {
 
 const Protocol& p = Imap();
 
-TEST(Imap, ScenariosCannotNameItUntilTheEngineServesIt) {
+TEST(Imap, IsFoundByItsName) {
   EXPECT_EQ(p.name(), "imap");
-  EXPECT_EQ(FindProtocol("imap"), nullptr);
+  EXPECT_EQ(FindProtocol("imap"), &Imap());
+  EXPECT_EQ(FindProtocol("IMAP"), nullptr);
+}
+
+TEST(Imap, ACommandLinesTagIsItsFirstWordAndPatternsMatchTheRest) {
+  EXPECT_EQ(p.Tag("a1 STARTTLS"), "a1");
+  EXPECT_EQ(p.CommandText("a1 STARTTLS"), "STARTTLS");
+  EXPECT_EQ(p.CommandText("A0002 LOGIN u p"), "LOGIN u p");
+  // A continuation line has no tag: the whole line is matched.
+  EXPECT_EQ(p.Tag("AGFsaWNlAHNlY3JldA=="), "");
+  EXPECT_EQ(p.CommandText("DONE"), "DONE");
+  EXPECT_EQ(p.Tag("* OK"), "");
+}
+
+TEST(Imap, TheGoalIsLoggingIn) {
+  EXPECT_EQ(p.GoalVerb(), "log-in");
+  EXPECT_EQ(p.GoalReached(), "logged-in");
 }
 
 TEST(Imap, TheVerbIsTheWordAfterTheTagWhateverItsCase) {

@@ -37,6 +37,19 @@ class Protocol {
   // As the `Protocol:` header and reports spell it: "smtp".
   [[nodiscard]] virtual std::string_view name() const = 0;
 
+  // The client's goal as scenarios and reports word it: what Expect: asks
+  // for ("deliver"; IMAP "log-in") and the outcome once reached
+  // ("delivered"; IMAP "logged-in").
+  [[nodiscard]] virtual std::string_view GoalVerb() const = 0;
+  [[nodiscard]] virtual std::string_view GoalReached() const = 0;
+
+  // The tag of a client command line (IMAP "a1" of "a1 NOOP"); empty for a
+  // protocol without tags or a line without one.
+  [[nodiscard]] virtual std::string_view Tag(std::string_view line) const = 0;
+  // What a `C:` pattern matches of a client line: the line without its tag.
+  [[nodiscard]] virtual std::string_view CommandText(
+      std::string_view line) const = 0;
+
   // The command word of a client line, upper-cased: SMTP's first word; a
   // protocol with tags skips the tag.
   [[nodiscard]] virtual std::string Verb(std::string_view line) const = 0;
@@ -78,8 +91,7 @@ class Protocol {
 [[nodiscard]] const Protocol& Smtp();
 
 // IMAP (RFC 9051 and RFC 3501, STARTTLS as RFC 2595 has it): tagged
-// commands, untagged and tagged responses. Scenarios cannot name it yet:
-// FindProtocol() offers a protocol once the engine has its responder.
+// commands, untagged and tagged responses.
 [[nodiscard]] const Protocol& Imap();
 
 }  // namespace starttls::protocol

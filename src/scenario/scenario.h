@@ -19,7 +19,9 @@
 
 namespace starttls::server {
 
-// What a correct client that requires TLS does with this scenario.
+// What a correct client that requires TLS does with this scenario: reach
+// the protocol's goal (SMTP: deliver the message; IMAP: log in), refuse, or
+// either. Protocol::GoalVerb() words the goal.
 enum class Expectation { kDeliver, kRefuse, kDeliverOrRefuse };
 
 struct Scenario {
@@ -35,8 +37,9 @@ struct Scenario {
   // How long one connection may last in all (the Session-Timeout header);
   // unset: kSessionTimeoutFactor x timeout. See SessionTimeout().
   std::optional<std::chrono::milliseconds> session_timeout;
-  // EHLO keywords the built-in responder advertises; empty means "as the
-  // script's own EHLO reply, or the defaults" (see ResponderCapabilities).
+  // Capabilities the built-in responder advertises (SMTP's EHLO keywords,
+  // IMAP's CAPABILITY); empty means "as the script's own, or the
+  // responder's defaults" (engine/responder.h, ResponderCapabilities()).
   std::vector<std::string> capabilities;
   // The certificate profile the server presents at `tls` (see certs/).
   std::string certificate = "valid";
@@ -108,16 +111,14 @@ struct ParseError {
 [[nodiscard]] std::vector<std::string_view> PatternAlternatives(
     std::string_view pattern);
 
-// The EHLO keywords the responder offers for `scenario`: its Capabilities
-// header, else the keywords of the last scripted EHLO reply, else defaults.
-// Only connection `connection`'s steps are considered.
-[[nodiscard]] std::vector<std::string> ResponderCapabilities(
-    const Scenario& scenario, int connection = 1);
-
-[[nodiscard]] std::string_view ExpectationName(Expectation e);
+// "deliver", "refuse" or "deliver-or-refuse" in SMTP; the goal is the
+// protocol's word ("log-in", "log-in-or-refuse" in IMAP).
+[[nodiscard]] std::string ExpectationName(
+    Expectation e, const protocol::Protocol& protocol = protocol::Smtp());
 // The inverse of ExpectationName; nullopt for any other word.
 [[nodiscard]] std::optional<Expectation> ParseExpectation(
-    std::string_view name);
+    std::string_view name,
+    const protocol::Protocol& protocol = protocol::Smtp());
 
 }  // namespace starttls::server
 

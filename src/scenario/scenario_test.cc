@@ -368,42 +368,6 @@ TEST(ParseScenarioErrors, AnEmptyAlternativeIsAnError) {
             "are separated by \" | \")");
 }
 
-TEST(ResponderCapabilities, AnEhloTheScriptRefusedOffersNothing) {
-  auto r = ParseScenario(
-      "Summary: x\nS: 220 hi\nC: EHLO *\nS: 500 5.5.1 what\nserve\n", "t.smtp");
-  ASSERT_TRUE(r.has_value());
-  EXPECT_THAT(ResponderCapabilities(*r), ::testing::IsEmpty());
-}
-
-TEST(ResponderCapabilities, ComeFromTheLastScriptedEhloReply) {
-  auto r = ParseScenario(
-      "Summary: x\nS: 220 hi\nC: EHLO *\nS: 250-mx Hello\nS: 250-SIZE 100\n"
-      "S: 250 STARTTLS\nC: STARTTLS\nS: 220 go\ntls\nserve\n",
-      "t.smtp");
-  ASSERT_TRUE(r.has_value());
-  EXPECT_THAT(ResponderCapabilities(*r), ElementsAre("SIZE 100", "STARTTLS"));
-}
-
-TEST(ResponderCapabilities, AOneLineScriptedEhloReplyOffersNothing) {
-  auto r = ParseScenario("Summary: x\nS: 220 hi\nC: EHLO *\nS: 250 mx\nserve\n",
-                         "t.smtp");
-  ASSERT_TRUE(r.has_value());
-  EXPECT_THAT(ResponderCapabilities(*r), ::testing::IsEmpty());
-}
-
-TEST(ResponderCapabilities, HeaderOverridesTheScript) {
-  auto r = ParseScenario(
-      "Summary: x\nCapabilities: PIPELINING, SIZE 5\nserve\n", "t.smtp");
-  ASSERT_TRUE(r.has_value());
-  EXPECT_THAT(ResponderCapabilities(*r), ElementsAre("PIPELINING", "SIZE 5"));
-}
-
-TEST(ResponderCapabilities, DefaultsOfferStartTls) {
-  auto r = ParseScenario(kMinimal, "t.smtp");
-  ASSERT_TRUE(r.has_value());
-  EXPECT_THAT(ResponderCapabilities(*r), ::testing::Contains("STARTTLS"));
-}
-
 TEST(ParseExpectation, ReadsBackEveryNameAndNothingElse) {
   for (Expectation e : {Expectation::kDeliver, Expectation::kRefuse,
                         Expectation::kDeliverOrRefuse}) {
@@ -449,7 +413,25 @@ TEST(ParseScenario, ProtocolDefaultsToSmtpAndNamesOnlyAKnownProtocol) {
   ASSERT_TRUE(smtp.has_value()) << smtp.error().ToString();
   EXPECT_EQ(smtp->protocol->name(), "smtp");
   EXPECT_EQ(ErrorOf("Summary: x\nProtocol:  gopher\nS: 220\n"),
-            "t.smtp:2:12: unknown protocol \"gopher\" (known: smtp)");
+            "t.smtp:2:12: unknown protocol \"gopher\" (known: smtp, imap)");
+}
+
+TEST(ParseScenario, ImapScenariosWordTheGoalAsLoggingIn) {
+  auto r = ParseScenario(
+      "Summary: s\nProtocol: imap\nExpect: log-in-or-refuse\nserve\n",
+      "t.imap");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->protocol, &protocol::Imap());
+  EXPECT_EQ(r->expect, Expectation::kDeliverOrRefuse);
+  EXPECT_EQ(ExpectationName(r->expect, *r->protocol), "log-in-or-refuse");
+  EXPECT_EQ(ErrorOf("Summary: x\nProtocol: imap\nExpect: deliver\nserve\n"),
+            "t.smtp:3:9: Expect must be log-in, refuse or log-in-or-refuse, "
+            "not \"deliver\"");
+}
+
+TEST(ParseScenario, TheProtocolComesBeforeTheFieldsItGivesMeaningTo) {
+  EXPECT_EQ(ErrorOf("Summary: x\nExpect: refuse\nProtocol: imap\nserve\n"),
+            "t.smtp:3:1: \"Protocol:\" must come before \"Expect:\" (line 2)");
 }
 
 }  // namespace

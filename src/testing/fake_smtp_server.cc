@@ -63,8 +63,9 @@ ReplayedSession FromVerdict(const srv::EndedSession& ended) {
   const srv::Verdict& v = ended.verdict;
   ReplayedSession s;
   s.verdict = std::string(srv::VerdictName(v));
-  s.expected = std::string(srv::ExpectationName(ended.scenario.expect));
-  s.observed = std::string(srv::OutcomeName(v.observed));
+  s.expected =
+      srv::ExpectationName(ended.scenario.expect, *ended.scenario.protocol);
+  s.observed = srv::OutcomeName(v.observed, *ended.scenario.protocol);
   s.delivered = v.observed == srv::Outcome::kDelivered;
   for (const srv::Reason& r : v.reasons) s.reasons.push_back(r.text);
   for (const srv::Finding& f : v.findings) s.oracles.push_back(f.id);
