@@ -42,11 +42,11 @@ def main() -> int:
     p.add_argument("clients", nargs="*")
     args = p.parse_args()
     names = args.clients or [n for n in adapters.adapter_names() if n != "reference"]
-    scenarios = harness.scenario_files()
     unstable = 0
     with tempfile.TemporaryDirectory(prefix="starttls-record.") as tmp:
         for name in names:
             adapter = adapters.load_adapter(name)
+            scenarios = harness.scenario_files(adapter.protocols)
             if adapter.requires and not shutil.which(adapter.requires):
                 print(f"{name}: {adapter.requires} is not installed", file=sys.stderr)
                 return 1
@@ -56,7 +56,7 @@ def main() -> int:
                 catalogue = {harness.relative(s) for s in scenarios}
                 wanted = {harness.relative(s) for s in scenarios
                           if any(fnmatch.fnmatch(harness.relative(s), g)
-                                 or fnmatch.fnmatch(harness.relative(s), g + ".smtp")
+                                 or fnmatch.fnmatch(str(Path(harness.relative(s)).with_suffix("")), g)
                                  for g in args.scenario)}
                 kept = {k: set(v) for k, v in
                         pins.load_expectations(name)["scenarios"].items()

@@ -38,7 +38,8 @@ def test_every_adapter_has_expectations():
 @pytest.mark.parametrize("name", PINNED)
 def test_every_scenario_is_pinned(name):
     pinned = pins.load_expectations(name)["scenarios"]
-    catalogue = {harness.relative(p) for p in harness.scenario_files()}
+    speaks = adapters.load_adapter(name).protocols
+    catalogue = {harness.relative(p) for p in harness.scenario_files(speaks)}
     missing, stale = sorted(catalogue - set(pinned)), sorted(set(pinned) - catalogue)
     assert not missing and not stale, (
         f"{name}: not pinned {missing}, pinned but gone {stale}; run "

@@ -64,8 +64,14 @@ class Adapter:
     # that name. For clients that verify the name they connect to and
     # cannot be told another.
     resolve: bool = False
+    # The protocols the client speaks: it is run on the scenarios of these
+    # (their `Protocol:`), and on no other.
+    protocols: tuple[str, ...] = ("smtp",)
 
     def __post_init__(self):
+        self.protocols = tuple(self.protocols)
+        if not self.protocols or not all(isinstance(p, str) and p for p in self.protocols):
+            raise ValueError(f"{self.name}: protocols {self.protocols!r}")
         if self.policy not in POLICIES:
             raise ValueError(f"{self.name}: policy {self.policy!r} is not one of {POLICIES}")
         if self.exit_status not in ("zero-is-delivered", "ignored"):
@@ -112,10 +118,10 @@ def load_adapter(name: str) -> Adapter:
 
 def command_adapter(template: str, policy: str, name: str = "custom",
                     version_command: str = "", stdin: str = "",
-                    resolve: bool = False) -> Adapter:
+                    resolve: bool = False, protocols: tuple[str, ...] = ("smtp",)) -> Adapter:
     return Adapter(name=name, command=template, policy=policy,
                    description=f"--client-cmd {template}", version_command=version_command,
-                   stdin=stdin, resolve=resolve)
+                   stdin=stdin, resolve=resolve, protocols=protocols)
 
 
 def expand(template: str, values: dict[str, str]) -> list[str]:

@@ -232,17 +232,17 @@ def relative(scenario: Path) -> str:
 
 
 def scenario_file(name: Path | str) -> Path:
-    """A scenario by path, by its name under scenarios/ (with or without
-    .smtp: "control/hotmail-2009"), or by a file name found once in the
-    catalogue ("hotmail-2009")."""
+    """A scenario by path, by its name under scenarios/ with or without its
+    extension ("control/hotmail-2009", "control/hotmail-2009.smtp"), or by
+    a name found once in the catalogue ("hotmail-2009")."""
     path = Path(name)
     if path.exists():
         return path
-    stem = str(name).removesuffix(".smtp")
-    path = SCENARIOS / f"{stem}.smtp"
-    if path.exists():
-        return path
-    matches = sorted(SCENARIOS.rglob(f"{stem}.smtp")) if "/" not in stem else []
+    wanted = str(name)
+    matches = [p for p in scenario_files()
+               if wanted in (relative(p), str(Path(relative(p)).with_suffix("")))]
+    if not matches and "/" not in wanted:
+        matches = [p for p in scenario_files() if wanted in (p.name, p.stem)]
     if len(matches) == 1:
         return matches[0]
     if matches:
@@ -251,8 +251,15 @@ def scenario_file(name: Path | str) -> Path:
     raise FileNotFoundError(f"no scenario {name}")
 
 
-def scenario_files() -> list[Path]:
-    return sorted(SCENARIOS.rglob("*.smtp"))
+def scenario_files(protocols: tuple[str, ...] | list[str] | None = None) -> list[Path]:
+    """The catalogue: every file under scenarios/ but its documentation (the
+    extension says the protocol to people: .smtp, .imap; the `Protocol:`
+    header says it to the parser). With `protocols`, only the scenarios
+    whose protocol, as the binary reads it, is one of them."""
+    files = sorted(p for p in SCENARIOS.rglob("*") if p.is_file() and p.suffix != ".md")
+    if protocols is None:
+        return files
+    return [p for p in files if scenario_facts(p)["protocol"] in protocols]
 
 
 def reason(kind: str, text: str, **fields) -> dict:

@@ -62,6 +62,10 @@ def pytest_addoption(parser):
     g.addoption("--client-stdin", default=None, choices=("crlf", "lf"),
                 help="with --client-cmd: give the client the message on standard "
                      "input, with CRLF or LF line endings")
+    g.addoption("--client-protocol", action="append", default=None, metavar="NAME",
+                help="with --client-cmd: a protocol the client speaks, as scenarios "
+                     "name it (smtp, imap); repeatable; it is run on those "
+                     "scenarios only (default smtp)")
     g.addoption("--client-resolve", action="store_true", default=False,
                 help="with --client-cmd: {host} is the scenario's host name, which "
                      "the harness maps to 127.0.0.1 for the client alone (a private "
@@ -92,7 +96,8 @@ def pytest_configure(config):
     extras = {"--client-name": config.getoption("--client-name"),
               "--client-version-cmd": config.getoption("--client-version-cmd"),
               "--client-stdin": config.getoption("--client-stdin"),
-              "--client-resolve": config.getoption("--client-resolve") or None}
+              "--client-resolve": config.getoption("--client-resolve") or None,
+              "--client-protocol": config.getoption("--client-protocol")}
     given = [option for option, value in extras.items() if value is not None]
     if given and not cmd:
         raise pytest.UsageError(f"{', '.join(given)} go with --client-cmd only")
@@ -101,7 +106,8 @@ def pytest_configure(config):
             cmd, "require-tls", name=extras["--client-name"] or "custom",
             version_command=extras["--client-version-cmd"] or "",
             stdin={"crlf": "message", "lf": "message-lf", None: ""}[extras["--client-stdin"]],
-            resolve=bool(extras["--client-resolve"])) if cmd else \
+            resolve=bool(extras["--client-resolve"]),
+            protocols=tuple(extras["--client-protocol"] or ("smtp",))) if cmd else \
             adapters.load_adapter(client or "reference")
     except ValueError as e:
         raise pytest.UsageError(str(e))
@@ -120,14 +126,16 @@ STARTED = pytest.StashKey[tuple]()
 
 
 def selected_scenarios(config) -> list[Path]:
+    """The catalogue's scenarios in the protocols the client speaks, narrowed
+    by --scenario globs (matched with or without the file's extension)."""
     globs = config.getoption("--scenario")
-    files = harness.scenario_files()
+    files = harness.scenario_files(config.stash[ADAPTER].protocols)
     if not globs:
         return files
     out = []
     for path in files:
         rel = harness.relative(path)
-        if any(fnmatch.fnmatchcase(rel, g) or fnmatch.fnmatchcase(rel[:-5], g)
+        if any(fnmatch.fnmatchcase(rel, g) or fnmatch.fnmatchcase(str(Path(rel).with_suffix("")), g)
                for g in globs):
             out.append(path)
     return out

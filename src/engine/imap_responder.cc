@@ -450,7 +450,8 @@ void ImapResponder::FollowScriptedLine(std::string_view line) {
                   .verb = AsciiUpper(NextWord(&rest)),
                   .state = state_,
                   .logged_in = logged_in_,
-                  .examined = examined_};
+                  .examined = examined_,
+                  .opened_mailbox = opened_mailbox_};
   std::map<std::string, std::string> answers;
   answers.swap(scripted_answers_);
   (void)OnLine(line);
@@ -459,6 +460,9 @@ void ImapResponder::FollowScriptedLine(std::string_view line) {
 }
 
 void ImapResponder::ScriptLine(std::string_view line) {
+  if (AsciiUpper(line).starts_with("* PREAUTH") && !tls_active_) {
+    state_ = State::kAuthenticated;
+  }
   if (!followed_) return;
   std::string_view rest = line;
   if (NextWord(&rest) != followed_->tag) return;
@@ -470,6 +474,7 @@ void ImapResponder::ScriptLine(std::string_view line) {
     state_ = f.state;
     logged_in_ = f.logged_in;
     examined_ = f.examined;
+    opened_mailbox_ = f.opened_mailbox;
   }
   std::string_view answer = line.substr(f.tag.size() + 1);
   if (f.verb == "STARTTLS" && status != "OK") {
@@ -539,6 +544,10 @@ Responder::Response ImapResponder::Command(std::string_view tag,
   }
   if (verb == "STARTTLS") {
     if (tls_active_) return Tagged(tag, "BAD TLS is already active");
+    if (state_ != State::kNotAuthenticated) {
+      // RFC 9051 section 6.2.1: only before logging in (or a PREAUTH).
+      return Tagged(tag, "BAD STARTTLS is only valid before logging in");
+    }
     if (!Offers("STARTTLS")) return Tagged(tag, "BAD STARTTLS is not offered");
     return Tagged(tag, "OK Begin TLS negotiation now", Action::kStartTls);
   }
@@ -669,6 +678,7 @@ Responder::Response ImapResponder::Select(std::string_view tag,
   }
   state_ = State::kSelected;
   examined_ = examine;
+  opened_mailbox_ = true;
   std::string untagged = fmt::format(
       "* {} EXISTS\r\n* 0 RECENT\r\n"
       "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"

@@ -42,8 +42,10 @@ class ImapResponder final : public Responder {
   // session state (logged in, mailbox selected) and remembers its tag.
   void FollowScriptedLine(std::string_view line) override;
 
-  // One line the script sent. A tagged NO or BAD with the tag of the line
-  // last given to FollowScriptedLine() undoes that line's effect; a
+  // One line the script sent. A "* PREAUTH" greeting puts the session in
+  // the authenticated state (RFC 9051 section 7.1.4). A tagged NO or BAD
+  // with the tag of the line last given to FollowScriptedLine() undoes that
+  // line's effect; a
   // STARTTLS the script answered otherwise than OK is answered the same way
   // every later time on this connection until TLS starts, as a server that
   // strips STARTTLS would.
@@ -61,8 +63,11 @@ class ImapResponder final : public Responder {
   // again.
   void OnTlsStarted() override;
 
-  // Logged in: the goal of an IMAP client.
-  [[nodiscard]] bool reached_goal() const override { return logged_in_; }
+  // The goal of an IMAP client: it logged in, or had a mailbox opened (after
+  // a PREAUTH greeting nobody logs in).
+  [[nodiscard]] bool reached_goal() const override {
+    return logged_in_ || opened_mailbox_;
+  }
   [[nodiscard]] const std::vector<ReceivedMessage>& messages() const override {
     return no_messages_;
   }
@@ -93,6 +98,7 @@ class ImapResponder final : public Responder {
   bool tls_active_ = false;
   bool logged_in_ = false;
   bool examined_ = false;  // the selected mailbox is read-only
+  bool opened_mailbox_ = false;  // a SELECT or EXAMINE succeeded
   std::string last_tag_;
   // An AUTHENTICATE waiting for the client's response line, by its tag.
   std::optional<std::string> authenticating_;
@@ -108,6 +114,7 @@ class ImapResponder final : public Responder {
     State state;
     bool logged_in;
     bool examined;
+    bool opened_mailbox;
   };
   std::optional<Followed> followed_;
   // verb -> the script's answer (after the tag), repeated for the rest of

@@ -220,6 +220,16 @@ TEST(ImapResponder, ALoginTheScriptRefusedLeavesTheClientLoggedOut) {
   EXPECT_EQ(r.OnLine("a2 SELECT INBOX").reply, "a2 BAD Log in first\r\n");
 }
 
+TEST(ImapResponder, AfterAPreauthGreetingOpeningAMailboxReachesTheGoal) {
+  ImapResponder r = Make();
+  r.ScriptLine("* PREAUTH [CAPABILITY IMAP4rev1] logged in already");
+  EXPECT_FALSE(r.reached_goal());
+  EXPECT_EQ(r.OnLine("a0 STARTTLS").reply,
+            "a0 BAD STARTTLS is only valid before logging in\r\n");
+  EXPECT_THAT(r.OnLine("a1 SELECT INBOX").reply, HasSubstr("a1 OK"));
+  EXPECT_TRUE(r.reached_goal());
+}
+
 TEST(ImapResponder, CapabilityAndNoopAreDetours) {
   ImapResponder r = Make();
   EXPECT_TRUE(r.IsDetour("a1 CAPABILITY"));
