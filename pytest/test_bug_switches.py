@@ -235,10 +235,15 @@ SHORT_TIMEOUT = "2s"     # no-timeouts: the server's deadline on its copies
 HANG_BUDGET = 20.0       # no-timeouts: run_client kills the client after this
 
 
+def smtp_scenario(name: str) -> Path:
+    """The SMTP scenario a pin names (bad_client and smtplib speak SMTP)."""
+    return harness.scenario_file(f"{name}.smtp")
+
+
 def scenario_for(switch: str, name: str, tmp_path: Path) -> Path:
     """The scenario file; for no-timeouts a copy with a short Timeout, so the
     server's deadline (not the client's) ends the run quickly."""
-    path = harness.scenario_file(name)
+    path = smtp_scenario(name)
     if switch != "no-timeouts":
         return path
     text = path.read_text()
@@ -295,7 +300,7 @@ def test_every_switch_is_pinned():
         assert any(by_scenario.values()), f"{switch}: no scenario catches it"
         assert any(not p for p in by_scenario.values()), f"{switch}: nothing must stay quiet"
         for name in by_scenario:
-            harness.scenario_file(name)
+            smtp_scenario(name)
 
 
 def test_every_oracle_is_proven_by_some_switch():
@@ -327,5 +332,5 @@ def test_bad_client_without_switches_passes(scenario, tmp_path):
 @pytest.mark.parametrize("name, pinned", list(SMTPLIB_PINS.items()),
                          ids=list(SMTPLIB_PINS))
 def test_smtplib(name, pinned, tmp_path):
-    check(run(harness.scenario_file(name), tmp_path, adapters.load_adapter("smtplib")),
+    check(run(smtp_scenario(name), tmp_path, adapters.load_adapter("smtplib")),
           pinned)

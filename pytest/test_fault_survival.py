@@ -393,7 +393,7 @@ def write_scenario(tmp_path: Path, base: str, extra_headers: str) -> Path:
 
 
 def test_a_ten_megabyte_line_ends_only_that_session(starttls_server):
-    server = starttls_server(harness.scenario_file("responder-only"), sessions=2)
+    server = starttls_server(harness.scenario_file("control/responder-only.smtp"), sessions=2)
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
         f = s.makefile("rb")
@@ -466,7 +466,7 @@ def test_a_million_one_byte_segments_are_all_read(starttls_server, tmp_path):
 
 @pytest.mark.timeout(300)
 def test_many_one_byte_tls_records_are_all_read(starttls_server):
-    server = starttls_server(harness.scenario_file("responder-only"), sessions=1)
+    server = starttls_server(harness.scenario_file("control/responder-only.smtp"), sessions=1)
     line = b"y" * 98 + b"\r\n"
     body = line * (TLS_SEGMENTS // len(line))
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as s:

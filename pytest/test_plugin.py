@@ -162,7 +162,7 @@ def test_marker_serves_and_hands_out_the_address(starttls_mock):
     assert session["verdict"] == "pass" and session["delivered"]
 
 def test_serve_by_name(starttls_mock):
-    starttls_mock.serve("stripping/starttls-not-advertised", sessions=1)
+    starttls_mock.serve("stripping/starttls-not-advertised.smtp", sessions=1)
     assert starttls_mock.port > 0
 
 def test_server_error_fails_the_test(starttls_mock):
@@ -237,6 +237,10 @@ def test_a_scenario_is_found_by_path_by_catalogue_name_or_by_unique_file_name(tm
     assert harness.scenario_file(hotmail) == hotmail
     with pytest.raises(FileNotFoundError, match="no scenario nowhere/gone"):
         harness.scenario_file("nowhere/gone")
+    # Without its extension a name that two protocols share is refused.
+    with pytest.raises(FileNotFoundError, match="ambiguous: control/responder-only.imap, "
+                                                "control/responder-only.smtp"):
+        harness.scenario_file("control/responder-only")
 
 
 def test_the_servers_of_one_test_each_get_a_port_and_a_run_directory(starttls_server):

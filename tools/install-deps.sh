@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-pytest python3-pytest-xdist python3-pytest-timeout python3-aiosmtpd
+  python3-jsonschema
   swaks libnet-ssleay-perl curl msmtp chromium
   s-nail mutt git-email php-cli libphp-phpmailer python3-aiosmtplib
 )

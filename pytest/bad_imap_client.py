@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""bad_imap_client: an IMAP STARTTLS client with switchable bugs, to prove
+that the harness catches each IMAP bug class on the wire.
+
+    bad_imap_client.py --host H --port P [--cafile FILE] [--servername NAME]
+        [--timeout SECONDS] [--bug NAME]...
+
+Without switches it is a correct client that requires TLS: it reads the
+greeting, refuses a PREAUTH greeting, asks CAPABILITY, sends STARTTLS only
+when offered, waits for the tagged OK, verifies the certificate and host
+name, asks CAPABILITY again over TLS, then logs in, selects INBOX and logs
+out. Exit status 0 when it logged in over TLS; otherwise one line on stderr
+and 1 (protocol error, timeout), 5 (STARTTLS not offered or refused) or 7
+(the certificate did not verify), 8 (another TLS failure).
+
+Standard library only; runs under /usr/bin/python3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import ssl
+import sys
+import time
+
+PROG = "bad_imap_client"
+
+BUGS = {
+    "plaintext-login": "log in without TLS when STARTTLS is missing or refused",
+    "early-tls": "start the TLS handshake right after sending STARTTLS, "
+                 "without waiting for the tagged OK",
+    "preauth-select": "take a PREAUTH greeting and open INBOX in plain text",
+    "no-verify": "accept any certificate",
+    "no-capability-after-tls": "log in over TLS without asking CAPABILITY "
+                               "again (using what was learned before TLS)",
+}
+
+
+class Failure(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Client:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.bugs = set(args.bugs)
+        self.sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
+        self.buffer = b""
+        self.tag = 0
+
+    def line(self) -> str:
+        deadline = time.monotonic() + self.args.timeout
+        while b"\r\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failure(1, "timeout waiting for the server")
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                raise Failure(1, "timeout waiting for the server") from None
+            if not data:
+                raise Failure(1, "the server closed the connection")
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line.decode(errors="replace")
+
+    def command(self, text: str, wait: bool = True) -> tuple[str, list[str]]:
+        """Sends a tagged command; returns its tagged status and the untagged
+        lines before it. Literals in responses are read whole."""
+        self.tag += 1
+        tag = f"b{self.tag}"
+        self.sock.sendall(f"{tag} {text}\r\n".encode())
+        if not wait:
+            return "", []
+        untagged = []
+        while True:
+            line = self.line()
+            if line.endswith("}") and "{" in line:
+                size = int(line[line.rindex("{") + 1:-1])
+                while len(self.buffer) < size:
+                    data = self.sock.recv(4096)
+                    if not data:
+                        raise Failure(1, "the server closed the connection")
+                    self.buffer += data
+                self.buffer = self.buffer[size:]
+            if line.startswith(tag + " "):
+                return line.split(" ", 2)[1].upper(), untagged
+            untagged.append(line)
+
+    def capabilities(self) -> set[str]:
+        status, lines = self.command("CAPABILITY")
+        if status != "OK":
+            raise Failure(1, f"CAPABILITY: {status}")
+        caps = set()
+        for line in lines:
+            if line.upper().startswith("* CAPABILITY "):
+                caps |= set(line.upper().split()[2:])
+        return caps
+
+    def tls(self) -> None:
+        ctx = ssl.create_default_context(cafile=self.args.cafile)
+        if "no-verify" in self.bugs:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        self.sock.settimeout(self.args.timeout)
+        try:
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=self.args.servername)
+        except ssl.SSLCertVerificationError as e:
+            raise Failure(7, f"certificate rejected: {e.verify_message}") from None
+        except (ssl.SSLError, OSError) as e:
+            raise Failure(8, f"TLS handshake failed: {e}") from None
+        # Whatever arrived before the handshake is not to be trusted.
+        self.buffer = b""
+
+    def log_in_and_read(self) -> None:
+        status, _ = self.command("LOGIN bob secret")
+        if status != "OK":
+            raise Failure(1, f"LOGIN: {status}")
+        self.read()
+
+    def read(self) -> None:
+        status, _ = self.command("SELECT INBOX")
+        if status != "OK":
+            raise Failure(1, f"SELECT: {status}")
+        self.command("LOGOUT")
+
+    def run(self) -> int:
+        greeting = self.line()
+        if greeting.upper().startswith("* PREAUTH"):
+            if "preauth-select" in self.bugs:
+                self.read()
+                return 0
+            raise Failure(5, "PREAUTH greeting: no way to start TLS")
+        caps = self.capabilities()
+        if "STARTTLS" not in caps:
+            if "plaintext-login" in self.bugs:
+                self.log_in_and_read()
+                return 0
+            raise Failure(5, "the server does not offer STARTTLS")
+        if "early-tls" in self.bugs:
+            self.command("STARTTLS", wait=False)
+            self.tls()
+        else:
+            status, _ = self.command("STARTTLS")
+            if status != "OK":
+                if "plaintext-login" in self.bugs:
+                    self.log_in_and_read()
+                    return 0
+                raise Failure(5, f"STARTTLS refused: {status}")
+            self.tls()
+        if "no-capability-after-tls" not in self.bugs:
+            self.capabilities()
+        self.log_in_and_read()
+        return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog=PROG)
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", required=True, type=int)
+    p.add_argument("--cafile")
+    p.add_argument("--servername")
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--bug", dest="bugs", action="append", default=[], choices=sorted(BUGS))
+    args = p.parse_args()
+    args.servername = args.servername or args.host
+    try:
+        return Client(args).run()
+    except Failure as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return e.status
+    except OSError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

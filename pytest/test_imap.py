@@ -1,0 +1,116 @@
+"""IMAP end to end: real runs of starttls-mock serving the IMAP scenarios.
+
+Each bad_imap_client --bug switch fails exactly the pinned scenarios for
+the pinned reasons (labels: oracle ids and the verdict's own reasons) and
+leaves the pinned quiet ones passing; without switches the client passes
+every IMAP scenario. Only outcomes that do not depend on scheduling are
+pinned: a ClientHello sent right after STARTTLS races the server's
+immediate OK, so early-tls is pinned where the OK is held (or never sent).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import bad_imap_client
+from starttls_mock import adapters, harness, running
+
+REFUSE_LOGGED_IN = "expected refuse, observed logged-in"
+LOG_IN_REFUSED = "expected log-in, observed refused"
+QUIET = ()
+
+IMAP = harness.scenario_files(("imap",))
+BAD_CERTIFICATES = [f"certificates/{p['name']}.imap" for p in harness.certificate_profiles()
+                    if p["must_be_refused"]
+                    and (harness.SCENARIOS / "certificates" / f"{p['name']}.imap").exists()]
+
+PINS: dict[str, dict[str, tuple[str, ...]]] = {
+    "plaintext-login": {
+        "stripping/starttls-not-advertised.imap":
+            ("credentials-in-plaintext", "plaintext-after-refusal", REFUSE_LOGGED_IN),
+        "stripping/starttls-refused-no.imap":
+            ("credentials-in-plaintext", "plaintext-after-refusal", REFUSE_LOGGED_IN),
+        "stripping/starttls-refused-bad.imap":
+            ("credentials-in-plaintext", "plaintext-after-refusal", REFUSE_LOGGED_IN),
+        # LOGIN refused by LOGINDISABLED: the password went out all the same.
+        "stripping/logindisabled-without-starttls.imap": ("credentials-in-plaintext",),
+        "control/deferred-handshake.imap": QUIET,
+    },
+    "early-tls": {
+        "ordering/starttls-reply-held.imap": ("early-tls", LOG_IN_REFUSED),
+        "timing/stall-after-starttls.imap": ("early-tls",),
+        "stripping/starttls-refused-no.imap": ("tls-without-220",),
+        "stripping/starttls-refused-bad.imap": ("tls-without-220",),
+        "stripping/starttls-not-advertised.imap": QUIET,
+    },
+    "preauth-select": {
+        "stripping/preauth-greeting.imap": ("plaintext-after-refusal", REFUSE_LOGGED_IN),
+        "control/responder-only.imap": QUIET,
+    },
+    "no-verify": {
+        **{name: ("proceeded-after-bad-certificate", REFUSE_LOGGED_IN)
+           for name in BAD_CERTIFICATES},
+        "certificates/valid.imap": QUIET,
+    },
+    "no-capability-after-tls": {
+        "control/deferred-handshake.imap": ("no-ehlo-after-tls",),
+        "control/responder-only.imap": ("no-ehlo-after-tls",),
+        "stripping/starttls-not-advertised.imap": QUIET,
+    },
+}
+
+
+def misbehaving(*bugs: str) -> adapters.Adapter:
+    switches = "".join(f" --bug {bug}" for bug in bugs)
+    return adapters.command_adapter(
+        "{python} {harness}/bad_imap_client.py --host {host} --port {port}"
+        " --cafile {cafile} --servername {servername} --timeout {timeout}" + switches,
+        "require-tls", name="bad_imap_client" + switches.replace(" --bug ", "+"),
+        protocols=("imap",))
+
+
+def check(result: running.Result, pinned: tuple[str, ...]) -> None:
+    assert result.labels() == set(pinned), result.explain()
+    assert result.verdict == ("fail" if pinned else "pass"), result.explain()
+
+
+def cases():
+    for switch, by_scenario in PINS.items():
+        for name, pinned in by_scenario.items():
+            yield pytest.param(switch, name, pinned, id=f"{switch}:{name}")
+
+
+def test_the_imap_catalogue_has_its_categories():
+    names = {harness.relative(p) for p in IMAP}
+    assert {Path(n).parent.name for n in names} >= {
+        "control", "ordering", "stripping", "certificates", "timing", "tls"}
+    assert "stripping/preauth-greeting.imap" in names
+    assert len(BAD_CERTIFICATES) >= 4
+
+
+def test_every_switch_is_pinned_firing_and_quiet():
+    assert set(PINS) == set(bad_imap_client.BUGS)
+    for switch, by_scenario in PINS.items():
+        assert any(by_scenario.values()), f"{switch}: no scenario catches it"
+        assert any(not p for p in by_scenario.values()), f"{switch}: nothing stays quiet"
+        for name in by_scenario:
+            harness.scenario_file(name)
+
+
+@pytest.mark.parametrize("switch, name, pinned", list(cases()))
+def test_imap_bug_switch(switch, name, pinned, tmp_path):
+    check(running.run(harness.scenario_file(name), tmp_path, misbehaving(switch)),
+          pinned)
+
+
+@pytest.mark.parametrize("scenario", IMAP, ids=harness.relative)
+def test_the_imap_client_without_switches_passes(scenario, tmp_path):
+    check(running.run(scenario, tmp_path, misbehaving()), QUIET)
+
+
+def test_an_smtp_client_is_never_run_on_imap_scenarios():
+    smtp_only = adapters.load_adapter("reference")
+    assert smtp_only.protocols == ("smtp",)
+    assert not set(harness.scenario_files(smtp_only.protocols)) & set(IMAP)
