@@ -249,8 +249,9 @@ class Checker {
         return;
       }
       Add("pipelined-after-starttls",
-          "the client sent a command after STARTTLS before the server's "
-          "reply to it (RFC 3207 section 4.2)",
+          fmt::format("the client sent a command after {} before the "
+                      "server's reply to it ({})",
+                      p_.Verb(starttls->text), p_.StartTlsRule()),
           evidence);
       return;
     }
@@ -283,9 +284,10 @@ class Checker {
         command != protocol::Command::kQuit) {
       Add("no-ehlo-after-tls",
           fmt::format("the client's first command over TLS was {}, not a "
-                      "greeting such as EHLO (RFC 3207 section 4.2: forget "
-                      "what was learned before)",
-                      p_.Verb(first.text)),
+                      "greeting such as {} "
+                      "({}: forget what was learned before)",
+                      p_.Verb(first.text), p_.GreetingVerb(),
+                      p_.StartTlsRule()),
           At(first.event, first.begin, first.text));
     } else if (command == protocol::Command::kGreeting) {
       const Line* answer = ReplyTo(p_, server_tls_, first);

@@ -849,6 +849,20 @@ TEST(ImapOracles, TlsAfterATaggedNoNamesTheStatus) {
               HasSubstr("answered STARTTLS with NO, not OK"));
 }
 
+TEST(ImapOracles, AFirstCommandOverTlsOtherThanCapabilityNamesImapsRule) {
+  Transcript t = ImapUpToStartTls();
+  t.S("a1 OK go\r\n");
+  t.Handshake();
+  t.TlsC("a2 LOGIN user secret\r\n");
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("no-ehlo-after-tls"));
+  EXPECT_EQ(findings[0].message,
+            "the client's first command over TLS was LOGIN, not a greeting "
+            "such as CAPABILITY (RFC 2595 section 3.1 and RFC 9051 section "
+            "6.2.1: forget what "
+            "was learned before)");
+}
+
 TEST(ImapOracles, ALoginBeforeTlsIsCredentialsInPlaintext) {
   Transcript t;
   t.protocol = &protocol::Imap();

@@ -35,6 +35,10 @@ class ImapProtocol final : public Protocol {
   std::string_view name() const override { return "imap"; }
   std::string_view GoalVerb() const override { return "log-in"; }
   std::string_view GoalReached() const override { return "logged-in"; }
+  std::string_view StartTlsRule() const override {
+    return "RFC 2595 section 3.1 and RFC 9051 section 6.2.1";
+  }
+  std::string_view GreetingVerb() const override { return "CAPABILITY"; }
 
   // A command line is a tag, a space and the command; a line without a
   // space (an AUTHENTICATE response, IDLE's DONE) carries no tag.

@@ -28,6 +28,11 @@ TEST(Imap, TheGoalIsLoggingIn) {
   EXPECT_EQ(p.GoalReached(), "logged-in");
 }
 
+TEST(Imap, FindingsCiteItsOwnRulesAndGreeting) {
+  EXPECT_EQ(p.GreetingVerb(), "CAPABILITY");
+  EXPECT_NE(p.StartTlsRule().find("RFC 2595"), std::string_view::npos);
+}
+
 TEST(Imap, TheVerbIsTheWordAfterTheTagWhateverItsCase) {
   EXPECT_EQ(p.Verb("a1 starttls"), "STARTTLS");
   EXPECT_EQ(p.Verb("A0002 LOGIN user pass"), "LOGIN");

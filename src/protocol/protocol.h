@@ -43,6 +43,12 @@ class Protocol {
   [[nodiscard]] virtual std::string_view GoalVerb() const = 0;
   [[nodiscard]] virtual std::string_view GoalReached() const = 0;
 
+  // Where the protocol's STARTTLS rules are written, as findings cite it
+  // ("RFC 3207 section 4.2"), and the command that asks afresh what the
+  // server offers (kGreeting: "EHLO"; IMAP "CAPABILITY").
+  [[nodiscard]] virtual std::string_view StartTlsRule() const = 0;
+  [[nodiscard]] virtual std::string_view GreetingVerb() const = 0;
+
   // The tag of a client command line (IMAP "a1" of "a1 NOOP"); empty for a
   // protocol without tags or a line without one.
   [[nodiscard]] virtual std::string_view Tag(std::string_view line) const = 0;

@@ -21,6 +21,10 @@ class SmtpProtocol final : public Protocol {
   std::string_view name() const override { return "smtp"; }
   std::string_view GoalVerb() const override { return "deliver"; }
   std::string_view GoalReached() const override { return "delivered"; }
+  std::string_view StartTlsRule() const override {
+    return "RFC 3207 section 4.2";
+  }
+  std::string_view GreetingVerb() const override { return "EHLO"; }
 
   std::string_view Tag(std::string_view /*line*/) const override { return {}; }
   std::string_view CommandText(std::string_view line) const override {
