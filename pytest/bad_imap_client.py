@@ -34,6 +34,8 @@ BUGS = {
     "no-verify": "accept any certificate",
     "no-capability-after-tls": "log in over TLS without asking CAPABILITY "
                                "again (using what was learned before TLS)",
+    "tls-on-untagged-ok": "take an untagged OK after STARTTLS as its answer "
+                          "and start TLS",
 }
 
 
@@ -143,6 +145,11 @@ class Client:
             raise Failure(5, "the server does not offer STARTTLS")
         if "early-tls" in self.bugs:
             self.command("STARTTLS", wait=False)
+            self.tls()
+        elif "tls-on-untagged-ok" in self.bugs:
+            self.command("STARTTLS", wait=False)
+            while not self.line().upper().split(" ", 2)[1:2] == ["OK"]:
+                pass
             self.tls()
         else:
             status, _ = self.command("STARTTLS")

@@ -67,8 +67,13 @@ def test_client_matches_its_pins(name, scenario, pinned, tmp_path, starttls_reco
     assert set(result.oracles()) == got & harness.oracle_ids(), result.explain()
 
 
+# A sanity floor per protocol: the plain deferred handshake.
+FLOOR = {"smtp": "control/hotmail-2009.smtp", "imap": "control/deferred-handshake.imap"}
+
+
 @pytest.mark.parametrize("name", PINNED)
-def test_each_pinned_client_delivers_the_article_session(name):
-    """A sanity floor: every client delivers the hotmail session."""
-    assert pins.load_expectations(name)["scenarios"]["control/hotmail-2009.smtp"] \
-        == {frozenset()}
+def test_each_pinned_client_passes_the_plain_deferred_handshake(name):
+    """Every SMTP client delivers the article's session; every IMAP client
+    logs in after a plain STARTTLS."""
+    for protocol in adapters.load_adapter(name).protocols:
+        assert pins.load_expectations(name)["scenarios"][FLOOR[protocol]] == {frozenset()}

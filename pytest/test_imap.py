@@ -34,6 +34,8 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
             ("credentials-in-plaintext", "plaintext-after-refusal", REFUSE_LOGGED_IN),
         "stripping/starttls-refused-bad.imap":
             ("credentials-in-plaintext", "plaintext-after-refusal", REFUSE_LOGGED_IN),
+        "stripping/starttls-answered-untagged-ok.imap":
+            ("credentials-in-plaintext", "plaintext-after-refusal", REFUSE_LOGGED_IN),
         # LOGIN refused by LOGINDISABLED: the password went out all the same.
         "stripping/logindisabled-without-starttls.imap": ("credentials-in-plaintext",),
         "control/deferred-handshake.imap": QUIET,
@@ -43,7 +45,16 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "timing/stall-after-starttls.imap": ("early-tls",),
         "stripping/starttls-refused-no.imap": ("tls-without-220",),
         "stripping/starttls-refused-bad.imap": ("tls-without-220",),
+        "truncation/starttls-ok-cut-then-close.imap": ("early-tls",),
+        # The ClientHello comes after the untagged OK, and the client is
+        # gone before the held NO is sent.
+        "stripping/starttls-answered-untagged-ok.imap": ("tls-on-incomplete-reply",),
         "stripping/starttls-not-advertised.imap": QUIET,
+    },
+    "tls-on-untagged-ok": {
+        # The held NO is the answer, and it came: TLS after a refusal.
+        "stripping/starttls-answered-untagged-ok.imap": ("tls-without-220",),
+        "control/deferred-handshake.imap": QUIET,
     },
     "preauth-select": {
         "stripping/preauth-greeting.imap": ("plaintext-after-refusal", REFUSE_LOGGED_IN),

@@ -20,7 +20,7 @@ def threads_of(pid: int) -> int:
 
 
 def start(tmp_path, *extra, sessions=None):
-    server = harness.MockServer([harness.scenario_file("responder-only")], tmp_path / "run",
+    server = harness.MockServer([harness.scenario_file("control/responder-only.smtp")], tmp_path / "run",
                                 sessions=sessions, extra_args=list(extra))
     return server.start()
 

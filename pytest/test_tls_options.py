@@ -25,7 +25,7 @@ def test_max_and_ciphers_select_tls12_with_that_cipher(tmp_path):
 
 
 def test_without_options_the_reference_client_gets_tls13(tmp_path):
-    result = _run("control/responder-only", tmp_path)
+    result = _run("control/responder-only.smtp", tmp_path)
     assert result.sessions[0]["tls"]["version"] == "TLSv1.3"
 
 

@@ -60,11 +60,9 @@ constexpr std::string_view kImplemented[] = {
     "SASL-IR",   "ID",       "IDLE",          "NAMESPACE",
     "UNSELECT",  "LITERAL+", "ENABLE",        "CHILDREN"};
 
-bool IsTag(std::string_view word) {
-  return !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
-    return c > 0x20 && c < 0x7f && c != '(' && c != ')' && c != '{' &&
-           c != '%' && c != '*' && c != '"' && c != '\\' && c != '+';
-  });
+// The tag of a command line ("a1" of "a1 NOOP"), as the judge reads it.
+std::string_view TagOf(std::string_view line) {
+  return protocol::Imap().Tag(line);
 }
 
 std::string_view NextWord(std::string_view* rest) {
@@ -427,9 +425,10 @@ std::string ImapResponder::ScriptText(std::string_view text) const {
 bool ImapResponder::IsDetour(std::string_view line) const {
   if (authenticating_ || idling_ || !continued_.empty()) return false;
   std::string_view rest = line;
-  std::string_view tag = NextWord(&rest);
+  (void)NextWord(&rest);  // the tag
   std::string verb = AsciiUpper(NextWord(&rest));
-  return IsTag(tag) && rest.empty() && (verb == "CAPABILITY" || verb == "NOOP");
+  return !TagOf(line).empty() && rest.empty() &&
+         (verb == "CAPABILITY" || verb == "NOOP");
 }
 
 void ImapResponder::OnTlsStarted() {
@@ -456,7 +455,7 @@ void ImapResponder::FollowScriptedLine(std::string_view line) {
   answers.swap(scripted_answers_);
   (void)OnLine(line);
   answers.swap(scripted_answers_);
-  if (IsTag(before.tag)) followed_ = std::move(before);
+  if (!TagOf(line).empty()) followed_ = std::move(before);
 }
 
 void ImapResponder::ScriptLine(std::string_view line) {
@@ -504,7 +503,7 @@ Responder::Response ImapResponder::OnLine(std::string_view line) {
   }
   std::string_view rest = line;
   std::string_view tag = NextWord(&rest);
-  if (!IsTag(tag)) return {"* BAD Missing or invalid tag\r\n"};
+  if (TagOf(line).empty()) return {"* BAD Missing or invalid tag\r\n"};
   last_tag_ = std::string(tag);
   std::string verb = AsciiUpper(NextWord(&rest));
   if (verb == "APPEND") {

@@ -65,9 +65,9 @@ class Responder {
   // implementation for how a scripted answer is remembered.
   virtual void ScriptLine(std::string_view line) = 0;
 
-  // What an `S:` line's text sends, its protocol's placeholders filled in
-  // (IMAP: "$tag", the tag of the client's last command). The text as it is
-  // for a protocol without any.
+  // What an `S:` line's text or a `send` step's bytes send, the protocol's
+  // placeholders filled in (IMAP: "$tag", the tag of the client's last
+  // command). The text as it is for a protocol without any.
   [[nodiscard]] virtual std::string ScriptText(std::string_view text) const {
     return std::string(text);
   }

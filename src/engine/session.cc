@@ -100,10 +100,12 @@ class Interpreter {
         responder_->ScriptLine(text);
         co_return true;
       }
-      case Step::Kind::kRaw:
-        pending_ += step.text;
-        FollowRaw(step.text);
+      case Step::Kind::kRaw: {
+        std::string bytes = responder_->ScriptText(step.text);
+        pending_ += bytes;
+        FollowRaw(bytes);
         co_return true;
+      }
       case Step::Kind::kWrite:
         co_return co_await Write(step);
       case Step::Kind::kExpect:

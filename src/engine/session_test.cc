@@ -381,5 +381,30 @@ TEST(RunSession, AnImapLoginInPlainTextReachesTheGoalAndFailsTheRun) {
             "expected the client to refuse, observed logged-in");
 }
 
+TEST(RunSession, DollarTagInRawBytesIsTheClientsTagToo) {
+  Scenario scenario = Parse(
+      "Summary: x\nProtocol: imap\nExpect: refuse\nS: * OK hi\n"
+      "C: STARTTLS\nsend data=\"$tag OK Begin\"\nwrite\nclose\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    ReadSome(s);
+    asio::write(s, asio::buffer(std::string("x7 STARTTLS\r\n")));
+    got = ReadAll(s);
+  });
+  EXPECT_EQ(got, "x7 OK Begin");
+  EXPECT_TRUE(r.script_completed);
+}
+
+TEST(RunSession, AnSmtpScriptSendsDollarTagAsItIs) {
+  Scenario scenario =
+      Parse("Summary: x\nS: 220 $tag\nC: EHLO *\nsend data=\"$tag\"\nclose\n");
+  std::string got;
+  SessionRecord r = Play(scenario, [&](tcp::socket& s) {
+    asio::write(s, asio::buffer(std::string("EHLO c\r\n")));
+    got = ReadAll(s);
+  });
+  EXPECT_EQ(got, "220 $tag\r\n$tag");
+}
+
 }  // namespace
 }  // namespace starttls::server
