@@ -10,6 +10,9 @@ immediate OK, so early-tls is pinned where the OK is held (or never sent).
 
 from __future__ import annotations
 
+import json
+import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -119,6 +122,26 @@ def test_imap_bug_switch(switch, name, pinned, tmp_path):
 @pytest.mark.parametrize("scenario", IMAP, ids=harness.relative)
 def test_the_imap_client_without_switches_passes(scenario, tmp_path):
     check(running.run(scenario, tmp_path, misbehaving()), QUIET)
+
+
+def test_an_imap_clients_suite_reports_name_the_protocol(tmp_path):
+    """`--client imaplib` selects the IMAP scenarios by itself; the JSON
+    results and the JUnit properties say imap."""
+    report, junit = tmp_path / "r.json", tmp_path / "junit.xml"
+    argv = [adapters.PYTHON, "-m", "pytest", str(harness.ROOT / "pytest" / "test_catalogue.py"),
+            "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-k", "test_scenario",
+            "--client", "imaplib", "--scenario", "control/*", "--report-json", str(report),
+            "--junitxml", str(junit), "--basetemp", str(tmp_path / "inner")]
+    done = subprocess.run(argv, cwd=harness.ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(report.read_text())["results"]
+    assert {r["scenario"] for r in results} == {"control/deferred-handshake.imap",
+                                               "control/responder-only.imap"}
+    assert {(r["protocol"], r["observed"], r["verdict"]) for r in results} == {
+        ("imap", "logged-in", "pass")}
+    props = [{p.get("name"): p.get("value") for p in case.iter("property")}
+             for case in ET.parse(junit).getroot().iter("testcase")]
+    assert [p["protocol"] for p in props] == ["imap", "imap"]
 
 
 def test_an_smtp_client_is_never_run_on_imap_scenarios():

@@ -70,6 +70,7 @@ def test_a_client_given_only_as_a_command_line_is_judged(tmp_path):
     assert (bad["verdict"], bad["expected"], bad["observed"]) == ("fail", "refuse", "delivered")
     assert bad["oracles"] == ["proceeded-after-bad-certificate"]
     assert bad["category"] == "certificates" and bad["client_exit"] == 0
+    assert bad["protocol"] == "smtp"
     assert bad["evidence"][0]["oracle"] == "proceeded-after-bad-certificate"
     assert isinstance(bad["evidence"][0]["event"], int)
     assert bad["sessions"][0]["events"], "the session's events travel with the result"
@@ -81,6 +82,7 @@ def test_a_client_given_only_as_a_command_line_is_judged(tmp_path):
     case = cases["test_scenario[certificates/wrong-host.smtp]"]
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert props["verdict"] == "fail" and props["expected"] == "refuse"
+    assert props["protocol"] == "smtp"
     assert props["oracles"] == "proceeded-after-bad-certificate"
     assert props["summary"].startswith("certificate profile wrong-host")
     failure = case.find("failure")

@@ -6,14 +6,13 @@ from __future__ import annotations
 from starttls_mock import adapters, harness, running
 
 
-
 def _run(name: str, tmp_path) -> running.Result:
     return running.run(harness.scenario_file(name), tmp_path,
                        adapters.load_adapter("reference"))
 
 
 def _tls(name: str, tmp_path) -> dict:
-    result = _run(f"tls/{name}", tmp_path)
+    result = _run(f"tls/{name}.smtp", tmp_path)
     assert result.passed, result.explain()
     return result.sessions[0]["tls"]
 

@@ -325,8 +325,8 @@ def starttls_record(request):
         rec = result.record()
         request.node.starttls_record = rec
         props = request.node.user_properties
-        for key in ("scenario", "client", "policy", "expected", "observed", "verdict",
-                    "client_exit", "duration_s"):
+        for key in ("scenario", "protocol", "client", "policy", "expected", "observed",
+                    "verdict", "client_exit", "duration_s"):
             props.append((key, rec[key]))
         props.append(("oracles", " ".join(rec["oracles"])))
         props.append(("summary", rec["summary"]))

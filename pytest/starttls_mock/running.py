@@ -93,6 +93,7 @@ class Result:
         """One entry of the JSON report."""
         out = {
             "scenario": self.name,
+            "protocol": harness.scenario_facts(self.scenario)["protocol"],
             "category": Path(self.name).parent.name or "",
             "summary": self.summary,
             "client": self.adapter.name,
