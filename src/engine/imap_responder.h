@@ -97,7 +97,7 @@ class ImapResponder final : public Responder {
   State state_ = State::kNotAuthenticated;
   bool tls_active_ = false;
   bool logged_in_ = false;
-  bool examined_ = false;  // the selected mailbox is read-only
+  bool examined_ = false;        // the selected mailbox is read-only
   bool opened_mailbox_ = false;  // a SELECT or EXAMINE succeeded
   std::string last_tag_;
   // An AUTHENTICATE waiting for the client's response line, by its tag.
