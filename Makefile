@@ -71,7 +71,7 @@ bench: build
 # corpus; what they find new goes to a scratch corpus, not to fuzz/corpus.
 fuzz-build: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTARTTLS_FUZZ=ON -DSTARTTLS_WERROR=$(WERROR) >/dev/null
-	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS)
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target $(addsuffix _fuzzer,$(FUZZ_TARGETS))
 
 fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
