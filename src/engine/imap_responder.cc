@@ -8,6 +8,7 @@
 #include <span>
 
 #include "common/ascii.h"
+#include "protocol/protocol.h"
 
 namespace starttls::server {
 namespace {
@@ -330,25 +331,9 @@ std::optional<std::vector<std::string>> ImapResponder::ScriptedCapabilities(
   std::optional<std::vector<std::string>> found;
   for (const Step& step : steps) {
     if (step.kind != Step::Kind::kSend) continue;
-    std::string_view text = step.text;
-    std::string upper = AsciiUpper(text);
-    std::string_view list;
-    if (upper.starts_with("* CAPABILITY ")) {
-      list = text.substr(13);
-    } else if (size_t at = upper.find("[CAPABILITY ");
-               at != std::string::npos) {
-      size_t end = upper.find(']', at);
-      if (end == std::string::npos) continue;
-      list = text.substr(at + 12, end - at - 12);
-    } else {
-      continue;
+    if (auto caps = protocol::Imap().AnnouncedCapabilities(step.text)) {
+      found = std::move(caps);
     }
-    std::vector<std::string> caps;
-    while (!list.empty()) {
-      std::string_view word = NextWord(&list);
-      if (!word.empty()) caps.emplace_back(word);
-    }
-    found = std::move(caps);
   }
   return found;
 }
@@ -412,13 +397,42 @@ std::string ImapResponder::QuitReply(std::string_view line) const {
       tag);
 }
 
+namespace {
+
+// The tag after `tag` for a client that numbers its commands.
+std::string NextTag(std::string_view tag) {
+  std::string next(tag);
+  size_t digits = next.size();
+  while (digits > 0 && next[digits - 1] >= '0' && next[digits - 1] <= '9') {
+    --digits;
+  }
+  if (digits == next.size()) return next + "1";
+  for (size_t i = next.size(); i-- > digits;) {
+    if (next[i] != '9') {
+      ++next[i];
+      return next;
+    }
+    next[i] = '0';
+  }
+  // Every digit carried: "a99" then "a100".
+  return next.substr(0, digits) + '1' + next.substr(digits);
+}
+
+void ReplaceAll(std::string& text, std::string_view placeholder,
+                std::string_view value) {
+  for (size_t at = text.find(placeholder); at != std::string::npos;
+       at = text.find(placeholder, at + value.size())) {
+    text.replace(at, placeholder.size(), value);
+  }
+}
+
+}  // namespace
+
 std::string ImapResponder::ScriptText(std::string_view text) const {
   std::string out(text);
   if (last_tag_.empty()) return out;
-  for (size_t at = out.find("$tag"); at != std::string::npos;
-       at = out.find("$tag", at + last_tag_.size())) {
-    out.replace(at, 4, last_tag_);
-  }
+  ReplaceAll(out, "$tag+1", NextTag(last_tag_));
+  ReplaceAll(out, "$tag", last_tag_);
   return out;
 }
 

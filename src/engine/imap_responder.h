@@ -52,7 +52,9 @@ class ImapResponder final : public Responder {
   void ScriptLine(std::string_view line) override;
 
   // "$tag" in a scripted line stands for the tag of the client's last
-  // command.
+  // command, "$tag+1" for the tag a client that counts sends next: its
+  // trailing number plus one, at the same width ("A0009" then "A0010";
+  // a tag without digits gets a "1").
   [[nodiscard]] std::string ScriptText(std::string_view text) const override;
 
   // CAPABILITY and NOOP may come at any point (RFC 9051 section 6.1).

@@ -204,6 +204,18 @@ TEST(ImapResponder, DollarTagInAScriptedLineIsTheClientsLastTag) {
   EXPECT_EQ(r.ScriptText("* OK no tag here"), "* OK no tag here");
 }
 
+TEST(ImapResponder, DollarTagPlusOneIsTheTagACountingClientSendsNext) {
+  auto next = [](std::string_view tag) {
+    ImapResponder r = Make();
+    r.FollowScriptedLine(std::string(tag) + " STARTTLS");
+    return r.ScriptText("$tag OK\r\n$tag+1 OK injected");
+  };
+  EXPECT_EQ(next("A0009"), "A0009 OK\r\nA0010 OK injected");
+  EXPECT_EQ(next("a1"), "a1 OK\r\na2 OK injected");
+  EXPECT_EQ(next("a99"), "a99 OK\r\na100 OK injected");
+  EXPECT_EQ(next("tag"), "tag OK\r\ntag1 OK injected");
+}
+
 TEST(ImapResponder, AStartTlsTheScriptRefusedIsRefusedAgainAsAStripperWould) {
   ImapResponder r = Make();
   r.FollowScriptedLine("a1 STARTTLS");

@@ -7,6 +7,7 @@
 #include <limits>
 #include <optional>
 
+#include "common/ascii.h"
 #include "protocol/protocol.h"
 
 namespace starttls::server {
@@ -126,6 +127,8 @@ class Checker {
     TlsWithoutStartTls();
     StartTlsOrdering();
     AfterTls();
+    Capabilities();
+    Preauth();
     Plaintext();
     Certificate();
     if (input_.record->timed_out) {
@@ -278,29 +281,10 @@ class Checker {
   // no-ehlo-after-tls, acted-on-injected-reply, second-starttls.
   void AfterTls() {
     if (client_tls_.lines.empty()) return;
-    const Line& first = client_tls_.lines.front();
-    protocol::Command command = p_.Classify(first.text);
-    if (command != protocol::Command::kGreeting &&
-        command != protocol::Command::kQuit) {
-      Add("no-ehlo-after-tls",
-          fmt::format("the client's first command over TLS was {}, not a "
-                      "greeting such as {} "
-                      "({}: forget what was learned before)",
-                      p_.Verb(first.text), p_.GreetingVerb(),
-                      p_.StartTlsRule()),
-          At(first.event, first.begin, first.text));
-    } else if (command == protocol::Command::kGreeting) {
-      const Line* answer = ReplyTo(p_, server_tls_, first);
-      size_t reply = answer != nullptr ? answer->event : kNever;
-      if (auto next = ClientBytesBefore(client_tls_, first.end, reply)) {
-        Add("acted-on-injected-reply",
-            fmt::format("after TLS the client sent its next command before "
-                        "the server had answered its {}: it used a reply "
-                        "from before TLS",
-                        p_.Verb(first.text)),
-            At(next->event, next->offset, Printable(next->rest)));
-      }
-    }
+    // Only where the protocol makes the client ask afresh and wait for the
+    // answer first (SMTP); elsewhere capabilities-from-before-tls judges
+    // what the client relied on.
+    if (p_.MustGreetAfterTls()) GreetingFirst(client_tls_.lines.front());
     if (!Has("acted-on-injected-reply")) MessageAfterRefusedData();
     for (const Line& l : client_tls_.lines) {
       if (IsStartTls(l.text)) {
@@ -309,6 +293,138 @@ class Checker {
             At(l.event, l.begin, l.text));
         break;
       }
+    }
+  }
+
+  void GreetingFirst(const Line& first) {
+    protocol::Command command = p_.Classify(first.text);
+    if (command == protocol::Command::kQuit) return;
+    if (command != protocol::Command::kGreeting) {
+      Add("no-ehlo-after-tls",
+          fmt::format("the client's first command over TLS was {}, not a "
+                      "greeting such as {} "
+                      "({}: forget what was learned before)",
+                      p_.Verb(first.text), p_.GreetingVerb(),
+                      p_.StartTlsRule()),
+          At(first.event, first.begin, first.text));
+      return;
+    }
+    const Line* answer = ReplyTo(p_, server_tls_, first);
+    size_t reply = answer != nullptr ? answer->event : kNever;
+    if (auto next = ClientBytesBefore(client_tls_, first.end, reply)) {
+      Add("acted-on-injected-reply",
+          fmt::format("after TLS the client sent its next command before "
+                      "the server had answered its {}: it used a reply "
+                      "from before TLS",
+                      p_.Verb(first.text)),
+          At(next->event, next->offset, Printable(next->rest)));
+    }
+  }
+
+  // The event that carried the first byte of client line `l` of `stream`:
+  // what the server had sent before it, the client could have read.
+  static size_t FirstEvent(const Stream& stream, const Line& l) {
+    for (const Stream::Chunk& c : stream.chunks) {
+      if (l.begin < c.offset + c.bytes.size()) return c.event;
+    }
+    return l.event;
+  }
+
+  static bool Names(const std::vector<std::string>& caps,
+                    std::string_view capability) {
+    return std::any_of(caps.begin(), caps.end(), [&](const std::string& c) {
+      return EqualsNoCase(c, capability);
+    });
+  }
+
+  // True when the last announcement in `server` before event `before`
+  // named `capability`.
+  bool LastAnnounced(const Stream& server, std::string_view capability,
+                     size_t before) const {
+    std::optional<std::vector<std::string>> last;
+    for (const Line& l : server.lines) {
+      if (l.event >= before) break;
+      if (auto caps = p_.AnnouncedCapabilities(l.text)) last = std::move(caps);
+    }
+    return last && Names(*last, capability);
+  }
+
+  // True when some announcement in `server` before event `before` named
+  // `capability`.
+  bool EverAnnounced(const Stream& server, std::string_view capability,
+                     size_t before) const {
+    for (const Line& l : server.lines) {
+      if (l.event >= before) break;
+      auto caps = p_.AnnouncedCapabilities(l.text);
+      if (caps && Names(*caps, capability)) return true;
+    }
+    return false;
+  }
+
+  // login-while-disabled, capabilities-from-before-tls. What the client
+  // could know is what the server had sent before the command's first byte
+  // arrived; a command already on its way when an announcement was sent is
+  // not held against the client.
+  void Capabilities() {
+    for (const auto* layer : {&client_plain_, &client_tls_}) {
+      const Stream& server =
+          layer == &client_plain_ ? server_plain_ : server_tls_;
+      for (const Line& l : layer->lines) {
+        std::string_view forbidding = p_.ForbiddingCapability(l.text);
+        if (forbidding.empty()) continue;
+        if (!LastAnnounced(server, forbidding, FirstEvent(*layer, l))) {
+          continue;
+        }
+        Add("login-while-disabled",
+            fmt::format("the client sent {} although the server's last "
+                        "capabilities{} included {}",
+                        p_.Verb(l.text),
+                        layer == &client_tls_ ? " over TLS" : "", forbidding),
+            At(l.event, l.begin, l.text));
+        break;
+      }
+      if (Has("login-while-disabled")) break;
+    }
+    for (const Line& l : client_tls_.lines) {
+      std::string needed = p_.RequiredCapability(l.text);
+      if (needed.empty()) continue;
+      size_t first = FirstEvent(client_tls_, l);
+      if (EverAnnounced(server_tls_, needed, first) ||
+          !EverAnnounced(server_plain_, needed, kNever)) {
+        continue;
+      }
+      Add("capabilities-from-before-tls",
+          fmt::format("over TLS the client sent {}, which needs {}: the "
+                      "server announced that only before TLS ({}: discard "
+                      "what was learned before)",
+                      p_.Verb(l.text), needed, p_.StartTlsRule()),
+          At(l.event, l.begin, l.text));
+      break;
+    }
+  }
+
+  // continued-after-preauth: a greeting that skips logging in (IMAP
+  // PREAUTH) leaves no STARTTLS; asking what the server offers or logging
+  // out is fine, working towards the goal in plain text is not.
+  void Preauth() {
+    if (server_plain_.lines.empty() ||
+        !p_.GreetingSkipsLogin(server_plain_.lines.front().text)) {
+      return;
+    }
+    for (const Line& l : client_plain_.lines) {
+      protocol::Command command = p_.Classify(l.text);
+      if (command != protocol::Command::kTransaction &&
+          command != protocol::Command::kCredentials &&
+          command != protocol::Command::kMessage) {
+        continue;
+      }
+      Add("continued-after-preauth",
+          fmt::format("the server's greeting skipped logging in, so no TLS "
+                      "could follow, and the client went on with {} in "
+                      "plain text",
+                      p_.Verb(l.text)),
+          At(l.event, l.begin, l.text));
+      return;
     }
   }
 
@@ -381,7 +497,9 @@ class Checker {
 
   // plaintext-after-refusal, credentials-in-plaintext, downgrade-by-reconnect.
   void Plaintext() {
-    bool reported_mail = false;
+    // After a greeting that skipped logging in, continued-after-preauth
+    // says it more precisely.
+    bool reported_mail = Has("continued-after-preauth");
     bool reported_auth = false;
     for (const Line& l : client_plain_.lines) {
       std::string verb = p_.Verb(l.text);
@@ -527,6 +645,15 @@ const std::vector<OracleInfo>& Oracles() {
       {"tls-without-220",
        "start TLS only when STARTTLS was answered 220; any other answer "
        "means no TLS"},
+      {"login-while-disabled",
+       "do not send LOGIN while the server's capabilities include "
+       "LOGINDISABLED (IMAP, RFC 9051 section 6.2.3)"},
+      {"capabilities-from-before-tls",
+       "after TLS, rely only on capabilities announced over TLS: discard "
+       "those learned before (IMAP, RFC 9051 section 6.2.1)"},
+      {"continued-after-preauth",
+       "after a greeting that skips logging in (IMAP PREAUTH), STARTTLS is "
+       "no longer possible: log out rather than go on in plain text"},
       {"hang", "make progress or close the connection before the deadline"},
   };
   return *oracles;

@@ -94,7 +94,7 @@ TEST(Oracles, EveryOracleHasAUniqueIdAndARule) {
     EXPECT_TRUE(ids.insert(info.id).second) << info.id;
     EXPECT_FALSE(info.rule.empty()) << info.id;
   }
-  EXPECT_EQ(ids.size(), 13u);
+  EXPECT_EQ(ids.size(), 16u);
 }
 
 TEST(Oracles, ACorrectStartTlsSessionTripsNothing) {
@@ -849,18 +849,164 @@ TEST(ImapOracles, TlsAfterATaggedNoNamesTheStatus) {
               HasSubstr("answered STARTTLS with NO, not OK"));
 }
 
-TEST(ImapOracles, AFirstCommandOverTlsOtherThanCapabilityNamesImapsRule) {
+// RFC 9051 section 6.2.1 asks only that capabilities from before TLS be
+// discarded; asking CAPABILITY again is a SHOULD.
+TEST(ImapOracles, LoggingInOverTlsWithoutAskingCapabilityAgainIsNoFinding) {
   Transcript t = ImapUpToStartTls();
   t.S("a1 OK go\r\n");
   t.Handshake();
   t.TlsC("a2 LOGIN user secret\r\n");
+  t.TlsS("a2 OK logged in\r\n");
+  t.TlsC("a3 SELECT INBOX\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(ImapOracles,
+     CapabilitiesFromBeforeTlsFiresOnAMechanismOnlyAnnouncedBefore) {
+  Transcript t;
+  t.protocol = &protocol::Imap();
+  t.S("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready\r\n");
+  t.C("a1 STARTTLS\r\n");
+  t.S("a1 OK go\r\n");
+  t.Handshake();
+  size_t sent = t.TlsC("a2 AUTHENTICATE PLAIN AGJvYgBzZWNyZXQ=\r\n");
   auto findings = t.Run();
-  ASSERT_THAT(Ids(findings), ElementsAre("no-ehlo-after-tls"));
-  EXPECT_EQ(findings[0].message,
-            "the client's first command over TLS was LOGIN, not a greeting "
-            "such as CAPABILITY (RFC 2595 section 3.1 and RFC 9051 section "
-            "6.2.1: forget what "
-            "was learned before)");
+  ASSERT_THAT(Ids(findings), ElementsAre("capabilities-from-before-tls"));
+  EXPECT_EQ(findings[0].evidence[0].event, sent);
+  EXPECT_THAT(findings[0].message, HasSubstr("AUTHENTICATE, which needs "
+                                             "AUTH=PLAIN"));
+}
+
+TEST(ImapOracles, CapabilitiesFromBeforeTlsFiresOnAnInjectedCapabilityUsed) {
+  Transcript t = ImapUpToStartTls();
+  // Injected behind the tagged OK: never announced over TLS.
+  t.S("a1 OK go\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n");
+  t.Handshake();
+  t.TlsC("a2 CAPABILITY\r\n");
+  t.TlsS("* CAPABILITY IMAP4rev1\r\na2 OK done\r\n");
+  t.TlsC("a3 AUTHENTICATE PLAIN\r\n");
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("capabilities-from-before-tls"));
+}
+
+TEST(ImapOracles,
+     CapabilitiesFromBeforeTlsFiresOnACommandPipelinedBeforeTheAnswer) {
+  Transcript t;
+  t.protocol = &protocol::Imap();
+  t.S("* OK [CAPABILITY IMAP4rev1 STARTTLS ID] ready\r\n");
+  t.C("a1 STARTTLS\r\n");
+  t.S("a1 OK go\r\n");
+  t.Handshake();
+  t.TlsC("a2 CAPABILITY\r\na3 ID NIL\r\n");
+  t.TlsS("* CAPABILITY IMAP4rev1 ID\r\na2 OK done\r\n");
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("capabilities-from-before-tls"));
+}
+
+TEST(ImapOracles, CapabilitiesFromBeforeTlsIsQuietWhenAnnouncedAgainOverTls) {
+  Transcript t;
+  t.protocol = &protocol::Imap();
+  t.S("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready\r\n");
+  t.C("a1 STARTTLS\r\n");
+  t.S("a1 OK go\r\n");
+  t.Handshake();
+  t.TlsC("a2 CAPABILITY\r\n");
+  t.TlsS("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na2 OK done\r\n");
+  t.TlsC("a3 AUTHENTICATE PLAIN\r\n");
+  t.TlsS("a3 OK [CAPABILITY IMAP4rev1 ID] logged in\r\n");
+  t.TlsC("a4 ID NIL\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(ImapOracles,
+     CapabilitiesFromBeforeTlsIsQuietForACapabilityNeverAnnounced) {
+  Transcript t = ImapUpToStartTls();
+  t.S("a1 OK go\r\n");
+  t.Handshake();
+  t.TlsC("a2 ID NIL\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(ImapOracles,
+     LoginWhileDisabledFiresOnLoginAfterTheGreetingSaidLogindisabled) {
+  Transcript t;
+  t.protocol = &protocol::Imap();
+  t.S("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n");
+  size_t login = t.C("a1 LOGIN bob secret\r\n");
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings),
+              ElementsAre("credentials-in-plaintext", "login-while-disabled"));
+  EXPECT_EQ(findings[1].evidence[0].event, login);
+  EXPECT_THAT(findings[1].message, HasSubstr("included LOGINDISABLED"));
+}
+
+TEST(ImapOracles, LoginWhileDisabledFiresOverTlsWhenStillDisabledThere) {
+  Transcript t = ImapUpToStartTls();
+  t.S("a1 OK go\r\n");
+  t.Handshake();
+  t.TlsC("a2 CAPABILITY\r\n");
+  t.TlsS("* CAPABILITY IMAP4rev1 AUTH=PLAIN LOGINDISABLED\r\na2 OK done\r\n");
+  t.TlsC("a3 LOGIN bob secret\r\n");
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("login-while-disabled"));
+  EXPECT_THAT(findings[0].message, HasSubstr("capabilities over TLS"));
+}
+
+TEST(ImapOracles,
+     LoginWhileDisabledIsQuietOverTlsAfterAPlaintextLogindisabled) {
+  // The only LOGINDISABLED came before TLS: the client discarded it.
+  Transcript t = ImapUpToStartTls();
+  t.S("a1 OK go\r\n");
+  t.Handshake();
+  t.TlsC("a2 CAPABILITY\r\n");
+  t.TlsS("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na2 OK done\r\n");
+  t.TlsC("a3 LOGIN bob secret\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(ImapOracles,
+     LoginWhileDisabledIsQuietForALoginOnItsWayBeforeTheAnnouncement) {
+  Transcript t;
+  t.protocol = &protocol::Imap();
+  t.S("* OK ready\r\n");
+  t.C("a1 CAPABILITY\r\na2 LOGIN bob secret\r\n");
+  t.S("* CAPABILITY IMAP4rev1 LOGINDISABLED\r\na1 OK done\r\n");
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("credentials-in-plaintext"));
+}
+
+Transcript Preauth() {
+  Transcript t;
+  t.protocol = &protocol::Imap();
+  t.S("* PREAUTH [CAPABILITY IMAP4rev1] logged in as bob\r\n");
+  return t;
+}
+
+TEST(ImapOracles, ContinuedAfterPreauthFiresOnSelectInPlaintext) {
+  Transcript t = Preauth();
+  t.C("a1 CAPABILITY\r\n");
+  t.S("* CAPABILITY IMAP4rev1\r\na1 OK done\r\n");
+  size_t select = t.C("a2 SELECT INBOX\r\n");
+  auto findings = t.Run();
+  // The more precise finding replaces plaintext-after-refusal.
+  ASSERT_THAT(Ids(findings), ElementsAre("continued-after-preauth"));
+  EXPECT_EQ(findings[0].evidence[0].event, select);
+  EXPECT_THAT(findings[0].message, HasSubstr("went on with SELECT"));
+}
+
+TEST(ImapOracles, ContinuedAfterPreauthIsQuietWhenTheClientLogsOut) {
+  Transcript t = Preauth();
+  t.C("a1 CAPABILITY\r\n");
+  t.S("* CAPABILITY IMAP4rev1\r\na1 OK done\r\n");
+  t.C("a2 STARTTLS\r\n");
+  t.S("a2 BAD already authenticated\r\n");
+  t.C("a3 LOGOUT\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(ImapOracles, ContinuedAfterPreauthIsQuietAfterAnOkGreeting) {
+  Transcript t;
+  t.protocol = &protocol::Imap();
+  t.S("* OK [CAPABILITY IMAP4rev1] ready\r\n");
+  t.C("a1 SELECT INBOX\r\n");
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("plaintext-after-refusal"));
 }
 
 TEST(ImapOracles, ALoginBeforeTlsIsCredentialsInPlaintext) {

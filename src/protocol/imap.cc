@@ -139,6 +139,61 @@ class ImapProtocol final : public Protocol {
   bool IsMessageGoAhead(std::string_view /*final_line*/) const override {
     return false;
   }
+
+  bool MustGreetAfterTls() const override { return false; }
+
+  // "* CAPABILITY a b" (RFC 9051 section 7.2.2), or the response code of a
+  // status response: "* OK [CAPABILITY a b] ...", "a1 OK [CAPABILITY a b]".
+  std::optional<std::vector<std::string>> AnnouncedCapabilities(
+      std::string_view line) const override {
+    std::string upper = AsciiUpper(line);
+    std::string_view list;
+    if (upper.starts_with("* CAPABILITY ")) {
+      list = line.substr(13);
+    } else if (size_t open = upper.find("[CAPABILITY ");
+               open != std::string::npos && open == upper.find('[')) {
+      size_t close = upper.find(']', open);
+      if (close == std::string::npos) return std::nullopt;
+      list = line.substr(open + 12, close - open - 12);
+    } else {
+      return std::nullopt;
+    }
+    std::vector<std::string> caps;
+    while (!list.empty()) {
+      std::string_view word = FirstWord(list);
+      if (!word.empty()) caps.emplace_back(word);
+      list = word.size() < list.size() ? list.substr(word.size() + 1)
+                                       : std::string_view();
+    }
+    return caps;
+  }
+
+  // Commands of the extensions a mail reader uses, each named by the
+  // capability that announces it; the base commands of RFC 3501 need none.
+  std::string RequiredCapability(std::string_view line) const override {
+    std::string verb = Verb(line);
+    // The capability names the argument: AUTH=PLAIN, COMPRESS=DEFLATE.
+    if (verb == "AUTHENTICATE" || verb == "COMPRESS") {
+      std::string argument =
+          AsciiUpper(FirstWord(AfterFirstWord(AfterFirstWord(line))));
+      if (argument.empty()) return {};
+      return (verb == "AUTHENTICATE" ? "AUTH=" : "COMPRESS=") + argument;
+    }
+    static constexpr std::string_view kExtensions[] = {
+        "IDLE", "ID", "ENABLE", "NAMESPACE", "UNSELECT", "MOVE"};
+    for (std::string_view extension : kExtensions) {
+      if (verb == extension) return verb;
+    }
+    return {};
+  }
+
+  std::string_view ForbiddingCapability(std::string_view line) const override {
+    return Verb(line) == "LOGIN" ? "LOGINDISABLED" : std::string_view();
+  }
+
+  bool GreetingSkipsLogin(std::string_view line) const override {
+    return AsciiUpper(line).starts_with("* PREAUTH");
+  }
 };
 
 }  // namespace

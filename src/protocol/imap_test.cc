@@ -94,5 +94,43 @@ TEST(Imap, ALogoutCutShortIsStillALogout) {
   EXPECT_FALSE(p.IsCutShortQuit("* LOGO"));
 }
 
+TEST(Imap, CapabilitiesAreAnnouncedUntaggedOrAsAResponseCode) {
+  using Caps = std::vector<std::string>;
+  EXPECT_EQ(p.AnnouncedCapabilities("* CAPABILITY IMAP4rev1 auth=plain"),
+            (Caps{"IMAP4rev1", "auth=plain"}));
+  EXPECT_EQ(p.AnnouncedCapabilities(
+                "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready"),
+            (Caps{"IMAP4rev1", "STARTTLS", "LOGINDISABLED"}));
+  EXPECT_EQ(p.AnnouncedCapabilities("a3 OK [CAPABILITY IMAP4rev1 ID] in"),
+            (Caps{"IMAP4rev1", "ID"}));
+  EXPECT_EQ(p.AnnouncedCapabilities("* OK ready"), std::nullopt);
+  EXPECT_EQ(p.AnnouncedCapabilities("* OK [ALERT] [CAPABILITY X] text"),
+            std::nullopt);
+  EXPECT_EQ(p.AnnouncedCapabilities("* OK [CAPABILITY IMAP4rev1"),
+            std::nullopt);
+}
+
+TEST(Imap, ExtensionCommandsNeedTheirCapability) {
+  EXPECT_EQ(p.RequiredCapability("a1 AUTHENTICATE plain AGJvYgBzZWNyZXQ="),
+            "AUTH=PLAIN");
+  EXPECT_EQ(p.RequiredCapability("a1 COMPRESS DEFLATE"), "COMPRESS=DEFLATE");
+  EXPECT_EQ(p.RequiredCapability("a1 idle"), "IDLE");
+  EXPECT_EQ(p.RequiredCapability("a1 ID (\"name\" \"x\")"), "ID");
+  EXPECT_EQ(p.RequiredCapability("a1 LOGIN bob secret"), "");
+  EXPECT_EQ(p.RequiredCapability("a1 SELECT INBOX"), "");
+  EXPECT_EQ(p.RequiredCapability("a1 AUTHENTICATE"), "");
+}
+
+TEST(Imap, LogindisabledForbidsLoginOnly) {
+  EXPECT_EQ(p.ForbiddingCapability("a1 login bob secret"), "LOGINDISABLED");
+  EXPECT_EQ(p.ForbiddingCapability("a1 AUTHENTICATE PLAIN"), "");
+}
+
+TEST(Imap, APreauthGreetingSkipsLoginAndAskingAgainIsNotRequired) {
+  EXPECT_TRUE(p.GreetingSkipsLogin("* PREAUTH IMAP4rev1 logged in"));
+  EXPECT_FALSE(p.GreetingSkipsLogin("* OK IMAP4rev1 ready"));
+  EXPECT_FALSE(p.MustGreetAfterTls());
+}
+
 }  // namespace
 }  // namespace starttls::protocol

@@ -12,9 +12,11 @@
 #ifndef STARTTLS_PROTOCOL_PROTOCOL_H_
 #define STARTTLS_PROTOCOL_PROTOCOL_H_
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace starttls::protocol {
 
@@ -85,6 +87,35 @@ class Protocol {
   // True when a final reply to kMessage lets the client send its message.
   [[nodiscard]] virtual bool IsMessageGoAhead(
       std::string_view final_line) const = 0;
+
+  // True when, once TLS is up, the client must first ask afresh (kGreeting)
+  // and wait for the answer before anything else: SMTP, whose session
+  // RFC 3207 resets to just after the greeting. False where asking again is
+  // only advised and commands may be pipelined (IMAP: RFC 9051 section
+  // 6.2.1 requires only that what was learned before TLS be discarded).
+  [[nodiscard]] virtual bool MustGreetAfterTls() const = 0;
+
+  // The capabilities server line `line` announces, as spelled there (IMAP
+  // "* CAPABILITY ..." or a "[CAPABILITY ...]" response code); nullopt for
+  // a line that announces none. A protocol that does not judge capabilities
+  // (SMTP, whose EHLO after TLS is judged instead) announces none.
+  [[nodiscard]] virtual std::optional<std::vector<std::string>>
+  AnnouncedCapabilities(std::string_view line) const = 0;
+  // The capability client command `line` relies on the server having
+  // announced, upper-cased (IMAP "a3 AUTHENTICATE plain": "AUTH=PLAIN";
+  // "a4 IDLE": "IDLE"); empty for a command every server has. Capability
+  // names compare without regard to case.
+  [[nodiscard]] virtual std::string RequiredCapability(
+      std::string_view line) const = 0;
+  // The capability whose announcement forbids client command `line` (IMAP
+  // LOGIN: "LOGINDISABLED", RFC 9051 section 6.2.3); empty for none.
+  [[nodiscard]] virtual std::string_view ForbiddingCapability(
+      std::string_view line) const = 0;
+  // True for a server greeting that puts the session past the point where
+  // STARTTLS is allowed (IMAP "* PREAUTH": already authenticated, RFC 9051
+  // section 7.1.4).
+  [[nodiscard]] virtual bool GreetingSkipsLogin(
+      std::string_view line) const = 0;
 };
 
 // The protocol named `name` ("smtp"); null for a name no protocol has.

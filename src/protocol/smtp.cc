@@ -83,6 +83,28 @@ class SmtpProtocol final : public Protocol {
   bool IsMessageGoAhead(std::string_view final_line) const override {
     return ReplyStatus(final_line) == "354";
   }
+
+  // RFC 3207 section 4.2: the session restarts as after the greeting, and
+  // MAIL needs an EHLO first (RFC 5321 section 4.1.4).
+  bool MustGreetAfterTls() const override { return true; }
+
+  // SMTP's capabilities are EHLO keywords, and a client that does not send
+  // EHLO again over TLS is judged by MustGreetAfterTls; nothing here is
+  // judged per capability.
+  std::optional<std::vector<std::string>> AnnouncedCapabilities(
+      std::string_view /*line*/) const override {
+    return std::nullopt;
+  }
+  std::string RequiredCapability(std::string_view /*line*/) const override {
+    return {};
+  }
+  std::string_view ForbiddingCapability(
+      std::string_view /*line*/) const override {
+    return {};
+  }
+  bool GreetingSkipsLogin(std::string_view /*line*/) const override {
+    return false;
+  }
 };
 
 }  // namespace

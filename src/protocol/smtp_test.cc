@@ -78,5 +78,13 @@ TEST(Smtp, AQuitCutShortIsStillAQuit) {
   EXPECT_FALSE(p.IsCutShortQuit("MAIL"));
 }
 
+TEST(Smtp, EhloMustComeFirstOverTlsAndNoCapabilityIsJudgedAlone) {
+  EXPECT_TRUE(p.MustGreetAfterTls());
+  EXPECT_EQ(p.AnnouncedCapabilities("250-AUTH PLAIN"), std::nullopt);
+  EXPECT_EQ(p.RequiredCapability("AUTH PLAIN"), "");
+  EXPECT_EQ(p.ForbiddingCapability("AUTH PLAIN"), "");
+  EXPECT_FALSE(p.GreetingSkipsLogin("220 mx ESMTP"));
+}
+
 }  // namespace
 }  // namespace starttls::protocol
