@@ -8,8 +8,9 @@ that the harness catches each IMAP bug class on the wire.
 Without switches it is a correct client that requires TLS: it reads the
 greeting, refuses a PREAUTH greeting, asks CAPABILITY, sends STARTTLS only
 when offered, waits for the tagged OK, verifies the certificate and host
-name, asks CAPABILITY again over TLS, then logs in, selects INBOX and logs
-out. Exit status 0 when it logged in over TLS; otherwise one line on stderr
+name, forgets what it read before TLS, asks CAPABILITY again over TLS, then
+logs in (AUTHENTICATE PLAIN when offered, else LOGIN unless LOGINDISABLED),
+selects INBOX and logs out. Exit status 0 when it logged in over TLS; otherwise one line on stderr
 and 1 (protocol error, timeout), 5 (STARTTLS not offered or refused) or 7
 (the certificate did not verify), 8 (another TLS failure).
 
@@ -19,6 +20,7 @@ Standard library only; runs under /usr/bin/python3.
 from __future__ import annotations
 
 import argparse
+import base64
 import socket
 import ssl
 import sys
@@ -32,8 +34,10 @@ BUGS = {
                  "without waiting for the tagged OK",
     "preauth-select": "take a PREAUTH greeting and open INBOX in plain text",
     "no-verify": "accept any certificate",
-    "no-capability-after-tls": "log in over TLS without asking CAPABILITY "
-                               "again (using what was learned before TLS)",
+    "stale-capabilities": "log in over TLS with the capabilities learned "
+                          "before TLS instead of asking again",
+    "buffered-after-tls": "keep what was read with the tagged OK to STARTTLS "
+                          "and read it as responses over TLS",
     "tls-on-untagged-ok": "take an untagged OK after STARTTLS as its answer "
                           "and start TLS",
 }
@@ -70,9 +74,12 @@ class Client:
         line, self.buffer = self.buffer.split(b"\r\n", 1)
         return line.decode(errors="replace")
 
-    def command(self, text: str, wait: bool = True) -> tuple[str, list[str]]:
-        """Sends a tagged command; returns its tagged status and the untagged
-        lines before it. Literals in responses are read whole."""
+    def command(self, text: str, wait: bool = True,
+                continuation: str | None = None) -> tuple[str, list[str]]:
+        """Sends a tagged command; returns its tagged status and the lines
+        before it and the tagged line itself. Literals in responses are read
+        whole; `continuation` answers a "+" continuation request. An
+        untagged BYE ends the session (but for LOGOUT, which it answers)."""
         self.tag += 1
         tag = f"b{self.tag}"
         self.sock.sendall(f"{tag} {text}\r\n".encode())
@@ -81,6 +88,11 @@ class Client:
         untagged = []
         while True:
             line = self.line()
+            if line.startswith("+") and continuation is not None:
+                self.sock.sendall(f"{continuation}\r\n".encode())
+                continue
+            if line.upper().startswith("* BYE") and text != "LOGOUT":
+                raise Failure(1, f"the server said goodbye: {line}")
             if line.endswith("}") and "{" in line:
                 size = int(line[line.rindex("{") + 1:-1])
                 while len(self.buffer) < size:
@@ -90,17 +102,22 @@ class Client:
                     self.buffer += data
                 self.buffer = self.buffer[size:]
             if line.startswith(tag + " "):
-                return line.split(" ", 2)[1].upper(), untagged
+                return line.split(" ", 2)[1].upper(), untagged + [line]
             untagged.append(line)
 
     def capabilities(self) -> set[str]:
+        """What CAPABILITY answers: every list in its untagged CAPABILITY
+        responses and CAPABILITY response codes, merged."""
         status, lines = self.command("CAPABILITY")
         if status != "OK":
             raise Failure(1, f"CAPABILITY: {status}")
         caps = set()
         for line in lines:
-            if line.upper().startswith("* CAPABILITY "):
-                caps |= set(line.upper().split()[2:])
+            upper = line.upper()
+            if upper.startswith("* CAPABILITY "):
+                caps |= set(upper.split()[2:])
+            elif "[CAPABILITY " in upper:
+                caps |= set(upper.split("[CAPABILITY ", 1)[1].split("]", 1)[0].split())
         return caps
 
     def tls(self) -> None:
@@ -116,12 +133,19 @@ class Client:
         except (ssl.SSLError, OSError) as e:
             raise Failure(8, f"TLS handshake failed: {e}") from None
         # Whatever arrived before the handshake is not to be trusted.
-        self.buffer = b""
+        if "buffered-after-tls" not in self.bugs:
+            self.buffer = b""
 
-    def log_in_and_read(self) -> None:
-        status, _ = self.command("LOGIN bob secret")
+    def log_in_and_read(self, caps: set[str]) -> None:
+        if "AUTH=PLAIN" in caps:
+            plain = base64.b64encode(b"\0bob\0secret").decode()
+            status, _ = self.command("AUTHENTICATE PLAIN", continuation=plain)
+        elif "LOGINDISABLED" in caps and "plaintext-login" not in self.bugs:
+            raise Failure(5, "LOGINDISABLED and no mechanism to log in with")
+        else:
+            status, _ = self.command("LOGIN bob secret")
         if status != "OK":
-            raise Failure(1, f"LOGIN: {status}")
+            raise Failure(1, f"log-in: {status}")
         self.read()
 
     def read(self) -> None:
@@ -140,7 +164,7 @@ class Client:
         caps = self.capabilities()
         if "STARTTLS" not in caps:
             if "plaintext-login" in self.bugs:
-                self.log_in_and_read()
+                self.log_in_and_read(caps)
                 return 0
             raise Failure(5, "the server does not offer STARTTLS")
         if "early-tls" in self.bugs:
@@ -155,13 +179,13 @@ class Client:
             status, _ = self.command("STARTTLS")
             if status != "OK":
                 if "plaintext-login" in self.bugs:
-                    self.log_in_and_read()
+                    self.log_in_and_read(caps)
                     return 0
                 raise Failure(5, f"STARTTLS refused: {status}")
             self.tls()
-        if "no-capability-after-tls" not in self.bugs:
-            self.capabilities()
-        self.log_in_and_read()
+        if "stale-capabilities" not in self.bugs:
+            caps = self.capabilities()
+        self.log_in_and_read(caps)
         return 0
 
 

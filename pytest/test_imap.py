@@ -40,7 +40,8 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "stripping/starttls-answered-untagged-ok.imap":
             ("credentials-in-plaintext", "plaintext-after-refusal", REFUSE_LOGGED_IN),
         # LOGIN refused by LOGINDISABLED: the password went out all the same.
-        "stripping/logindisabled-without-starttls.imap": ("credentials-in-plaintext",),
+        "stripping/logindisabled-without-starttls.imap":
+            ("credentials-in-plaintext", "login-while-disabled"),
         "control/deferred-handshake.imap": QUIET,
     },
     "early-tls": {
@@ -60,7 +61,10 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "control/deferred-handshake.imap": QUIET,
     },
     "preauth-select": {
-        "stripping/preauth-greeting.imap": ("plaintext-after-refusal", REFUSE_LOGGED_IN),
+        **{name: ("continued-after-preauth", REFUSE_LOGGED_IN) for name in (
+            "stripping/preauth-greeting.imap", "stripping/preauth-greeting-plain.imap",
+            "stripping/preauth-with-referral.imap", "field/thunderbird-cve-2020-12398.imap",
+            "field/mutt-cve-2020-14093.imap", "field/alpine-cve-2020-14929.imap")},
         "control/responder-only.imap": QUIET,
     },
     "no-verify": {
@@ -68,10 +72,20 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
            for name in BAD_CERTIFICATES},
         "certificates/valid.imap": QUIET,
     },
-    "no-capability-after-tls": {
-        "control/deferred-handshake.imap": ("no-ehlo-after-tls",),
-        "control/responder-only.imap": ("no-ehlo-after-tls",),
+    "stale-capabilities": {
+        # AUTH=PLAIN was offered only before TLS.
+        "ordering/capabilities-change-after-tls.imap": ("capabilities-from-before-tls",),
+        # LOGINDISABLED, learned before TLS, leaves it no way to log in.
+        "control/deferred-handshake.imap": (LOG_IN_REFUSED,),
         "stripping/starttls-not-advertised.imap": QUIET,
+    },
+    "buffered-after-tls": {
+        **{name: ("capabilities-from-before-tls", LOG_IN_REFUSED) for name in (
+            "injection/capability-injected-same-segment.imap",
+            "injection/tagged-ok-injected-for-next-command.imap",
+            "field/curl-cve-2021-22947-imap.imap", "field/mutt-cve-2020-14954-imap.imap")},
+        "injection/bye-injected-same-segment.imap": (LOG_IN_REFUSED,),
+        "control/deferred-handshake.imap": QUIET,
     },
 }
 
