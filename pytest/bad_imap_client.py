@@ -35,12 +35,26 @@ BUGS = {
     "preauth-select": "take a PREAUTH greeting and open INBOX in plain text",
     "no-verify": "accept any certificate",
     "stale-capabilities": "log in over TLS with the capabilities learned "
-                          "before TLS instead of asking again",
+                          "before TLS (also with the answer to STARTTLS) "
+                          "instead of asking again",
     "buffered-after-tls": "keep what was read with the tagged OK to STARTTLS "
                           "and read it as responses over TLS",
     "tls-on-untagged-ok": "take an untagged OK after STARTTLS as its answer "
                           "and start TLS",
 }
+
+
+def announced(lines: list[str]) -> set[str]:
+    """The capabilities in untagged CAPABILITY responses and CAPABILITY
+    response codes among `lines`, merged."""
+    caps = set()
+    for line in lines:
+        upper = line.upper()
+        if upper.startswith("* CAPABILITY "):
+            caps |= set(upper.split()[2:])
+        elif "[CAPABILITY " in upper:
+            caps |= set(upper.split("[CAPABILITY ", 1)[1].split("]", 1)[0].split())
+    return caps
 
 
 class Failure(Exception):
@@ -111,14 +125,7 @@ class Client:
         status, lines = self.command("CAPABILITY")
         if status != "OK":
             raise Failure(1, f"CAPABILITY: {status}")
-        caps = set()
-        for line in lines:
-            upper = line.upper()
-            if upper.startswith("* CAPABILITY "):
-                caps |= set(upper.split()[2:])
-            elif "[CAPABILITY " in upper:
-                caps |= set(upper.split("[CAPABILITY ", 1)[1].split("]", 1)[0].split())
-        return caps
+        return announced(lines)
 
     def tls(self) -> None:
         ctx = ssl.create_default_context(cafile=self.args.cafile)
@@ -176,7 +183,9 @@ class Client:
                 pass
             self.tls()
         else:
-            status, _ = self.command("STARTTLS")
+            status, answer = self.command("STARTTLS")
+            # What came with the answer is as stale as the rest.
+            caps |= announced(answer)
             if status != "OK":
                 if "plaintext-login" in self.bugs:
                     self.log_in_and_read(caps)

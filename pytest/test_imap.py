@@ -75,16 +75,19 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
     "stale-capabilities": {
         # AUTH=PLAIN was offered only before TLS.
         "ordering/capabilities-change-after-tls.imap": ("capabilities-from-before-tls",),
+        # ... with the answer to STARTTLS, and not at all over TLS.
+        "injection/capability-before-starttls-ok.imap":
+            ("capabilities-from-before-tls", LOG_IN_REFUSED),
         # LOGINDISABLED, learned before TLS, leaves it no way to log in.
         "control/deferred-handshake.imap": (LOG_IN_REFUSED,),
+        "ordering/logindisabled-lifted-after-tls.imap": (LOG_IN_REFUSED,),
         "stripping/starttls-not-advertised.imap": QUIET,
     },
     "buffered-after-tls": {
-        **{name: ("capabilities-from-before-tls", LOG_IN_REFUSED) for name in (
+        **{name: ("capabilities-from-before-tls",) for name in (
             "injection/capability-injected-same-segment.imap",
             "injection/tagged-ok-injected-for-next-command.imap",
             "field/curl-cve-2021-22947-imap.imap", "field/mutt-cve-2020-14954-imap.imap")},
-        "injection/bye-injected-same-segment.imap": (LOG_IN_REFUSED,),
         "control/deferred-handshake.imap": QUIET,
     },
 }
