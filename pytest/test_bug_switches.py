@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import bad_client
+import test_imap
 from starttls_mock import adapters, harness, pins, running
 
 
@@ -304,7 +305,10 @@ def test_every_switch_is_pinned():
 
 
 def test_every_oracle_is_proven_by_some_switch():
-    fired = {label for by_scenario in PINS.values() for p in by_scenario.values()
+    """Of bad_client (SMTP) or bad_imap_client (IMAP, test_imap.PINS): the
+    IMAP oracles fire on the IMAP client's switches."""
+    pins = list(PINS.values()) + list(test_imap.PINS.values())
+    fired = {label for by_scenario in pins for p in by_scenario.values()
              for alternative in (p if isinstance(p, AnyOf) else [p]) for label in alternative}
     assert ORACLES - fired == set()
 
