@@ -141,6 +141,12 @@ def test_the_imap_client_without_switches_passes(scenario, tmp_path):
     check(running.run(scenario, tmp_path, misbehaving()), QUIET)
 
 
+@pytest.mark.parametrize("scenario", IMAP, ids=harness.relative)
+def test_the_reference_client_passes_every_imap_scenario(scenario, tmp_path):
+    result = running.run(scenario, tmp_path, adapters.load_adapter("reference-imap"))
+    check(result, QUIET)
+
+
 def test_an_imap_clients_suite_reports_name_the_protocol(tmp_path):
     """`--client imaplib` selects the IMAP scenarios by itself; the JSON
     results and the JUnit properties say imap."""

@@ -1,11 +1,17 @@
-// starttls-client: delivers one message over SMTP after upgrading the
-// connection with STARTTLS. The reference client of starttls-mock: every
-// scenario's expected outcome is validated against it, and it is usable as
-// a real tool:
+// starttls-client: delivers one message over SMTP, or logs in over IMAP
+// and opens a mailbox, after upgrading the connection with STARTTLS. The
+// reference client of starttls-mock: every scenario's expected outcome is
+// validated against it, and it is usable as a real tool:
 //
 //   starttls-client --host smtp.example.org --port 587
 //       --cafile /etc/ssl/certs/ca-certificates.crt --from me@example.org
 //       --to you@example.org --auth-user me --auth-password-file pw.txt
+//   starttls-client --protocol imap --host imap.example.org --port 143
+//       --auth-user me --auth-password-file pw.txt [--mailbox INBOX]
+//
+// IMAP always requires TLS and needs the credentials (AUTHENTICATE PLAIN
+// when offered over TLS, else LOGIN unless LOGINDISABLED); --auth-mechanism
+// plain or login picks one.
 //
 // Options (docs/reference-client.md has the full table):
 //   --policy require-tls|opportunistic   default require-tls; --require-tls
@@ -27,27 +33,34 @@
 //
 // On success, one line on stdout:
 //   delivered: TLSv1.3 TLS_AES_256_GCM_SHA384: 250 2.0.0 queued
+//   logged-in: TLSv1.3 TLS_AES_256_GCM_SHA384: INBOX, 2 messages
 // On failure, one line on stderr:
 //   starttls-client: certificate-rejected: certificate rejected: ...
 // Neither, nor the --verbose transcript, ever contains the credentials.
 //
-// Exit codes (stable; the orchestration depends on them):
-//    0                        message accepted
+// Exit codes (stable; the orchestration depends on them; IMAP's in
+// brackets where they differ):
+//    0                        message accepted [logged in, mailbox open]
 //    2  usage-error           bad command line or unusable local input
 //                             (unreadable file, CA or CRL file)
 //    3  connect-failed        no TCP connection
 //    4  protocol-error        malformed, unexpected or truncated reply;
-//                             greeting other than 220
+//                             greeting other than 220 [other than OK]
 //    5  tls-unavailable       STARTTLS not offered (require-tls, or AUTH
 //                             wanted) or answered with anything but 220
+//                             [a tagged OK; or a PREAUTH greeting]
 //    6  unexpected-plaintext  bytes after the 220 reply to STARTTLS
+//                             [after the tagged OK]
 //    7  certificate-rejected  chain, revocation or name verification failed
 //    8  handshake-failed      any other TLS handshake failure
 //    9  timeout               a connect, greeting, reply, handshake or
 //                             session deadline expired
-//   10  connection-lost       EOF or reset between replies
+//   10  connection-lost       EOF or reset between replies [or a BYE]
 //   11  message-rejected      4xx/5xx to MAIL, RCPT, DATA or end of data
+//                             [SELECT refused]
 //   12  auth-failed           AUTH refused, or no usable mechanism over TLS
+//                             [AUTHENTICATE or LOGIN refused, or
+//                             LOGINDISABLED and no AUTH=PLAIN over TLS]
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -66,13 +79,18 @@
 #include <string>
 
 #include "starttls/error.h"
+#include "starttls/imap_client.h"
 #include "starttls/smtp_client.h"
 #include "starttls/socket_transport.h"
 
 namespace starttls::client {
 namespace {
 
+enum class Protocol { kSmtp, kImap };
+
 struct CommandLine {
+  Protocol protocol = Protocol::kSmtp;
+  std::string mailbox = "INBOX";
   std::string host;
   int port = 0;
   std::string cafile;
@@ -158,7 +176,10 @@ std::string DefaultMessage(const CommandLine& cli) {
   return text;
 }
 
-[[nodiscard]] tl::expected<DeliveryResult, Error> Run(const CommandLine& cli) {
+// What a successful session prints on stdout.
+using Outcome = tl::expected<std::string, Error>;
+
+[[nodiscard]] Outcome Run(const CommandLine& cli) {
   const auto timeout = Millis(cli.timeout_seconds);
   const Deadline session_deadline =
       Clock::now() +
@@ -208,13 +229,44 @@ std::string DefaultMessage(const CommandLine& cli) {
   if (!transport) return tl::unexpected(transport.error());
   if (options.log)
     options.log(fmt::format("-- connected to {} --", (*transport)->peer()));
-  auto result = Deliver(**transport, options);
+  Outcome outcome;
+  if (cli.protocol == Protocol::kImap) {
+    ImapSessionOptions imap;
+    imap.credentials = *options.auth;
+    imap.mailbox = cli.mailbox;
+    imap.tls = options.tls;
+    imap.timeouts = options.timeouts;
+    imap.session_deadline = options.session_deadline;
+    imap.log = options.log;
+    auto result = LogIn(**transport, imap);
+    OPENSSL_cleanse(imap.credentials.password.data(),
+                    imap.credentials.password.size());
+    if (result) {
+      outcome = fmt::format("logged-in: {} {}: {}, {} messages",
+                            result->tls_info.version, result->tls_info.cipher,
+                            result->mailbox, result->exists);
+    } else {
+      outcome = tl::unexpected(result.error());
+    }
+  } else {
+    auto result = Deliver(**transport, options);
+    if (result) {
+      outcome = fmt::format("delivered: {}: {}",
+                            result->tls
+                                ? fmt::format("{} {}", result->tls_info.version,
+                                              result->tls_info.cipher)
+                                : "plaintext",
+                            Summarize(result->final_reply));
+    } else {
+      outcome = tl::unexpected(result.error());
+    }
+  }
   (*transport)->Close();
   if (options.auth) {
     OPENSSL_cleanse(options.auth->password.data(),
                     options.auth->password.size());
   }
-  return result;
+  return outcome;
 }
 
 }  // namespace
@@ -226,8 +278,16 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   CommandLine cli;
-  CLI::App app{"Delivers one message over SMTP with STARTTLS.",
-               "starttls-client"};
+  CLI::App app{
+      "Delivers one message over SMTP, or logs in over IMAP, with STARTTLS.",
+      "starttls-client"};
+  app.add_option("--protocol", cli.protocol,
+                 "smtp (default): deliver a message; imap: log in (needs "
+                 "--auth-user) and open --mailbox")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, Protocol>{
+          {"smtp", Protocol::kSmtp}, {"imap", Protocol::kImap}}));
+  app.add_option("--mailbox", cli.mailbox, "IMAP mailbox to open")
+      ->capture_default_str();
   app.add_option("--host", cli.host, "Server host name or address")->required();
   app.add_option("--port", cli.port, "Server port")
       ->required()
@@ -319,12 +379,12 @@ int main(int argc, char** argv) {
                         "--auth-password-file"});
   }
 
-  auto result = Run(cli);
-  if (!result) return Report(result.error());
-  fmt::print("delivered: {}: {}\n",
-             result->tls ? fmt::format("{} {}", result->tls_info.version,
-                                       result->tls_info.cipher)
-                         : "plaintext",
-             Summarize(result->final_reply));
+  if (cli.protocol == Protocol::kImap && cli.auth_user.empty()) {
+    return Report(Error{ErrorCode::kUsage,
+                        "--protocol imap needs --auth-user and a password"});
+  }
+  auto outcome = Run(cli);
+  if (!outcome) return Report(outcome.error());
+  fmt::print("{}\n", *outcome);
   return kExitDelivered;
 }

@@ -1,7 +1,6 @@
 #include "starttls/smtp_client.h"
 
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,6 +11,7 @@
 
 #include "common/ascii.h"
 #include "quote.h"
+#include "sasl.h"
 
 namespace starttls::client {
 namespace {
@@ -25,31 +25,6 @@ tl::unexpected<Error> Fail(ErrorCode code, std::string message) {
 
 bool HasLineBreak(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;
-}
-
-// RFC 4648 base64 with padding, as SASL over SMTP uses it.
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, in.size() - i);
-    std::uint32_t v = 0;
-    for (std::size_t j = 0; j < 3; ++j) {
-      v = (v << 8) | (j < n ? static_cast<unsigned char>(in[i + j]) : 0u);
-    }
-    for (std::size_t j = 0; j < 4; ++j) {
-      out += j <= n ? kAlphabet[(v >> (18 - 6 * j)) & 0x3f] : '=';
-    }
-  }
-  return out;
-}
-
-// Overwrites a string that held a secret before it is freed.
-void Wipe(std::string& secret) {
-  OPENSSL_cleanse(secret.data(), secret.size());
-  secret.clear();
 }
 
 // The parameters of the extension `keyword` in an EHLO reply, or nullopt if
@@ -305,13 +280,7 @@ tl::expected<void, Error> Session::Authenticate(const Reply& ehlo) {
   const bool login = credentials.mechanism != AuthMechanism::kPlain &&
                      ListsMechanism(*offered, "LOGIN");
   if (plain) {
-    // RFC 4616: authzid NUL authcid NUL passwd, with an empty authzid.
-    std::string message(1, '\0');
-    message += credentials.user;
-    message += '\0';
-    message += credentials.password;
-    std::string token = Base64(message);
-    Wipe(message);
+    std::string token = PlainToken(credentials.user, credentials.password);
     std::string line = "AUTH PLAIN " + token;
     Wipe(token);
     auto reply = Command(line, "AUTH PLAIN", "AUTH PLAIN <credentials hidden>");

@@ -22,16 +22,6 @@ using ::testing::SaveArg;
 using ::testing::StrEq;
 using ::testing::StrictMock;
 
-// One step of a scripted conversation, seen from the transport.
-struct Step {
-  enum Kind { kRead, kWrite, kHandshake } kind;
-  std::string bytes;  // Returned by Read, or expected by Write.
-};
-
-Step Server(std::string bytes) { return {Step::kRead, std::move(bytes)}; }
-Step Client(std::string bytes) { return {Step::kWrite, std::move(bytes)}; }
-Step Handshake() { return {Step::kHandshake, ""}; }
-
 constexpr char kMessage[] = "Subject: test\n\n.hidden\nbody";
 constexpr char kPayload[] = "Subject: test\r\n\r\n..hidden\r\nbody\r\n.\r\n";
 
@@ -121,23 +111,7 @@ class DeliverTest : public ::testing::Test {
 
   // Expects exactly `script`, in order; StrictMock fails on anything else.
   void Expect(const std::vector<Step>& script) {
-    for (const Step& step : script) {
-      switch (step.kind) {
-        case Step::kRead:
-          EXPECT_CALL(transport_, Read(_, _)).WillOnce(Return(step.bytes));
-          break;
-        case Step::kWrite:
-          EXPECT_CALL(transport_, Write(StrEq(step.bytes), _))
-              .WillOnce(Return(tl::expected<void, Error>()));
-          break;
-        case Step::kHandshake:
-          EXPECT_CALL(transport_, DoHandshake(Field(&TlsOptions::servername,
-                                                    "mail.example.test"),
-                                              _))
-              .WillOnce(Return(TlsInfo{"TLSv1.3", "TLS_AES_256_GCM_SHA384"}));
-          break;
-      }
-    }
+    ExpectScript(transport_, script);
   }
   void ExpectReadFails(ErrorCode code) {
     EXPECT_CALL(transport_, Read(_, _))
