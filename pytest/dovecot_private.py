@@ -25,7 +25,7 @@ from pathlib import Path
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 ADDRESS = "127.0.0.2"
-USER, PASSWORD = "bob", "secret"
+USER, PASSWORD = "bob", "s3cret-8e1f"
 SUBJECT = "dovecot interop"
 
 CONF = """\

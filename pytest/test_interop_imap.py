@@ -4,7 +4,7 @@ private Dovecot (Debian's dovecot-imapd, pytest/dovecot_private.py) on
 one message. The client logs in over verified TLS and opens INBOX, and
 refuses, with certificate-rejected (exit 7), the wrong CA or host name.
 A session recorded through `starttls-mock record --protocol imap` replays
-against the reference client with the same dialogue.
+to the reference client with the same dialogue, line for line.
 
 Every wait has a deadline: Dovecot is ready when a connect succeeds (polled
 until a deadline).
@@ -20,6 +20,7 @@ import dovecot_private
 from dovecot_private import ADDRESS, PASSWORD, USER
 from smtp_test_server import HOST_NAME, make_pki
 from starttls_mock import harness
+from test_record import Recorder, dialogue, replay
 
 CLIENT_TIMEOUT = "10"
 
@@ -101,3 +102,21 @@ def test_a_wrong_password_is_auth_failed(dovecot, pki):
             "--auth-user", USER, "--auth-password", "wrong"]
     result = harness.run_client(argv, timeout=60)
     assert result.returncode == 12, explain(result, dovecot)
+
+
+def test_a_recorded_dovecot_session_replays_with_the_same_dialogue(dovecot, pki, tmp_path):
+    out = tmp_path / "recorded.imap"
+    recorder = Recorder(dovecot.port, pki.ca, out, "--protocol", "imap",
+                        upstream_host=ADDRESS)
+    live = imap_client(recorder.port, recorder.cafile, "--verbose", host="127.0.0.1")
+    assert live.returncode == 0, explain(live, dovecot)
+    scenario = recorder.wait()
+    assert "Protocol: imap\nExpect: log-in\n" in scenario, scenario
+    assert "C: AUTHENTICATE PLAIN *" in scenario and "S: $tag OK" in scenario, scenario
+    assert PASSWORD not in scenario
+    replayed, session = replay(out, lambda port, ca: imap_client(
+        port, ca, "--verbose", host="127.0.0.1"), tmp_path / "replay")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert session["verdict"] == "pass", session["reasons"]
+    assert session["script"]["matched"] and session["script"]["completed"], session["ended"]
+    assert dialogue(replayed.stderr) == dialogue(live.stderr)

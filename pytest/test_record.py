@@ -32,10 +32,10 @@ class Recorder:
     """One `starttls-mock record` process for one session."""
 
     def __init__(self, upstream_port: int, upstream_ca: Path, out: Path, *extra: str,
-                 timeout: str = "30s"):
+                 timeout: str = "30s", upstream_host: str = "127.0.0.1"):
         self.out = out
         argv = [str(harness.binary("starttls-mock")), "record",
-                "--upstream", f"127.0.0.1:{upstream_port}",
+                "--upstream", f"{upstream_host}:{upstream_port}",
                 "--upstream-cafile", str(upstream_ca),
                 "--upstream-servername", HOST_NAME,
                 "--out", str(out), "--run-dir", str(out.parent / "record-run"),

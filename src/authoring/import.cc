@@ -558,12 +558,20 @@ bool Printable(std::string_view line) {
 
 // Appends the steps that queue `bytes`: S: for whole printable lines, send
 // for anything else.
-void QueueSteps(std::string_view bytes, std::string* out) {
+// Queues `bytes` as S: lines; a line tagged with `tag` (non-empty) starts
+// with `$tag` instead.
+void QueueSteps(std::string_view bytes, std::string_view tag,
+                std::string* out) {
   while (!bytes.empty()) {
     size_t end = bytes.find("\r\n");
     std::string_view line = bytes.substr(0, end);
     if (end != std::string_view::npos && Printable(line)) {
-      *out += fmt::format("S: {}\n", line);
+      if (!tag.empty() && line.size() > tag.size() && line.starts_with(tag) &&
+          line[tag.size()] == ' ') {
+        *out += fmt::format("S: $tag{}\n", line.substr(tag.size()));
+      } else {
+        *out += fmt::format("S: {}\n", line);
+      }
       bytes.remove_prefix(end + 2);
       continue;
     }
@@ -585,17 +593,21 @@ std::string OneLine(std::string_view s) {
 // Follows the server's replies to know what the client's next line is.
 class ReplyTracker {
  public:
+  explicit ReplyTracker(const protocol::Protocol& protocol)
+      : protocol_(&protocol) {}
+
   // Feeds server bytes; returns nothing, updates the context.
   void Server(std::string_view bytes, ClientLineContext* ctx) {
     carry_ += bytes;
     size_t end;
     while ((end = carry_.find("\r\n")) != std::string::npos) {
-      std::optional<ReplyLine> reply = ParseReplyLine(carry_.substr(0, end));
+      std::string line = carry_.substr(0, end);
       carry_.erase(0, end + 2);
-      if (!reply || !reply->final) continue;
-      ctx->auth_secret = reply->code == 334;
-      if (data_command_) ctx->in_data = reply->code == 354;
-      data_command_ = false;
+      if (protocol_->IsContinuation(line)) ctx->auth_secret = true;
+      if (!protocol_->IsFinalReply(line)) continue;
+      ctx->auth_secret = protocol_->IsContinuation(line);
+      if (message_command_) ctx->in_data = protocol_->IsMessageGoAhead(line);
+      message_command_ = false;
     }
   }
   void Client(std::string_view line, ClientLineContext* ctx) {
@@ -607,17 +619,25 @@ class ReplyTracker {
       ctx->auth_secret = false;
       return;
     }
-    data_command_ = AsciiUpper(Verb(line)) == "DATA";
+    message_command_ = protocol_->Classify(line) == protocol::Command::kMessage;
+    if (std::string_view tag = protocol_->Tag(line); !tag.empty()) {
+      last_tag_ = std::string(tag);
+    }
   }
   void Tls(ClientLineContext* ctx) {
     *ctx = {};
     carry_.clear();
-    data_command_ = false;
+    message_command_ = false;
   }
+  // The tag of the client's last command; empty for a protocol without
+  // tags.
+  const std::string& last_tag() const { return last_tag_; }
 
  private:
+  const protocol::Protocol* protocol_;
   std::string carry_;
-  bool data_command_ = false;
+  bool message_command_ = false;
+  std::string last_tag_;
 };
 
 std::string ReplaceDates(std::string line) {
@@ -629,7 +649,8 @@ std::string ReplaceDates(std::string line) {
 }  // namespace
 
 std::string ClientPattern(std::string_view line,
-                          const ClientLineContext& context, bool* secret) {
+                          const ClientLineContext& context, bool* secret,
+                          const protocol::Protocol& protocol) {
   if (secret != nullptr) *secret = false;
   if (context.auth_secret) {
     if (secret != nullptr) *secret = !line.empty();
@@ -646,27 +667,33 @@ std::string ClientPattern(std::string_view line,
     }
     return ReplaceDates(std::string(line));
   }
-  std::string_view verb = Verb(line);
-  std::string upper = AsciiUpper(verb);
-  if (upper == "EHLO" || upper == "HELO" || upper == "LHLO") {
-    return fmt::format("{} *", verb);
+  // A C: pattern matches the command without its tag.
+  std::string_view command = protocol.CommandText(line);
+  if (command.empty()) return "*";
+  std::string_view verb = Verb(command);
+  switch (protocol.Classify(line)) {
+    case protocol::Command::kGreeting:
+      // Its argument is the client's own name (EHLO, HELO, LHLO).
+      return fmt::format("{} *", verb);
+    case protocol::Command::kCredentials: {
+      // VERB FIRST [SECRET...]: the mechanism (AUTH, AUTHENTICATE) or the
+      // user name (IMAP LOGIN) stays; what follows is a secret.
+      std::string_view rest = command.substr(verb.size());
+      size_t first = rest.find_first_not_of(' ');
+      if (first == std::string_view::npos) return std::string(command);
+      rest.remove_prefix(first);
+      size_t first_end = rest.find(' ');
+      if (first_end == std::string_view::npos) return std::string(command);
+      if (secret != nullptr) *secret = true;
+      return fmt::format("{} {} *", verb, rest.substr(0, first_end));
+    }
+    case protocol::Command::kTransaction: {
+      static const std::regex kNumericParam(R"(( [A-Za-z-]+=)\d+(?= |$))");
+      return std::regex_replace(std::string(command), kNumericParam, "$1*");
+    }
+    default:
+      return std::string(command);
   }
-  if (upper == "AUTH") {
-    // AUTH MECHANISM [initial-response]: the response is a secret.
-    std::string_view rest = line.substr(verb.size());
-    size_t mech_start = rest.find_first_not_of(' ');
-    if (mech_start == std::string_view::npos) return std::string(line);
-    rest.remove_prefix(mech_start);
-    size_t mech_end = rest.find(' ');
-    if (mech_end == std::string_view::npos) return std::string(line);
-    if (secret != nullptr) *secret = true;
-    return fmt::format("{} {} *", verb, rest.substr(0, mech_end));
-  }
-  if (upper == "MAIL" || upper == "RCPT") {
-    static const std::regex kNumericParam(R"(( [A-Za-z-]+=)\d+(?= |$))");
-    return std::regex_replace(std::string(line), kNumericParam, "$1*");
-  }
-  return std::string(line);
 }
 
 std::string WriteScenario(const Transcript& transcript,
@@ -687,11 +714,15 @@ std::string WriteScenario(const Transcript& transcript,
                                                    : Expectation::kRefuse);
   std::string summary = OneLine(options.summary);
   if (summary.find_first_not_of(' ') == std::string::npos) summary = "imported";
-  out += fmt::format("Summary: {}\nHost: {}\nExpect: {}\n\n", summary,
-                     options.host, ExpectationName(expect));
+  const protocol::Protocol& protocol = *options.protocol;
+  out += fmt::format("Summary: {}\nHost: {}\n", summary, options.host);
+  if (&protocol != &protocol::Smtp()) {
+    out += fmt::format("Protocol: {}\n", protocol.name());
+  }
+  out += fmt::format("Expect: {}\n\n", ExpectationName(expect, protocol));
 
   ClientLineContext ctx;
-  ReplyTracker tracker;
+  ReplyTracker tracker(protocol);
   bool last_was_tls = false;
   bool any_step = false;
   bool ended = false;
@@ -701,7 +732,7 @@ std::string WriteScenario(const Transcript& transcript,
       if (last_was_tls || !any_step) out += "serve\n";
       out += "connection\n";
       ctx = ClientLineContext{};
-      tracker = ReplyTracker{};
+      tracker = ReplyTracker(protocol);
       last_was_tls = false;
       any_step = false;
       ended = false;
@@ -712,7 +743,7 @@ std::string WriteScenario(const Transcript& transcript,
     any_step = true;
     switch (item.kind) {
       case TranscriptItem::Kind::kServer: {
-        QueueSteps(item.bytes, &out);
+        QueueSteps(item.bytes, tracker.last_tag(), &out);
         tracker.Server(item.bytes, &ctx);
         bool next_is_server =
             i + 1 < items.size() &&
@@ -730,7 +761,7 @@ std::string WriteScenario(const Transcript& transcript,
       }
       case TranscriptItem::Kind::kClient: {
         bool secret = false;
-        std::string pattern = ClientPattern(item.bytes, ctx, &secret);
+        std::string pattern = ClientPattern(item.bytes, ctx, &secret, protocol);
         // A pattern cannot hold control characters (the scenario parser
         // refuses them); the wildcard matches them (found by fuzz/).
         for (char& c : pattern) {

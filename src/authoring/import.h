@@ -15,6 +15,7 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "protocol/protocol.h"
 #include "scenario/scenario.h"
 
 namespace starttls::server {
@@ -52,6 +53,11 @@ struct WriteScenarioOptions {
   // Server segments whose delay is at least this long get `write delay=`;
   // unset: delays are left out.
   std::optional<std::chrono::milliseconds> min_delay;
+  // What the session's words mean: how client lines become patterns, which
+  // server line asks for a secret, and the tags that become `$tag`. Written
+  // as the `Protocol:` header unless it is SMTP, the default. Must outlive
+  // the call.
+  const protocol::Protocol* protocol = &protocol::Smtp();
 };
 
 // Writes `transcript` as a scenario that replays the server's side:
@@ -60,6 +66,9 @@ struct WriteScenarioOptions {
 //    consecutive segments are separated by `write` (with `delay=` when
 //    options.min_delay says so);
 //  - each client line becomes a `C:` pattern (ClientPattern());
+//  - a server line tagged with the tag of the client's last command
+//    (IMAP) starts with `$tag` instead, so that it answers whatever tag the
+//    replayed client chooses;
 //  - kTls becomes `tls`, kServerClose `close`, kBodyUnknown `serve` (and
 //    nothing after it on that connection); a connection that ends right
 //    after `tls`, or has no steps, gets `serve`;
@@ -76,15 +85,20 @@ struct ClientLineContext {
   bool auth_secret = false;  // the line answers a 334 challenge
 };
 
-// The `C:` pattern for one client line: volatile parts become `*` (the
-// EHLO/HELO argument, numeric ESMTP parameters such as SIZE=, the values of
-// Date:, Message-Id: and Received: headers and dates anywhere in a message
-// line) and secrets are never copied (an AUTH initial response, an answer
-// to a 334 challenge). An empty line becomes `*` (C: needs a pattern).
-// `*secret` is set when the line's content was left out for that reason.
-[[nodiscard]] std::string ClientPattern(std::string_view line,
-                                        const ClientLineContext& context,
-                                        bool* secret = nullptr);
+// The `C:` pattern for one client line of `protocol`: the command without
+// its tag (IMAP), volatile parts become `*` (the argument of a greeting
+// command such as EHLO, numeric parameters such as SIZE= of a transaction
+// command, the values of Date:, Message-Id: and Received: headers and dates
+// anywhere in a message line) and secrets are never copied (whatever
+// follows the first argument of a credentials command: an AUTH or
+// AUTHENTICATE initial response, a LOGIN password; an answer to a
+// challenge or continuation request). An empty line becomes `*` (C: needs
+// a pattern). `*secret` is set when the line's content was left out for
+// that reason.
+[[nodiscard]] std::string ClientPattern(
+    std::string_view line, const ClientLineContext& context,
+    bool* secret = nullptr,
+    const protocol::Protocol& protocol = protocol::Smtp());
 
 enum class ImportFormat {
   kAuto,    // decided from the first significant line

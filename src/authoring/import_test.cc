@@ -399,6 +399,42 @@ TEST(WriteScenario, ABarBetweenSpacesInAClientLineIsNotAnAlternative) {
   EXPECT_FALSE(MatchesClientLine("X a *  * b |", "b |"));
 }
 
+TEST(WriteScenario, AnImapSessionIsWrittenWithItsProtocolTagsAndNoSecrets) {
+  using K = TranscriptItem::Kind;
+  Transcript t{{
+      {.kind = K::kServer, .bytes = "* OK [CAPABILITY IMAP4rev1 STARTTLS]\r\n"},
+      {.kind = K::kClient, .bytes = "A001 STARTTLS"},
+      {.kind = K::kServer, .bytes = "A001 OK Begin TLS\r\n"},
+      {.kind = K::kTls},
+      {.kind = K::kClient, .bytes = "A002 AUTHENTICATE PLAIN"},
+      {.kind = K::kServer, .bytes = "+ \r\n"},
+      {.kind = K::kClient, .bytes = "AGJvYgBzZWNyZXQ="},
+      {.kind = K::kServer, .bytes = "A002 OK [CAPABILITY IMAP4rev1] in\r\n"},
+      {.kind = K::kClient, .bytes = "A003 LOGIN bob secret"},
+      {.kind = K::kServer, .bytes = "* 1 EXISTS\r\nA003 OK done\r\n"},
+  }};
+  std::string out =
+      WriteScenario(t, {.summary = "s", .protocol = &protocol::Imap()});
+  EXPECT_THAT(out, HasSubstr("Protocol: imap\nExpect: log-in\n"));
+  EXPECT_THAT(out, HasSubstr("C: STARTTLS\nS: $tag OK Begin TLS\ntls\n"));
+  EXPECT_THAT(out, HasSubstr("C: AUTHENTICATE PLAIN\nS: + \n"
+                             "# a secret was sent here; it is not recorded\n"
+                             "C: *\nS: $tag OK [CAPABILITY IMAP4rev1] in\n"));
+  EXPECT_THAT(out, HasSubstr("C: LOGIN bob *\nS: * 1 EXISTS\nS: $tag OK "
+                             "done\n"));
+  EXPECT_THAT(out, Not(HasSubstr("secret\n")));
+  EXPECT_THAT(out, Not(HasSubstr("AGJvYg")));
+  auto parsed = ParseScenario(out, "w.imap");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().ToString();
+  EXPECT_EQ(parsed->protocol, &protocol::Imap());
+}
+
+TEST(WriteScenario, AnSmtpSessionNamesNoProtocol) {
+  Transcript t{{{.kind = TranscriptItem::Kind::kServer, .bytes = "220 x\r\n"},
+                {.kind = TranscriptItem::Kind::kClient, .bytes = "QUIT"}}};
+  EXPECT_THAT(WriteScenario(t, {.summary = "s"}), Not(HasSubstr("Protocol:")));
+}
+
 TEST(WriteScenario, ATranscriptEndingAtTheUpgradeIsServedAfterTls) {
   Transcript t{{{.kind = TranscriptItem::Kind::kServer, .bytes = "220 x\r\n"},
                 {.kind = TranscriptItem::Kind::kClient, .bytes = "STARTTLS"},

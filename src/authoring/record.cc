@@ -15,6 +15,7 @@
 #include "certs/catalogue.h"
 #include "common/ascii.h"
 #include "common/atomic_file.h"
+#include "protocol/protocol.h"
 #include "server/run_setup.h"
 #include "starttls/ossl.h"
 
@@ -77,9 +78,13 @@ class Log {
   Clock::time_point last_ = Clock::now();
 };
 
-// Follows the client's commands to find a STARTTLS (not inside a message).
+// Follows the client's commands to find a STARTTLS (not inside a message),
+// in the words of the session's protocol.
 class CommandTracker {
  public:
+  explicit CommandTracker(const protocol::Protocol& protocol)
+      : protocol_(&protocol) {}
+
   // Feeds client bytes; returns the offset just past a STARTTLS line, if
   // one ends in `bytes`.
   std::optional<size_t> Feed(std::string_view bytes) {
@@ -91,58 +96,63 @@ class CommandTracker {
       std::string line = line_;
       line_.clear();
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (in_data_) {
-        if (line == ".") in_data_ = false;
+      if (in_message_) {
+        if (line == ".") in_message_ = false;
         continue;
       }
-      std::string upper = AsciiUpper(line);
-      if (upper == "DATA") data_pending_ = true;
-      if (upper == "STARTTLS") return i + 1;
+      protocol::Command command = protocol_->Classify(line);
+      if (command == protocol::Command::kMessage) message_pending_ = true;
+      if (command == protocol::Command::kStartTls) {
+        starttls_ = std::move(line);
+        return i + 1;
+      }
     }
     return std::nullopt;
   }
-  // The server's reply to DATA arrived.
-  void DataReply(int code) {
-    // Only DATA is answered with 354; earlier pipelined replies (to MAIL
-    // and RCPT) leave the DATA pending.
-    if (data_pending_ && code == 354) {
-      in_data_ = true;
-      data_pending_ = false;
+  // A final reply line of the server arrived.
+  void Reply(std::string_view line) {
+    // Only the message command is answered with its go-ahead; earlier
+    // pipelined replies (to MAIL and RCPT) leave it pending.
+    if (message_pending_ && protocol_->IsMessageGoAhead(line)) {
+      in_message_ = true;
+      message_pending_ = false;
     }
   }
+  // The client's last STARTTLS line.
+  const std::string& starttls() const { return starttls_; }
 
  private:
+  const protocol::Protocol* protocol_;
   std::string line_;
-  bool in_data_ = false;
-  bool data_pending_ = false;
+  std::string starttls_;
+  bool in_message_ = false;
+  bool message_pending_ = false;
 };
 
-// Finds complete final reply lines in the server's stream.
+// Finds complete server lines that end a reply.
 class ReplyReader {
  public:
-  // Returns the codes of the replies completed in `bytes`, with the offset
-  // just past each.
-  std::vector<std::pair<int, size_t>> Feed(std::string_view bytes) {
-    std::vector<std::pair<int, size_t>> done;
-    for (size_t i = 0; i < bytes.size(); ++i) {
-      if (bytes[i] != '\n') {
-        line_ += bytes[i];
+  explicit ReplyReader(const protocol::Protocol& protocol)
+      : protocol_(&protocol) {}
+
+  // The final reply lines completed in `bytes`.
+  std::vector<std::string> Feed(std::string_view bytes) {
+    std::vector<std::string> done;
+    for (char c : bytes) {
+      if (c != '\n') {
+        line_ += c;
         continue;
       }
-      std::string line = line_;
+      std::string line = std::move(line_);
       line_.clear();
-      if (line.size() >= 3 &&
-          std::isdigit(static_cast<unsigned char>(line[0])) &&
-          std::isdigit(static_cast<unsigned char>(line[1])) &&
-          std::isdigit(static_cast<unsigned char>(line[2])) &&
-          (line.size() == 3 || line[3] != '-')) {
-        done.emplace_back(std::stoi(line.substr(0, 3)), i + 1);
-      }
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (protocol_->IsFinalReply(line)) done.push_back(std::move(line));
     }
     return done;
   }
 
  private:
+  const protocol::Protocol* protocol_;
   std::string line_;
 };
 
@@ -219,8 +229,8 @@ class Recorder {
       decision_state_ = Decision::kPending;
       starttls_sent_ = false;
       early_client_tls_.clear();
-      commands_ = CommandTracker{};
-      replies_ = ReplyReader{};
+      commands_ = CommandTracker(*options_.protocol);
+      replies_ = ReplyReader(*options_.protocol);
       co_await Session();
       asio::error_code ignored;
       client_.close(ignored);
@@ -293,7 +303,7 @@ class Recorder {
   }
 
   // Client to server in plain text, until the client closes or its
-  // STARTTLS is answered with 220.
+  // STARTTLS is answered with the go-ahead (SMTP 220, IMAP tagged OK).
   asio::awaitable<void> PlainClientToServer() {
     std::array<char, 16384> buf;
     std::string pending;  // read, not forwarded yet
@@ -321,8 +331,8 @@ class Recorder {
           co_await asio::async_write(server_, asio::buffer(now), kUseTuple);
       if (wec) co_return;
       if (!starttls_end) continue;
-      // Wait for the server's answer to STARTTLS before anything else: on a
-      // 220 the client's next bytes are its ClientHello.
+      // Wait for the server's answer to STARTTLS before anything else: on
+      // the go-ahead the client's next bytes are its ClientHello.
       if (decision_state_ == Decision::kPending) {
         decision_.expires_at(Clock::time_point::max());
         (void)co_await decision_.async_wait(kUseTuple);
@@ -336,7 +346,7 @@ class Recorder {
   }
 
   // Server to client in plain text, until the server closes or answers
-  // STARTTLS with 220.
+  // STARTTLS with the go-ahead.
   asio::awaitable<void> PlainServerToClient() {
     std::array<char, 16384> buf;
     while (true) {
@@ -352,11 +362,12 @@ class Recorder {
       std::string_view chunk(buf.data(), n);
       log_.Server(chunk);
       bool upgrade = false;
-      for (auto [code, end] : replies_.Feed(chunk)) {
-        commands_.DataReply(code);
-        if (starttls_sent_) {
+      const protocol::Protocol& p = *options_.protocol;
+      for (const std::string& line : replies_.Feed(chunk)) {
+        commands_.Reply(line);
+        if (starttls_sent_ && p.EndsReplyTo(line, commands_.starttls())) {
           starttls_sent_ = false;
-          upgrade = code == 220;
+          upgrade = p.IsTlsGoAhead(line);
           if (!upgrade) Decide(Decision::kGoOn);
         }
       }
@@ -459,9 +470,10 @@ class Recorder {
   int connection_ = 0;  // 1-based, of the session being recorded
   Decision decision_state_ = Decision::kPending;
   bool starttls_sent_ = false;
-  std::string early_client_tls_;  // client bytes after STARTTLS, before 220
-  CommandTracker commands_;
-  ReplyReader replies_;
+  // Client bytes after STARTTLS, before its go-ahead.
+  std::string early_client_tls_;
+  CommandTracker commands_{*options_.protocol};
+  ReplyReader replies_{*options_.protocol};
   Log log_;
   std::string error_;
 };
@@ -513,7 +525,8 @@ tl::expected<void, std::string> RunRecorder(const RecordOptions& options,
                      ? fmt::format("recorded from {}", options.upstream)
                      : options.summary,
       .host = options.host,
-      .min_delay = options.min_delay};
+      .min_delay = options.min_delay,
+      .protocol = options.protocol};
   std::string scenario = WriteScenario(*transcript, write);
   if (auto parsed = ParseScenario(scenario, options.out.string()); !parsed) {
     return unexpected(

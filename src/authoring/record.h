@@ -1,6 +1,6 @@
 // `starttls-mock record`: a recording proxy between a client under test and
-// a real SMTP server, which writes the session as a scenario that replays
-// the server's side.
+// a real SMTP or IMAP server, which writes the session as a scenario that
+// replays the server's side.
 #ifndef STARTTLS_AUTHORING_RECORD_H_
 #define STARTTLS_AUTHORING_RECORD_H_
 
@@ -10,6 +10,8 @@
 #include <ostream>
 #include <string>
 #include <tl/expected.hpp>
+
+#include "protocol/protocol.h"
 
 namespace starttls::server {
 
@@ -36,20 +38,23 @@ struct RecordOptions {
   int sessions = 1;
   // Certificates go under run_dir/pki; empty: a new directory under $TMPDIR.
   std::filesystem::path run_dir;
+  // The protocol the session speaks: which client line is STARTTLS and
+  // which server line answers it, and the scenario's `Protocol:`.
+  const protocol::Protocol* protocol = &protocol::Smtp();
 };
 
 // Issues a certificate catalogue for options.host, listens, prints
 // "READY port=<n> cafile=<path>" to *ready, then options.sessions times
 // accepts a client and connects it to the upstream. The plaintext phase is
 // relayed byte for byte; when the upstream answers the client's STARTTLS with
-// 220, the recorder runs TLS with the client (presenting the catalogue's
-// `valid` certificate) and its own verified TLS with the upstream, and relays
-// the decrypted dialogue. When the last session is over it writes options.out
-// (whole, or not at all): the server's segments as they arrived, the client's
-// lines as patterns (ClientPattern(): no secrets), `tls` where the upgrade
-// happened. An error is one line for people; nothing is written then. The usage
-// errors of `options` (a malformed --listen or --upstream), as one line, before
-// anything runs.
+// the go-ahead (SMTP 220, IMAP the tagged OK), the recorder runs TLS with the
+// client (presenting the catalogue's `valid` certificate) and its own verified
+// TLS with the upstream, and relays the decrypted dialogue. When the last
+// session is over it writes options.out (whole, or not at all): the server's
+// segments as they arrived, the client's lines as patterns (ClientPattern(): no
+// secrets), `tls` where the upgrade happened. An error is one line for people;
+// nothing is written then. The usage errors of `options` (a malformed --listen
+// or --upstream), as one line, before anything runs.
 [[nodiscard]] tl::expected<void, std::string> CheckRecordOptions(
     const RecordOptions& options);
 

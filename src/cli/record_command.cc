@@ -1,12 +1,15 @@
 // starttls-mock record --upstream HOST:PORT --out FILE.smtp [--listen ...]
-//     [--upstream-cafile F] [--upstream-servername NAME] [--sessions N]
-//     [--timeout D]
+//     [--protocol smtp|imap] [--upstream-cafile F]
+//     [--upstream-servername NAME] [--sessions N] [--timeout D]
+#include <fmt/format.h>
+
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "authoring/record.h"
 #include "cli/command.h"
+#include "protocol/protocol.h"
 #include "scenario/scenario.h"
 
 namespace starttls::cli {
@@ -14,11 +17,19 @@ namespace {
 
 struct RecordArgs {
   server::RecordOptions options;
+  std::string protocol = "smtp";
   std::string delays;  // keep delays of at least this long
   std::string timeout = "60s";
 };
 
 int Record(RecordArgs args) {
+  args.options.protocol = protocol::FindProtocol(args.protocol);
+  if (args.options.protocol == nullptr) {
+    std::cerr << "starttls-mock: --protocol must be one of "
+              << fmt::format("{}", fmt::join(protocol::ProtocolNames(), ", "))
+              << ", not \"" << args.protocol << "\"\n";
+    return kExitUsage;
+  }
   if (!args.delays.empty()) {
     args.options.min_delay = server::ParseDuration(args.delays);
     if (!args.options.min_delay) {
@@ -55,7 +66,11 @@ Runner AddRecord(CLI::App* sub) {
   server::RecordOptions& o = args->options;
   sub->add_option("--listen", o.listen, "ADDR:PORT to listen on")
       ->capture_default_str();
-  sub->add_option("--upstream", o.upstream, "HOST:PORT of the real SMTP server")
+  sub->add_option("--protocol", args->protocol,
+                  "the protocol the session speaks: smtp or imap")
+      ->capture_default_str();
+  sub->add_option("--upstream", o.upstream,
+                  "HOST:PORT of the real SMTP or IMAP server")
       ->required();
   sub->add_option("--out", o.out, "the scenario to write")->required();
   sub->add_option("--upstream-cafile", o.upstream_cafile,

@@ -74,7 +74,7 @@ int Run(const ScenarioArgs& args) {
 
 Runner AddScenario(CLI::App* sub) {
   auto args = std::make_shared<ScenarioArgs>();
-  sub->add_option("scenario", args->files, "scenario files (.smtp)")
+  sub->add_option("scenario", args->files, "scenario files (.smtp, .imap)")
       ->required();
   sub->add_flag("--json", args->json,
                 "print a JSON array, one object per file: path, name, "

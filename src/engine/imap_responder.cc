@@ -488,6 +488,13 @@ void ImapResponder::ScriptLine(std::string_view line) {
     logged_in_ = f.logged_in;
     examined_ = f.examined;
     opened_mailbox_ = f.opened_mailbox;
+  } else if (status == "OK" &&
+             (f.verb == "LOGIN" || f.verb == "AUTHENTICATE")) {
+    // The script's OK is what the client saw, whatever this responder would
+    // have answered (a recorded server's mechanisms, its credentials).
+    authenticating_.reset();
+    state_ = State::kAuthenticated;
+    logged_in_ = true;
   }
   std::string_view answer = line.substr(f.tag.size() + 1);
   if (f.verb == "STARTTLS" && status != "OK") {

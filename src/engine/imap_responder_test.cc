@@ -232,6 +232,16 @@ TEST(ImapResponder, ALoginTheScriptRefusedLeavesTheClientLoggedOut) {
   EXPECT_EQ(r.OnLine("a2 SELECT INBOX").reply, "a2 BAD Log in first\r\n");
 }
 
+TEST(ImapResponder, ALoginTheScriptAcceptedLogsTheClientInWhateverItsOwnRules) {
+  // A recorded server offered mechanisms this responder would not: the
+  // script's OK is what the client saw.
+  ImapResponder r = Make({"IMAP4rev1", "LOGINDISABLED"});
+  r.FollowScriptedLine("a1 AUTHENTICATE X-REAL-SERVER-ONLY abc");
+  r.ScriptLine("a1 OK [CAPABILITY IMAP4rev1] Logged in");
+  EXPECT_TRUE(r.reached_goal());
+  EXPECT_THAT(r.OnLine("a2 SELECT INBOX").reply, HasSubstr("a2 OK"));
+}
+
 TEST(ImapResponder, AfterAPreauthGreetingOpeningAMailboxReachesTheGoal) {
   ImapResponder r = Make();
   r.ScriptLine("* PREAUTH [CAPABILITY IMAP4rev1] logged in already");

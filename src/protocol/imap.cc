@@ -140,6 +140,10 @@ class ImapProtocol final : public Protocol {
     return false;
   }
 
+  bool IsContinuation(std::string_view line) const override {
+    return line == "+" || line.starts_with("+ ");
+  }
+
   bool MustGreetAfterTls() const override { return false; }
 
   // "* CAPABILITY a b" (RFC 9051 section 7.2.2), or the response code of a

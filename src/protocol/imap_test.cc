@@ -121,6 +121,14 @@ TEST(Imap, ExtensionCommandsNeedTheirCapability) {
   EXPECT_EQ(p.RequiredCapability("a1 AUTHENTICATE"), "");
 }
 
+TEST(Imap, AContinuationRequestAsksForMoreOfTheCommand) {
+  EXPECT_TRUE(p.IsContinuation("+ "));
+  EXPECT_TRUE(p.IsContinuation("+"));
+  EXPECT_TRUE(p.IsContinuation("+ Ready for literal data"));
+  EXPECT_FALSE(p.IsContinuation("* OK"));
+  EXPECT_FALSE(p.IsContinuation("a1 OK"));
+}
+
 TEST(Imap, LogindisabledForbidsLoginOnly) {
   EXPECT_EQ(p.ForbiddingCapability("a1 login bob secret"), "LOGINDISABLED");
   EXPECT_EQ(p.ForbiddingCapability("a1 AUTHENTICATE PLAIN"), "");

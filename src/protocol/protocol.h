@@ -87,6 +87,10 @@ class Protocol {
   // True when a final reply to kMessage lets the client send its message.
   [[nodiscard]] virtual bool IsMessageGoAhead(
       std::string_view final_line) const = 0;
+  // True for a server line that asks the client for the next part of its
+  // command: the client's next line answers it and is no command (SMTP 334,
+  // a SASL challenge; IMAP "+ ...", a continuation request).
+  [[nodiscard]] virtual bool IsContinuation(std::string_view line) const = 0;
 
   // True when, once TLS is up, the client must first ask afresh (kGreeting)
   // and wait for the answer before anything else: SMTP, whose session

@@ -42,12 +42,13 @@ class SmtpProtocol final : public Protocol {
     };
     static constexpr Entry kVerbs[] = {
         {"STARTTLS", Command::kStartTls}, {"EHLO", Command::kGreeting},
-        {"HELO", Command::kGreeting},     {"QUIT", Command::kQuit},
-        {"AUTH", Command::kCredentials},  {"MAIL", Command::kTransaction},
-        {"RCPT", Command::kTransaction},  {"BDAT", Command::kTransaction},
-        {"DATA", Command::kMessage},      {"RSET", Command::kOther},
-        {"NOOP", Command::kOther},        {"VRFY", Command::kOther},
-        {"EXPN", Command::kOther},        {"HELP", Command::kOther},
+        {"HELO", Command::kGreeting},     {"LHLO", Command::kGreeting},
+        {"QUIT", Command::kQuit},         {"AUTH", Command::kCredentials},
+        {"MAIL", Command::kTransaction},  {"RCPT", Command::kTransaction},
+        {"BDAT", Command::kTransaction},  {"DATA", Command::kMessage},
+        {"RSET", Command::kOther},        {"NOOP", Command::kOther},
+        {"VRFY", Command::kOther},        {"EXPN", Command::kOther},
+        {"HELP", Command::kOther},
     };
     std::string verb = Verb(line);
     auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs),
@@ -82,6 +83,10 @@ class SmtpProtocol final : public Protocol {
 
   bool IsMessageGoAhead(std::string_view final_line) const override {
     return ReplyStatus(final_line) == "354";
+  }
+
+  bool IsContinuation(std::string_view line) const override {
+    return ReplyStatus(line) == "334";
   }
 
   // RFC 3207 section 4.2: the session restarts as after the greeting, and
