@@ -177,6 +177,19 @@ def test_screenshot_shows_the_matrix_colours(report, tmp_path):
     assert counts[PASS_RGB] > counts[FAIL_RGB]
 
 
+def test_the_matrix_and_each_clients_table_name_the_protocol():
+    doc = {"client": "c", "policy": "require-tls", "results": [
+        {"scenario": f"control/x.{p}", "protocol": p, "verdict": "pass", "expected": e,
+         "observed": o, "labels": [], "oracles": [], "reasons": [], "sessions": []}
+        for p, e, o in (("smtp", "deliver", "delivered"), ("imap", "log-in", "logged-in"))]}
+    out = report_html.render([doc])
+    assert "<th>scenario</th><th>protocol</th><th>expect</th>" in out
+    assert "<td><code>control/x.imap</code></td><td>imap</td><td>log-in</td>" in out
+    assert "<td><code>control/x.smtp</code></td><td>smtp</td><td>deliver</td>" in out
+    assert re.search(r'<code>control/x\.imap</code></a></td><td>imap</td>'
+                     r'<td class="pass">pass</td>', out)
+
+
 def test_render_escapes_what_clients_send():
     doc = {"client": "<x>", "policy": "require-tls", "results": [{
         "scenario": "a/b.smtp", "verdict": "fail", "expected": "deliver",

@@ -244,6 +244,7 @@ def render(docs: list[dict]) -> str:
     for s in scenarios:
         summary = next((b[s].get("summary", "") for b in by if s in b), "")
         expected = next((b[s].get("expected", "") for b in by if s in b), "")
+        protocol = next((b[s].get("protocol", "") for b in by if s in b), "")
         cells = []
         for i, b in enumerate(by):
             r = b.get(s)
@@ -256,17 +257,19 @@ def render(docs: list[dict]) -> str:
                    f'oracles: {", ".join(r.get("oracles", [])) or "none"}')
             cells.append(f'<td class="verdict {esc(v)}" title="{esc(tip)}">'
                          f'<a href="#{esc(run_id(i, s))}">{esc(text)}</a></td>')
-        rows.append(f'<tr><td><code>{esc(s)}</code></td><td>{esc(expected)}</td>'
-                    f'<td>{esc(summary)}</td>{"".join(cells)}</tr>')
-    matrix = (f'<table id="matrix"><thead><tr><th>scenario</th><th>expect</th>'
-              f'<th>shows</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+        rows.append(f'<tr><td><code>{esc(s)}</code></td><td>{esc(protocol)}</td>'
+                    f'<td>{esc(expected)}</td><td>{esc(summary)}</td>{"".join(cells)}</tr>')
+    matrix = (f'<table id="matrix"><thead><tr><th>scenario</th><th>protocol</th>'
+              f'<th>expect</th><th>shows</th>{head}</tr></thead>'
+              f'<tbody>{"".join(rows)}</tbody></table>')
 
     sections = []
     for i, d in enumerate(docs):
         results = d.get("results", [])
         table_rows = "".join(
             f'<tr><td><a href="#{esc(run_id(i, r["scenario"]))}"><code>{esc(r["scenario"])}'
-            f'</code></a></td><td class="{esc(r.get("verdict"))}">{esc(r.get("verdict"))}</td>'
+            f'</code></a></td><td>{esc(r.get("protocol", ""))}</td>'
+            f'<td class="{esc(r.get("verdict"))}">{esc(r.get("verdict"))}</td>'
             f'<td>{esc(r.get("expected"))}</td><td>{esc(r.get("observed"))}</td>'
             f'<td>{esc(", ".join(r.get("oracles", [])))}</td>'
             f'<td>{esc(r.get("client_exit"))}</td><td>{esc(r.get("duration_s"))}</td></tr>'
@@ -277,8 +280,9 @@ def render(docs: list[dict]) -> str:
             f'{esc(d.get("passed"))} passed, {esc(d.get("failed"))} failed; wall time '
             f'{esc(d.get("wall_time_s"))} s with {esc(d.get("workers"))} workers; '
             f'started {esc(d.get("started_at"))}</p>'
-            f'<table class="results"><thead><tr><th>scenario</th><th>verdict</th>'
-            f'<th>expected</th><th>observed</th><th>oracles</th><th>client exit</th>'
+            f'<table class="results"><thead><tr><th>scenario</th><th>protocol</th>'
+            f'<th>verdict</th><th>expected</th><th>observed</th><th>oracles</th>'
+            f'<th>client exit</th>'
             f'<th>duration (s)</th></tr></thead><tbody>{table_rows}</tbody></table>'
             + "".join(run_block(i, r) for r in results))
     title = "starttls-mock report: " + ", ".join(column_name(d) for d in docs)
