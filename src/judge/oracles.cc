@@ -617,34 +617,40 @@ class Checker {
 }  // namespace
 
 const std::vector<OracleInfo>& Oracles() {
+  // The rules name each protocol's words where they differ: SMTP's go-ahead
+  // to STARTTLS is a 220 reply, IMAP's the tagged OK with its tag.
   static const auto* oracles = new std::vector<OracleInfo>{
       {"early-tls",
-       "after STARTTLS, send nothing until the server's 220 reply is "
-       "complete"},
+       "after STARTTLS, send nothing until the server's go-ahead (SMTP 220, "
+       "IMAP tagged OK) is complete"},
       {"tls-on-incomplete-reply",
-       "start TLS only on a complete final 220 line (CRLF received, not a "
-       "220- continuation)"},
+       "start TLS only on a complete go-ahead: its line end received, and "
+       "the final line (not an SMTP 220- continuation, not an IMAP untagged "
+       "or continuation line)"},
       {"pipelined-after-starttls",
-       "send no plaintext after STARTTLS (RFC 3207 section 4.2)"},
-      {"no-ehlo-after-tls", "send EHLO first over TLS"},
+       "send no plaintext after STARTTLS (RFC 3207 section 4.2, RFC 2595 "
+       "section 3.1)"},
+      {"no-ehlo-after-tls", "send EHLO first over TLS (SMTP)"},
       {"acted-on-injected-reply",
-       "after TLS, wait for the server's answer to EHLO; never use replies "
+       "after TLS, wait for the server's answers over TLS; never use replies "
        "received before TLS"},
       {"plaintext-after-refusal",
-       "when STARTTLS is missing, refused or fails, send no MAIL, RCPT or "
-       "DATA in plain text"},
-      {"credentials-in-plaintext", "send AUTH only over TLS"},
+       "when STARTTLS is missing, refused or fails, send no mail (SMTP MAIL, "
+       "RCPT, DATA; IMAP mailbox commands) in plain text"},
+      {"credentials-in-plaintext",
+       "send credentials (SMTP AUTH; IMAP LOGIN, AUTHENTICATE) only over "
+       "TLS"},
       {"proceeded-after-bad-certificate",
        "send nothing over TLS when the certificate does not verify"},
       {"second-starttls", "do not send STARTTLS over TLS"},
       {"downgrade-by-reconnect",
-       "after a failed handshake, do not come back and send mail in plain "
-       "text"},
+       "after a failed handshake, do not come back and send mail or "
+       "credentials in plain text"},
       {"tls-without-starttls",
-       "start TLS only after sending STARTTLS and reading its 220"},
+       "start TLS only after sending STARTTLS and reading its go-ahead"},
       {"tls-without-220",
-       "start TLS only when STARTTLS was answered 220; any other answer "
-       "means no TLS"},
+       "start TLS only when STARTTLS was answered with the go-ahead (SMTP "
+       "220, IMAP tagged OK); any other answer means no TLS"},
       {"login-while-disabled",
        "do not send LOGIN while the server's capabilities include "
        "LOGINDISABLED (IMAP, RFC 9051 section 6.2.3)"},
