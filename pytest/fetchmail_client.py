@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from bounded_run import run_bounded
 
 PROG = "fetchmail_client"
 
@@ -49,19 +50,11 @@ def main(argv: list[str]) -> int:
         rc.chmod(0o600)  # fetchmail refuses a run control file others can read
         # Its own home: the .fetchids and lock files stay in the run.
         env = dict(os.environ, HOME=d, FETCHMAILHOME=d)
-        try:
-            # Its own lock file: as root fetchmail locks /var/run/fetchmail.pid,
-            # and would refuse to run beside another run's fetchmail.
-            done = subprocess.run(["fetchmail", "--nodetach", "-f", str(rc),
-                                   "--pidfile", str(Path(d) / "fetchmail.pid")],
-                                  stdin=subprocess.DEVNULL, env=env,
-                                  timeout=4 * args.timeout)
-        except subprocess.TimeoutExpired:
-            print(f"{PROG}: fetchmail did not finish within {4 * args.timeout}s",
-                  file=sys.stderr)
-            return 9
-        return done.returncode
-
+        # Its own lock file: as root fetchmail locks /var/run/fetchmail.pid,
+        # and would refuse to run beside another run's fetchmail.
+        return run_bounded(PROG, ["fetchmail", "--nodetach", "-f", str(rc),
+                                  "--pidfile", str(Path(d) / "fetchmail.pid")],
+                           4 * args.timeout, env)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -15,10 +15,11 @@ within 4 x S seconds (it is killed). Standard library only.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from bounded_run import run_bounded
 
 PROG = "mbsync_client"
 
@@ -65,13 +66,7 @@ def main(argv: list[str]) -> int:
         config.write_text(CONFIG.format(host=args.host, port=args.port, cafile=args.cafile,
                                         timeout=args.timeout, dir=d))
         (Path(d) / "mail").mkdir()
-        try:
-            done = subprocess.run(["mbsync", "-c", str(config), "-a"],
-                                  stdin=subprocess.DEVNULL, timeout=4 * args.timeout)
-        except subprocess.TimeoutExpired:
-            print(f"{PROG}: mbsync did not finish within {4 * args.timeout}s", file=sys.stderr)
-            return 9
-        return done.returncode
+        return run_bounded(PROG, ["mbsync", "-c", str(config), "-a"], 4 * args.timeout)
 
 
 if __name__ == "__main__":

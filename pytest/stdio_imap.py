@@ -16,12 +16,10 @@ only.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-
 import time
 
-from stdio_smtp import Closed, Peer, Timeout
+from stdio_smtp import Closed, Peer, Timeout, drive
 
 PROG = "stdio_imap"
 
@@ -43,41 +41,24 @@ def main(argv: list[str]) -> int:
     p.add_argument("--password", default="secret")
     p.add_argument("command", nargs="+")
     args = p.parse_args(argv)
-    proc = subprocess.Popen(args.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    peer = Peer(proc, args.timeout)
     steps = [("s1", f"LOGIN {args.user} {args.password}"), ("s2", "SELECT INBOX")]
-    status = 1
-    try:
+
+    def dialogue(peer: Peer) -> int:
         for tag, command in steps:
             peer.send(f"{tag} {command}\r\n".encode())
             line = tagged(peer, tag, args.timeout)
             if line.split(" ", 2)[1:2] != ["OK"]:
                 print(f"{PROG}: {command.split(' ')[0]} answered {line!r}", file=sys.stderr)
-                break
-        else:
-            status = 0
-            print("logged in, INBOX selected")
-            peer.send(b"s3 LOGOUT\r\n")
-            try:
-                tagged(peer, "s3", args.timeout)
-            except (Timeout, Closed):
-                pass
-    except Timeout:
-        print(f"{PROG}: no response within {args.timeout:g}s", file=sys.stderr)
-        status = 9
-    except Closed as e:
-        print(f"{PROG}: {args.command[0]} ended: {str(e)[-200:]!r}", file=sys.stderr)
-    finally:
+                return 1
+        print("logged in, INBOX selected")
+        peer.send(b"s3 LOGOUT\r\n")
         try:
-            proc.stdin.close()
-        except BrokenPipeError:
+            tagged(peer, "s3", args.timeout)
+        except (Timeout, Closed):
             pass
-        try:
-            proc.wait(timeout=1 if status != 9 else 0.01)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return status
+        return 0
+
+    return drive(PROG, args.command, args.timeout, dialogue)
 
 
 if __name__ == "__main__":

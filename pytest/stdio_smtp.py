@@ -74,6 +74,34 @@ class Peer:
             raise Closed("the command stopped reading")
 
 
+def drive(prog: str, command: list[str], timeout: float, dialogue) -> int:
+    """Runs `command` and `dialogue(peer)` over its standard input and
+    output; returns the dialogue's status (0 or 1), 9 when a reply did not
+    come within `timeout` (the command is killed), or 1 when the command
+    ended first. Never leaves the command running."""
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    peer = Peer(proc, timeout)
+    status = 1
+    try:
+        status = dialogue(peer)
+    except Timeout:
+        print(f"{prog}: no reply within {timeout:g}s", file=sys.stderr)
+        status = 9
+    except Closed as e:
+        print(f"{prog}: {command[0]} ended: {str(e)[-200:]!r}", file=sys.stderr)
+    finally:
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            proc.wait(timeout=1 if status != 9 else 0.01)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return status
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--timeout", type=float, default=10.0)
@@ -87,46 +115,29 @@ def main(argv: list[str]) -> int:
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     body = re.sub(rb"(?m)^\.", b"..", body)
-    proc = subprocess.Popen(args.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    peer = Peer(proc, args.timeout)
     steps = [(f"EHLO {args.ehlo}\r\n".encode(), 250),
              (f"MAIL FROM:<{args.sender}>\r\n".encode(), 250),
              (f"RCPT TO:<{args.recipient}>\r\n".encode(), 250),
              (b"DATA\r\n", 354),
              (body + b".\r\n", 250)]
-    status = 1
-    try:
+
+    def dialogue(peer: Peer) -> int:
         for data, want in steps:
             peer.send(data)
             code, text = peer.reply()
             if code != want:
                 print(f"{PROG}: {data.split(b' ')[0].strip().decode()} answered {text!r}",
                       file=sys.stderr)
-                break
-        else:
-            status = 0
-            print("delivered")
-            peer.send(b"QUIT\r\n")
-            try:
-                peer.reply()
-            except (Timeout, Closed):
-                pass
-    except Timeout:
-        print(f"{PROG}: no reply within {args.timeout:g}s", file=sys.stderr)
-        status = 9
-    except Closed as e:
-        print(f"{PROG}: {args.command[0]} ended: {str(e)[-200:]!r}", file=sys.stderr)
-    finally:
+                return 1
+        print("delivered")
+        peer.send(b"QUIT\r\n")
         try:
-            proc.stdin.close()
-        except BrokenPipeError:
+            peer.reply()
+        except (Timeout, Closed):
             pass
-        try:
-            proc.wait(timeout=1 if status != 9 else 0.01)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return status
+        return 0
+
+    return drive(PROG, args.command, args.timeout, dialogue)
 
 
 if __name__ == "__main__":

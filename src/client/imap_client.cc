@@ -9,14 +9,13 @@
 #include <vector>
 
 #include "common/ascii.h"
+#include "conversation.h"
 #include "quote.h"
 #include "sasl.h"
 #include "starttls/imap_response_reader.h"
 
 namespace starttls::client {
 namespace {
-
-constexpr std::size_t kReadSize = 4096;
 
 tl::unexpected<Error> Fail(ErrorCode code, std::string message) {
   return tl::unexpected(Error{code, std::move(message)});
@@ -38,7 +37,9 @@ struct Answer {
 class Session {
  public:
   Session(Transport& transport, const ImapSessionOptions& options)
-      : transport_(transport), options_(options) {}
+      : conversation_(transport, options.timeouts, options.session_deadline,
+                      options.log),
+        options_(options) {}
 
   tl::expected<LoginResult, Error> Run();
 
@@ -48,15 +49,13 @@ class Session {
   void LogoutIfAllowed();
 
  private:
-  Deadline PhaseDeadline(std::chrono::milliseconds bound) const {
-    return std::min(Clock::now() + bound, options_.session_deadline);
-  }
-  void Log(std::string_view line) const {
-    if (options_.log) options_.log(line);
-  }
+  void Log(std::string_view line) const { conversation_.Log(line); }
 
   tl::expected<void, Error> Send(std::string_view line,
-                                 std::string_view shown = {});
+                                 std::string_view shown = {}) {
+    can_logout_ = false;
+    return conversation_.Send(line, shown);
+  }
   // Reads one complete response within `bound` (default: the reply
   // timeout); `what` names it in error messages.
   tl::expected<ImapResponse, Error> Read(
@@ -75,62 +74,19 @@ class Session {
   tl::expected<TlsInfo, Error> StartTls();
   tl::expected<void, Error> Authenticate(const std::vector<std::string>& caps);
 
-  Transport& transport_;
+  Conversation conversation_;
   const ImapSessionOptions& options_;
   ImapResponseReader reader_;
   int next_tag_ = 1;
   bool can_logout_ = false;
 };
 
-tl::expected<void, Error> Session::Send(std::string_view line,
-                                        std::string_view shown) {
-  Log(fmt::format("C: {}", shown.empty() ? line : shown));
-  can_logout_ = false;
-  std::string wire = fmt::format("{}\r\n", line);
-  auto written = transport_.Write(wire, PhaseDeadline(options_.timeouts.reply));
-  if (!shown.empty()) Wipe(wire);
-  return written;
-}
-
 tl::expected<ImapResponse, Error> Session::Read(
     std::string_view what, std::optional<std::chrono::milliseconds> bound) {
   can_logout_ = false;
-  const Deadline deadline =
-      PhaseDeadline(bound.value_or(options_.timeouts.reply));
-  while (true) {
-    auto next = reader_.Next();
-    if (!next) {
-      return Fail(next.error().code,
-                  fmt::format("{}: {}", what, next.error().message));
-    }
-    if (*next) {
-      Log(fmt::format("S: {}", (*next)->text));
-      return std::move(**next);
-    }
-    auto bytes = transport_.Read(kReadSize, deadline);
-    if (!bytes) {
-      Error error = std::move(bytes.error());
-      const bool partial = !reader_.buffered().empty();
-      if (error.code == ErrorCode::kConnectionLost && partial) {
-        return Fail(ErrorCode::kProtocol,
-                    fmt::format("{}: truncated response {}: {}", what,
-                                Quote(reader_.buffered()), error.message));
-      }
-      error.message =
-          fmt::format("{}: {}{}{}", what, error.message,
-                      partial ? " (in the middle of a response)" : "",
-                      error.code == ErrorCode::kTimeout &&
-                              deadline == options_.session_deadline
-                          ? " (session deadline)"
-                          : "");
-      return tl::unexpected(std::move(error));
-    }
-    if (bytes->empty()) {
-      return Fail(ErrorCode::kConnectionLost,
-                  fmt::format("{}: transport returned no data", what));
-    }
-    reader_.Feed(*bytes);
-  }
+  auto response = conversation_.Read(reader_, what, "response", bound);
+  if (response) Log(fmt::format("S: {}", response->text));
+  return response;
 }
 
 tl::expected<Answer, Error> Session::Command(
@@ -138,8 +94,9 @@ tl::expected<Answer, Error> Session::Command(
     std::string_view continuation_shown) {
   const std::string tag = fmt::format("A{:03}", next_tag_++);
   std::string line = fmt::format("{} {}", tag, command);
-  auto sent = Send(line, shown.empty() ? std::string_view()
-                                       : fmt::format("{} {}", tag, shown));
+  const std::string shown_line =
+      shown.empty() ? std::string() : fmt::format("{} {}", tag, shown);
+  auto sent = Send(line, shown_line);
   if (!shown.empty()) Wipe(line);
   if (!sent) return tl::unexpected(sent.error());
   const std::string verb = AsciiUpper(command.substr(0, command.find(' ')));
@@ -216,8 +173,8 @@ tl::expected<TlsInfo, Error> Session::StartTls() {
                             Quote(reader_.buffered())));
   }
   Log("-- TLS handshake --");
-  auto info = transport_.DoHandshake(
-      options_.tls, PhaseDeadline(options_.timeouts.handshake));
+  auto info = conversation_.transport().DoHandshake(
+      options_.tls, conversation_.PhaseDeadline(options_.timeouts.handshake));
   if (!info) {
     Error error = std::move(info.error());
     error.message = fmt::format("TLS handshake: {}", error.message);

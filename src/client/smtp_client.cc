@@ -10,14 +10,12 @@
 #include <vector>
 
 #include "common/ascii.h"
+#include "conversation.h"
 #include "quote.h"
 #include "sasl.h"
 
 namespace starttls::client {
 namespace {
-
-// RFC 5321 suggests at least 512 bytes per read; any size works.
-constexpr std::size_t kReadSize = 4096;
 
 tl::unexpected<Error> Fail(ErrorCode code, std::string message) {
   return tl::unexpected(Error{code, std::move(message)});
@@ -75,7 +73,9 @@ tl::expected<void, Error> CheckTransactionReply(const Reply& reply,
 class Session {
  public:
   Session(Transport& transport, const SessionOptions& options)
-      : transport_(transport), options_(options) {}
+      : conversation_(transport, options.timeouts, options.session_deadline,
+                      options.log),
+        options_(options) {}
 
   tl::expected<DeliveryResult, Error> Run();
 
@@ -85,14 +85,10 @@ class Session {
   void QuitIfAllowed();
 
  private:
-  // The end of a phase that may last `bound` from now, capped by the
-  // session deadline.
   Deadline PhaseDeadline(std::chrono::milliseconds bound) const {
-    return std::min(Clock::now() + bound, options_.session_deadline);
+    return conversation_.PhaseDeadline(bound);
   }
-  void Log(std::string_view line) const {
-    if (options_.log) options_.log(line);
-  }
+  void Log(std::string_view line) const { conversation_.Log(line); }
 
   // Writes `line` and CRLF; the transcript shows `shown` instead when given
   // (for lines carrying secrets).
@@ -122,7 +118,7 @@ class Session {
                                            int expected_code,
                                            std::string_view step);
 
-  Transport& transport_;
+  Conversation conversation_;
   const SessionOptions& options_;
   ReplyParser parser_;
   // True once DoHandshake() succeeded on this connection.
@@ -135,68 +131,25 @@ class Session {
 
 tl::expected<void, Error> Session::Send(std::string_view line,
                                         std::string_view shown) {
-  Log(fmt::format("C: {}", shown.empty() ? line : shown));
   can_quit_ = false;
-  std::string wire = fmt::format("{}\r\n", line);
-  auto written = transport_.Write(wire, PhaseDeadline(options_.timeouts.reply));
-  if (!shown.empty()) Wipe(wire);
-  return written;
+  return conversation_.Send(line, shown);
 }
 
 tl::expected<Reply, Error> Session::ReadReply(
     std::string_view what, std::optional<std::chrono::milliseconds> bound) {
   can_quit_ = false;
-  const Deadline deadline =
-      PhaseDeadline(bound.value_or(options_.timeouts.reply));
-  while (true) {
-    auto next = parser_.Next();
-    if (!next) {
-      return Fail(next.error().code,
-                  fmt::format("{}: {}", what, next.error().message));
-    }
-    if (*next) {
-      const Reply& reply = **next;
-      for (std::size_t i = 0; i < reply.lines.size(); ++i) {
-        Log(fmt::format("S: {}{}{}", reply.code,
-                        i + 1 < reply.lines.size() ? '-' : ' ',
-                        reply.lines[i]));
-      }
-      if (parser_.saw_bare_lf() && !noted_bare_lf_) {
-        noted_bare_lf_ = true;
-        Log("-- note: server ends lines with a bare LF instead of CRLF --");
-      }
-      can_quit_ = true;
-      return std::move(**next);
-    }
-    auto bytes = transport_.Read(kReadSize, deadline);
-    if (!bytes) {
-      Error error = std::move(bytes.error());
-      const bool mid_reply = !parser_.buffered().empty();
-      if (error.code == ErrorCode::kConnectionLost && mid_reply) {
-        // A reply cut short is malformed, whatever its first lines said.
-        return Fail(
-            ErrorCode::kProtocol,
-            fmt::format("{}: truncated reply {}: {} (in the middle of "
-                        "a reply)",
-                        what, Quote(parser_.buffered()), error.message));
-      }
-      error.message =
-          fmt::format("{}: {}{}{}", what, error.message,
-                      mid_reply ? " (in the middle of a reply)" : "",
-                      error.code == ErrorCode::kTimeout &&
-                              deadline == options_.session_deadline
-                          ? " (session deadline)"
-                          : "");
-      return tl::unexpected(std::move(error));
-    }
-    // The Transport contract promises at least one byte; insisting on it
-    // keeps a faulty transport from spinning this loop forever.
-    if (bytes->empty()) {
-      return Fail(ErrorCode::kConnectionLost,
-                  fmt::format("{}: transport returned no data", what));
-    }
-    parser_.Feed(*bytes);
+  auto reply = conversation_.Read(parser_, what, "reply", bound);
+  if (!reply) return reply;
+  for (std::size_t i = 0; i < reply->lines.size(); ++i) {
+    Log(fmt::format("S: {}{}{}", reply->code,
+                    i + 1 < reply->lines.size() ? '-' : ' ', reply->lines[i]));
   }
+  if (parser_.saw_bare_lf() && !noted_bare_lf_) {
+    noted_bare_lf_ = true;
+    Log("-- note: server ends lines with a bare LF instead of CRLF --");
+  }
+  can_quit_ = true;
+  return reply;
 }
 
 tl::expected<Reply, Error> Session::Ehlo() {
@@ -238,7 +191,7 @@ tl::expected<TlsInfo, Error> Session::StartTls() {
                             Quote(parser_.buffered())));
   }
   Log("-- TLS handshake --");
-  auto info = transport_.DoHandshake(
+  auto info = conversation_.transport().DoHandshake(
       options_.tls, PhaseDeadline(options_.timeouts.handshake));
   if (!info) {
     Error error = std::move(info.error());
@@ -374,8 +327,8 @@ tl::expected<DeliveryResult, Error> Session::Run() {
   const std::string payload = EncodeData(options_.message);
   Log(fmt::format("C: <message: {} bytes, dot-stuffed, then \".\">",
                   payload.size()));
-  if (auto sent =
-          transport_.Write(payload, PhaseDeadline(options_.timeouts.reply));
+  if (auto sent = conversation_.transport().Write(
+          payload, PhaseDeadline(options_.timeouts.reply));
       !sent) {
     return tl::unexpected(sent.error());
   }
