@@ -80,7 +80,8 @@ class Builder {
  public:
   // bodies_shown: false when the source never shows the message (curl -v);
   // the transcript then ends at the 354 with kBodyUnknown.
-  explicit Builder(bool bodies_shown) : bodies_shown_(bodies_shown) {}
+  Builder(bool bodies_shown, const protocol::Protocol& protocol)
+      : bodies_shown_(bodies_shown), p_(protocol) {}
 
   // One line the server sent. strict: it must be a reply line.
   tl::expected<void, ImportError> Server(std::string_view line, int n,
@@ -92,42 +93,59 @@ class Builder {
                          "(the client's \".\" line is missing)",
                          body_line_)));
     }
-    std::optional<ReplyLine> reply = ParseReplyLine(line);
-    if (!reply && strict) {
-      return unexpected(
-          Error(n,
-                "a server line without a reply code (three digits, then a "
-                "space or '-')"));
+    const bool is_reply = p_.IsReplyLine(line);
+    if (!is_reply && strict) {
+      return unexpected(Error(
+          n, fmt::format("a server line without {}", p_.ReplyLineShape())));
     }
+    // SMTP repeats a multi-line reply's code on every line.
+    std::optional<ReplyLine> reply =
+        is_reply ? ParseReplyLine(line) : std::nullopt;
     if (reply && open_code_ != 0 && reply->code != open_code_) {
       return unexpected(Error(
           n, fmt::format("reply code {} inside the multi-line {} reply begun "
                          "on line {}",
                          reply->code, open_code_, open_line_)));
     }
+    if (!bodies_shown_ && p_.LiteralSize(line)) {
+      // The source shows the response without its literal (curl -v): the
+      // command it answers is left to the built-in responder, which
+      // answers it whole.
+      transcript_.items.resize(last_command_);
+      segment_.clear();
+      transcript_.items.push_back(
+          {.kind = TranscriptItem::Kind::kBodyUnknown, .source_line = n});
+      done_ = true;
+      return {};
+    }
     if (segment_.empty()) segment_line_ = n;
     segment_ += line;
     segment_ += "\r\n";
-    if (!reply) return {};
-    if (!reply->final) {
-      if (open_code_ == 0) open_line_ = n;
-      open_code_ = reply->code;
+    if (!is_reply) return {};
+    // A continuation request (IMAP "+") asks for the next client line.
+    if (p_.IsContinuation(line)) awaiting_secret_ = true;
+    if (!p_.IsFinalReply(line)) {
+      if (reply) {
+        if (open_code_ == 0) open_line_ = n;
+        open_code_ = reply->code;
+      }
       return {};
     }
     open_code_ = 0;
     last_reply_line_ = n;
     if (outstanding_ > 0) --outstanding_;
-    awaiting_secret_ = reply->code == 334;
-    if (starttls_pending_) {
+    awaiting_secret_ = p_.IsContinuation(line);
+    if (starttls_pending_ && p_.EndsReplyTo(line, starttls_line_)) {
       starttls_pending_ = false;
-      if (reply->code == 220 && tls_) {
+      const bool go_ahead = p_.IsTlsGoAhead(line);
+      if (go_ahead && tls_) {
         // A scenario upgrades a connection once (found by fuzz/).
         return unexpected(
             Error(n, fmt::format("a second TLS upgrade; TLS already started on "
                                  "line {}",
                                  tls_line_)));
       }
-      if (reply->code == 220) {
+      if (go_ahead) {
         FlushSegment();
         transcript_.items.push_back(
             {.kind = TranscriptItem::Kind::kTls, .source_line = n});
@@ -139,7 +157,7 @@ class Builder {
       }
     }
     if (data_ == Data::kCommand) {
-      data_ = reply->code == 354 ? Data::kBody : Data::kNone;
+      data_ = p_.IsMessageGoAhead(line) ? Data::kBody : Data::kNone;
       body_line_ = n + 1;
       if (data_ == Data::kBody && !bodies_shown_) {
         FlushSegment();
@@ -155,6 +173,9 @@ class Builder {
   void Client(std::string_view line, int n) {
     if (done_) return;
     FlushSegment();
+    if (data_ != Data::kBody && !awaiting_secret_) {
+      last_command_ = transcript_.items.size();
+    }
     transcript_.items.push_back({.kind = TranscriptItem::Kind::kClient,
                                  .bytes = std::string(line),
                                  .source_line = n});
@@ -170,9 +191,17 @@ class Builder {
       awaiting_secret_ = false;
       return;
     }
-    std::string verb = AsciiUpper(Verb(line));
-    if (verb == "STARTTLS") starttls_pending_ = true;
-    if (verb == "DATA") data_ = Data::kCommand;
+    switch (p_.Classify(line)) {
+      case protocol::Command::kStartTls:
+        starttls_pending_ = true;
+        starttls_line_ = std::string(line);
+        break;
+      case protocol::Command::kMessage:
+        data_ = Data::kCommand;
+        break;
+      default:
+        break;
+    }
   }
 
   // The source shows the message was sent but not its lines.
@@ -206,9 +235,11 @@ class Builder {
                       return i.kind == TranscriptItem::Kind::kServer;
                     });
     if (!any_server) {
-      return unexpected(Error(std::max(last_line, 1),
-                              "no server reply found: this is not an SMTP "
-                              "session"));
+      return unexpected(
+          Error(std::max(last_line, 1),
+                fmt::format("no server reply found: this is not an {} "
+                            "session",
+                            AsciiUpper(p_.name()))));
     }
     return std::move(transcript_);
   }
@@ -235,6 +266,10 @@ class Builder {
   }
 
   bool bodies_shown_;
+  const protocol::Protocol& p_;
+  std::string starttls_line_;  // the client's last STARTTLS
+  // Index in transcript_.items of the client's last command.
+  size_t last_command_ = 0;
   Transcript transcript_;
   std::string segment_;
   int segment_line_ = 0;
@@ -268,7 +303,7 @@ bool IsForeignHostClose(std::string_view line) {
 }
 
 tl::expected<Transcript, ImportError> ParseTelnet(std::string_view text) {
-  Builder b(/*bodies_shown=*/true);
+  Builder b(/*bodies_shown=*/true, protocol::Smtp());
   std::vector<std::string_view> lines = SplitLines(text);
   bool started = false;
   int closed_line = 0;
@@ -347,8 +382,9 @@ tl::expected<Transcript, ImportError> ParseTelnet(std::string_view text) {
 
 // --- S: and C: -------------------------------------------------------------
 
-tl::expected<Transcript, ImportError> ParseScript(std::string_view text) {
-  Builder b(/*bodies_shown=*/true);
+tl::expected<Transcript, ImportError> ParseScript(
+    std::string_view text, const protocol::Protocol& protocol) {
+  Builder b(/*bodies_shown=*/true, protocol);
   std::vector<std::string_view> lines = SplitLines(text);
   for (size_t i = 0; i < lines.size(); ++i) {
     const int n = static_cast<int>(i) + 1;
@@ -382,7 +418,7 @@ tl::expected<Transcript, ImportError> ParseScript(std::string_view text) {
 // --- swaks -----------------------------------------------------------------
 
 tl::expected<Transcript, ImportError> ParseSwaks(std::string_view text) {
-  Builder b(/*bodies_shown=*/true);
+  Builder b(/*bodies_shown=*/true, protocol::Smtp());
   std::vector<std::string_view> lines = SplitLines(text);
   bool first_body_line = false;
   for (size_t i = 0; i < lines.size() && !b.done(); ++i) {
@@ -462,8 +498,9 @@ bool IsProgressMeter(std::string_view line) {
           }));
 }
 
-tl::expected<Transcript, ImportError> ParseCurl(std::string_view text) {
-  Builder b(/*bodies_shown=*/false);
+tl::expected<Transcript, ImportError> ParseCurl(
+    std::string_view text, const protocol::Protocol& protocol) {
+  Builder b(/*bodies_shown=*/false, protocol);
   std::vector<std::string_view> lines = SplitLines(text);
   for (size_t i = 0; i < lines.size() && !b.done(); ++i) {
     const int n = static_cast<int>(i) + 1;
@@ -673,7 +710,8 @@ std::string ClientPattern(std::string_view line,
   std::string_view verb = Verb(command);
   switch (protocol.Classify(line)) {
     case protocol::Command::kGreeting:
-      // Its argument is the client's own name (EHLO, HELO, LHLO).
+      // Its argument is the client's own name (EHLO, HELO, LHLO); the
+      // pattern matches the bare verb too (IMAP's CAPABILITY).
       return fmt::format("{} *", verb);
     case protocol::Command::kCredentials: {
       // VERB FIRST [SECRET...]: the mechanism (AUTH, AUTHENTICATE) or the
@@ -832,19 +870,30 @@ std::string_view ImportFormatName(ImportFormat format) {
   return "?";
 }
 
-tl::expected<Transcript, ImportError> ParseTranscript(std::string_view text,
-                                                      ImportFormat format) {
+tl::expected<Transcript, ImportError> ParseTranscript(
+    std::string_view text, ImportFormat format,
+    const protocol::Protocol& protocol) {
   if (format == ImportFormat::kAuto) format = Detect(text);
+  const bool smtp = &protocol == &protocol::Smtp();
   switch (format) {
     case ImportFormat::kTelnet:
     case ImportFormat::kAuto:
-      return ParseTelnet(text);
-    case ImportFormat::kScript:
-      return ParseScript(text);
     case ImportFormat::kSwaks:
-      return ParseSwaks(text);
+      // Telnet lines tell replies from typed commands by their SMTP reply
+      // codes, and swaks speaks SMTP only.
+      if (!smtp) {
+        return unexpected(Error(
+            1, fmt::format("the {} format reads SMTP sessions only; give a {} "
+                           "session as S:/C: lines (--format script) or "
+                           "curl -v output (--format curl)",
+                           ImportFormatName(format), protocol.name())));
+      }
+      return format == ImportFormat::kSwaks ? ParseSwaks(text)
+                                            : ParseTelnet(text);
+    case ImportFormat::kScript:
+      return ParseScript(text, protocol);
     case ImportFormat::kCurl:
-      return ParseCurl(text);
+      return ParseCurl(text, protocol);
   }
   return unexpected(Error(1, "unknown format"));
 }
@@ -853,7 +902,7 @@ tl::expected<std::string, ImportError> ImportTranscript(
     std::string_view text, const ImportOptions& options) {
   ImportFormat format =
       options.format == ImportFormat::kAuto ? Detect(text) : options.format;
-  auto transcript = ParseTranscript(text, format);
+  auto transcript = ParseTranscript(text, format, *options.protocol);
   if (!transcript) return unexpected(transcript.error());
   WriteScenarioOptions write{
       .comment = {fmt::format("Imported by `starttls-mock import` from {} "
@@ -865,7 +914,8 @@ tl::expected<std::string, ImportError> ImportTranscript(
                      ? fmt::format("imported from {}", options.source_name)
                      : options.summary,
       .host = options.host,
-      .expect = options.expect};
+      .expect = options.expect,
+      .protocol = options.protocol};
   return WriteScenario(*transcript, write);
 }
 

@@ -118,12 +118,14 @@ struct ImportError {
   std::string message;
 };
 
-// Reads a pasted session. Input that cannot be read as one session without
+// Reads a pasted session of `protocol`. Input that cannot be read as one
+// session without
 // guessing (a line that is neither a reply nor a command, a reply that is
 // interrupted, a marker of another format, a line that elides or annotates
 // something) is refused with its line and the reason.
 [[nodiscard]] tl::expected<Transcript, ImportError> ParseTranscript(
-    std::string_view text, ImportFormat format);
+    std::string_view text, ImportFormat format,
+    const protocol::Protocol& protocol = protocol::Smtp());
 
 struct ImportOptions {
   ImportFormat format = ImportFormat::kAuto;
@@ -131,6 +133,10 @@ struct ImportOptions {
   std::string summary;                  // empty: "imported from <source>"
   std::string host = "mail.example.test";
   std::optional<Expectation> expect;
+  // The session's protocol: IMAP sessions are read from the script and
+  // curl formats (the telnet and swaks formats are SMTP's). Must outlive
+  // the call.
+  const protocol::Protocol* protocol = &protocol::Smtp();
 };
 
 // ParseTranscript() then WriteScenario().

@@ -355,6 +355,81 @@ TEST(ImportCurl, AServerLineWithoutAReplyCodeIsRefused) {
               ::testing::StartsWith("3: a server line without a reply code"));
 }
 
+// --- IMAP ------------------------------------------------------------------
+
+ImportOptions Imap(ImportFormat format) {
+  return {.format = format, .protocol = &protocol::Imap()};
+}
+
+TEST(ImportImap, AScriptUpgradesOnTheTaggedOkWithItsTagOnly) {
+  auto out = ImportTranscript(
+      "S: * OK [CAPABILITY IMAP4rev1 STARTTLS] ready\n"
+      "C: a1 STARTTLS\n"
+      "S: * OK untagged, not the answer\n"
+      "S: a1 OK Begin TLS\n"
+      "C: a2 LOGIN bob secret\n"
+      "S: a2 OK in\n",
+      Imap(ImportFormat::kScript));
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  EXPECT_THAT(*out, HasSubstr("Protocol: imap\nExpect: log-in\n"));
+  EXPECT_THAT(*out, HasSubstr("C: STARTTLS\nS: * OK untagged, not the answer\n"
+                              "S: $tag OK Begin TLS\ntls\n# a secret was sent "
+                              "here; it is not recorded\nC: LOGIN bob *\n"));
+  EXPECT_THAT(*out, Not(HasSubstr("secret\n")));
+  auto parsed = ParseScenario(*out, "imported.imap");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().ToString();
+}
+
+TEST(ImportImap, ARefusedStartTlsStaysInPlainTextAndExpectsARefusal) {
+  auto out = ImportTranscript(
+      "S: * OK [CAPABILITY IMAP4rev1 STARTTLS] ready\n"
+      "C: a1 STARTTLS\n"
+      "S: a1 NO not now\n"
+      "C: a2 LOGOUT\n",
+      Imap(ImportFormat::kScript));
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  EXPECT_THAT(*out, HasSubstr("Expect: refuse\n"));
+  EXPECT_THAT(*out, Not(HasSubstr("\ntls\n")));
+}
+
+TEST(ImportImap, CurlOutputWithAnUnseenLiteralLeavesThatCommandToTheResponder) {
+  auto out = ImportTranscript(
+      "< * OK [CAPABILITY IMAP4rev1 STARTTLS] ready\n"
+      "> A001 STARTTLS\n"
+      "< A001 OK go\n"
+      "* SSL connection using TLSv1.3\n"
+      "> A002 LOGIN bob secret\n"
+      "< A002 OK in\n"
+      "> A003 UID FETCH 1 BODY[]\n"
+      "< * 1 FETCH (UID 1 BODY[] {210}\n"
+      "* Found 210 bytes to download\n"
+      "< )\n"
+      "< A003 OK done\n",
+      Imap(ImportFormat::kCurl));
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  EXPECT_THAT(*out, HasSubstr("S: $tag OK in\n# The source does not show"));
+  EXPECT_THAT(*out, Not(HasSubstr("UID FETCH")));
+  EXPECT_THAT(*out, Not(HasSubstr("{210}")));
+  auto parsed = ParseScenario(*out, "imported.imap");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().ToString();
+}
+
+TEST(ImportImap, TheTelnetAndSwaksFormatsReadSmtpOnly) {
+  for (ImportFormat f : {ImportFormat::kTelnet, ImportFormat::kSwaks}) {
+    auto out = ImportTranscript("* OK ready\na1 STARTTLS\n", Imap(f));
+    ASSERT_FALSE(out.has_value());
+    EXPECT_THAT(out.error().message, HasSubstr("reads SMTP sessions only"));
+  }
+}
+
+TEST(ImportImap, AServerLineThatIsNoImapResponseIsRefusedWithItsLine) {
+  auto out =
+      ImportTranscript("< * OK ready\n< lonely\n", Imap(ImportFormat::kCurl));
+  ASSERT_FALSE(out.has_value());
+  EXPECT_EQ(out.error().line, 2);
+  EXPECT_THAT(out.error().message, HasSubstr("\"* \", \"+\" or a tag"));
+}
+
 // --- the writer
 // ---------------------------------------------------------------
 

@@ -1,5 +1,7 @@
-// starttls-mock import [FILE|-] [--format F] [--out FILE.smtp]
-//     [--summary TEXT] [--host NAME] [--expect E]
+// starttls-mock import [FILE|-] [--format F] [--protocol smtp|imap]
+//     [--out FILE.smtp] [--summary TEXT] [--host NAME] [--expect E]
+#include <fmt/format.h>
+
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -9,6 +11,7 @@
 #include "authoring/import.h"
 #include "cli/command.h"
 #include "common/atomic_file.h"
+#include "protocol/protocol.h"
 #include "scenario/scenario.h"
 
 namespace starttls::cli {
@@ -21,6 +24,7 @@ struct ImportArgs {
   std::string summary;
   std::string host = "mail.example.test";
   std::string expect;
+  std::string protocol = "smtp";
 };
 
 // Reads a transcript (a file, or stdin for "-"), writes the scenario to
@@ -48,12 +52,19 @@ int Import(const ImportArgs& args) {
     return kExitUsage;
   }
   options.format = *format;
+  options.protocol = protocol::FindProtocol(args.protocol);
+  if (options.protocol == nullptr) {
+    std::cerr << "starttls-mock: --protocol must be one of "
+              << fmt::format("{}", fmt::join(protocol::ProtocolNames(), ", "))
+              << ", not \"" << args.protocol << "\"\n";
+    return kExitUsage;
+  }
   if (!args.expect.empty()) {
-    auto expect = server::ParseExpectation(args.expect);
+    auto expect = server::ParseExpectation(args.expect, *options.protocol);
     if (!expect) {
-      std::cerr << "starttls-mock: --expect must be deliver, refuse or "
-                   "deliver-or-refuse, not \""
-                << args.expect << "\"\n";
+      const std::string goal(options.protocol->GoalVerb());
+      std::cerr << "starttls-mock: --expect must be " << goal << ", refuse or "
+                << goal << "-or-refuse, not \"" << args.expect << "\"\n";
       return kExitUsage;
     }
     options.expect = *expect;
@@ -67,7 +78,7 @@ int Import(const ImportArgs& args) {
   }
   // What was written must be a scenario the server accepts.
   if (auto parsed = server::ParseScenario(
-          *scenario, args.out.empty() ? "imported.smtp" : args.out);
+          *scenario, args.out.empty() ? "imported." + args.protocol : args.out);
       !parsed) {
     std::cerr << "starttls-mock: internal error: the imported scenario does "
                  "not parse: "
@@ -102,9 +113,14 @@ Runner AddImport(CLI::App* sub) {
                   "the scenario's Summary (default: imported from FILE)");
   sub->add_option("--host", args->host, "the scenario's Host")
       ->capture_default_str();
+  sub->add_option("--protocol", args->protocol,
+                  "the session's protocol: smtp, or imap (script and curl "
+                  "formats)")
+      ->capture_default_str();
   sub->add_option("--expect", args->expect,
-                  "deliver, refuse or deliver-or-refuse (default: deliver "
-                  "when the session upgraded to TLS, else refuse)");
+                  "deliver (IMAP: log-in), refuse or deliver-or-refuse "
+                  "(default: the goal when the session upgraded to TLS, "
+                  "else refuse)");
   return [args] { return Import(*args); };
 }
 

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
-
 #include "common/ascii.h"
 #include "protocol/protocol.h"
 #include "quote.h"
@@ -17,24 +15,6 @@ std::string_view NextWord(std::string_view* rest) {
   *rest = end == std::string_view::npos ? std::string_view()
                                         : rest->substr(end + 1);
   return word;
-}
-
-// The size of the literal announced at the end of `line` ("... {12}" or the
-// non-synchronizing "{12+}"), or nullopt.
-std::optional<std::size_t> LiteralSize(std::string_view line) {
-  if (line.empty() || line.back() != '}') return std::nullopt;
-  std::size_t open = line.rfind('{');
-  if (open == std::string_view::npos) return std::nullopt;
-  std::string_view digits = line.substr(open + 1, line.size() - open - 2);
-  if (!digits.empty() && digits.back() == '+') digits.remove_suffix(1);
-  std::size_t size = 0;
-  auto [end, ec] =
-      std::from_chars(digits.data(), digits.data() + digits.size(), size);
-  if (digits.empty() || ec != std::errc() ||
-      end != digits.data() + digits.size()) {
-    return std::nullopt;
-  }
-  return size;
 }
 
 }  // namespace
@@ -74,7 +54,7 @@ tl::expected<std::optional<ImapResponse>, Error> ImapResponseReader::Next() {
     }
     text += line;
     at = lf + 1;
-    auto literal = LiteralSize(line);
+    auto literal = protocol::Imap().LiteralSize(line);
     if (!literal) break;
     literals += *literal;
     if (literals > kMaxLiteral) {

@@ -3,6 +3,7 @@
 // tagged response with its own tag (RFC 9051 section 2.2.2); STARTTLS is
 // answered with a tagged OK before the handshake (RFC 2595 section 3.1).
 #include <algorithm>
+#include <charconv>
 #include <string>
 
 #include "common/ascii.h"
@@ -113,6 +114,13 @@ class ImapProtocol final : public Protocol {
            kLogout.starts_with(AsciiUpper(verb));
   }
 
+  bool IsReplyLine(std::string_view line) const override {
+    return line.starts_with("* ") || IsContinuation(line) || IsFinalReply(line);
+  }
+  std::string_view ReplyLineShape() const override {
+    return "\"* \", \"+\" or a tag";
+  }
+
   bool IsFinalReply(std::string_view line) const override {
     return IsTag(FirstWord(line)) && line.find(' ') != std::string_view::npos;
   }
@@ -138,6 +146,22 @@ class ImapProtocol final : public Protocol {
   // continuation, is not judged yet.)
   bool IsMessageGoAhead(std::string_view /*final_line*/) const override {
     return false;
+  }
+
+  std::optional<std::size_t> LiteralSize(std::string_view line) const override {
+    if (line.empty() || line.back() != '}') return std::nullopt;
+    size_t open = line.rfind('{');
+    if (open == std::string_view::npos) return std::nullopt;
+    std::string_view digits = line.substr(open + 1, line.size() - open - 2);
+    if (!digits.empty() && digits.back() == '+') digits.remove_suffix(1);
+    size_t size = 0;
+    auto [end, ec] =
+        std::from_chars(digits.data(), digits.data() + digits.size(), size);
+    if (digits.empty() || ec != std::errc() ||
+        end != digits.data() + digits.size()) {
+      return std::nullopt;
+    }
+    return size;
   }
 
   bool IsContinuation(std::string_view line) const override {

@@ -1,3 +1,4 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "protocol/protocol.h"
@@ -127,6 +128,24 @@ TEST(Imap, AContinuationRequestAsksForMoreOfTheCommand) {
   EXPECT_TRUE(p.IsContinuation("+ Ready for literal data"));
   EXPECT_FALSE(p.IsContinuation("* OK"));
   EXPECT_FALSE(p.IsContinuation("a1 OK"));
+}
+
+TEST(Imap, ReplyLinesAreUntaggedContinuationOrTagged) {
+  EXPECT_TRUE(p.IsReplyLine("* OK ready"));
+  EXPECT_TRUE(p.IsReplyLine("+ go on"));
+  EXPECT_TRUE(p.IsReplyLine("a1 OK done"));
+  EXPECT_FALSE(p.IsReplyLine("*nospace"));
+  EXPECT_FALSE(p.IsReplyLine("lonely"));
+  EXPECT_THAT(std::string(p.ReplyLineShape()), testing::HasSubstr("a tag"));
+}
+
+TEST(Imap, ALiteralIsAnnouncedAtTheEndOfALine) {
+  EXPECT_EQ(p.LiteralSize("* 1 FETCH (BODY[] {210}"), 210u);
+  EXPECT_EQ(p.LiteralSize("a1 APPEND INBOX {12+}"), 12u);
+  EXPECT_EQ(p.LiteralSize("* 1 FETCH (BODY[] {}"), std::nullopt);
+  EXPECT_EQ(p.LiteralSize("* OK {x}"), std::nullopt);
+  EXPECT_EQ(p.LiteralSize("* OK done"), std::nullopt);
+  EXPECT_EQ(Smtp().LiteralSize("250 ok {12}"), std::nullopt);
 }
 
 TEST(Imap, LogindisabledForbidsLoginOnly) {

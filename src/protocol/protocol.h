@@ -68,6 +68,12 @@ class Protocol {
   // still ended the session trusting nothing (SMTP "QU"; IMAP "a9 LOGO").
   [[nodiscard]] virtual bool IsCutShortQuit(std::string_view rest) const = 0;
 
+  // True for a line a server sends as (part of) a reply: SMTP a line with a
+  // reply code ("250-ok", "250 ok"); IMAP an untagged, continuation or
+  // tagged response. ReplyLineShape() says what such a line starts with,
+  // for messages about a line that is none.
+  [[nodiscard]] virtual bool IsReplyLine(std::string_view line) const = 0;
+  [[nodiscard]] virtual std::string_view ReplyLineShape() const = 0;
   // True for a server line that ends the reply to some command (SMTP "250
   // ok", not "250-ok"; IMAP a tagged line, not "* ..." or "+ ...").
   [[nodiscard]] virtual bool IsFinalReply(std::string_view line) const = 0;
@@ -84,6 +90,12 @@ class Protocol {
       std::string_view final_line) const = 0;
   // That go-ahead's status, as findings name it (SMTP: "220").
   [[nodiscard]] virtual std::string_view TlsGoAheadStatus() const = 0;
+  // The size of the literal a server line announces at its end (IMAP
+  // "... {210}" or "{210+}": 210 bytes follow the line's CRLF, then the
+  // rest of the response); nullopt for a line that announces none, and
+  // always for a protocol without literals.
+  [[nodiscard]] virtual std::optional<std::size_t> LiteralSize(
+      std::string_view line) const = 0;
   // True when a final reply to kMessage lets the client send its message.
   [[nodiscard]] virtual bool IsMessageGoAhead(
       std::string_view final_line) const = 0;

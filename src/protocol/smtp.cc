@@ -9,7 +9,7 @@
 namespace starttls::protocol {
 namespace {
 
-bool IsReplyLine(std::string_view line) {
+bool StartsWithCode(std::string_view line) {
   return line.size() >= 3 &&
          std::isdigit(static_cast<unsigned char>(line[0])) &&
          std::isdigit(static_cast<unsigned char>(line[1])) &&
@@ -61,8 +61,16 @@ class SmtpProtocol final : public Protocol {
     return rest.size() < kQuit.size() && kQuit.starts_with(AsciiUpper(rest));
   }
 
+  bool IsReplyLine(std::string_view line) const override {
+    return StartsWithCode(line) && line[0] >= '1' && line[0] <= '5' &&
+           (line.size() == 3 || line[3] == ' ' || line[3] == '-');
+  }
+  std::string_view ReplyLineShape() const override {
+    return "a reply code (three digits, then a space or '-')";
+  }
+
   bool IsFinalReply(std::string_view line) const override {
-    return IsReplyLine(line) && (line.size() == 3 || line[3] == ' ');
+    return StartsWithCode(line) && (line.size() == 3 || line[3] == ' ');
   }
 
   bool EndsReplyTo(std::string_view line,
@@ -83,6 +91,11 @@ class SmtpProtocol final : public Protocol {
 
   bool IsMessageGoAhead(std::string_view final_line) const override {
     return ReplyStatus(final_line) == "354";
+  }
+
+  std::optional<std::size_t> LiteralSize(
+      std::string_view /*line*/) const override {
+    return std::nullopt;
   }
 
   bool IsContinuation(std::string_view line) const override {

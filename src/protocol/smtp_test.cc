@@ -84,6 +84,12 @@ TEST(Smtp, EhloMustComeFirstOverTlsAndNoCapabilityIsJudgedAlone) {
   EXPECT_EQ(p.RequiredCapability("AUTH PLAIN"), "");
   EXPECT_EQ(p.ForbiddingCapability("AUTH PLAIN"), "");
   EXPECT_FALSE(p.GreetingSkipsLogin("220 mx ESMTP"));
+  EXPECT_TRUE(p.IsReplyLine("250-x"));
+  EXPECT_TRUE(p.IsReplyLine("250 x"));
+  EXPECT_TRUE(p.IsReplyLine("250"));
+  EXPECT_FALSE(p.IsReplyLine("650 x"));
+  EXPECT_FALSE(p.IsReplyLine("250x"));
+  EXPECT_FALSE(p.IsReplyLine("EHLO x"));
   EXPECT_TRUE(p.IsContinuation("334 VXNlcm5hbWU6"));
   EXPECT_FALSE(p.IsContinuation("334-VXNlcm5hbWU6"));
   EXPECT_FALSE(p.IsContinuation("354 go ahead"));
