@@ -17,10 +17,13 @@ int FuzzImport(const uint8_t* data, size_t size) {
       server::ImportFormat::kScript, server::ImportFormat::kSwaks,
       server::ImportFormat::kCurl};
   server::ImportFormat format = kFormats[data[0] % std::size(kFormats)];
+  // The same byte picks the protocol: SMTP, or IMAP (script and curl).
+  const protocol::Protocol& p =
+      (data[0] / std::size(kFormats)) % 2 ? protocol::Imap() : protocol::Smtp();
   std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
 
-  auto scenario =
-      server::ImportTranscript(text, {.format = format, .source_name = "fuzz"});
+  auto scenario = server::ImportTranscript(
+      text, {.format = format, .source_name = "fuzz", .protocol = &p});
   if (!scenario) {
     FUZZ_CHECK(scenario.error().line >= 1);
     FUZZ_CHECK(scenario.error().column >= 1);
@@ -35,13 +38,14 @@ int FuzzImport(const uint8_t* data, size_t size) {
   FUZZ_CHECK(parsed.has_value());
 
   // The writer with every option, on the same transcript.
-  auto transcript = server::ParseTranscript(text, format);
+  auto transcript = server::ParseTranscript(text, format, p);
   FUZZ_CHECK(transcript.has_value());
   std::string written = server::WriteScenario(
       *transcript, {.comment = {"fuzz"},
                     .summary = "fuzz",
                     .expect = server::Expectation::kDeliverOrRefuse,
-                    .min_delay = std::chrono::milliseconds(0)});
+                    .min_delay = std::chrono::milliseconds(0),
+                    .protocol = &p});
   auto reparsed = server::ParseScenario(written, "written.smtp");
   if (!reparsed) {
     std::fprintf(stderr, "%s\n--- does not parse: %s\n", written.c_str(),
@@ -63,7 +67,8 @@ int FuzzImport(const uint8_t* data, size_t size) {
   turns.items.push_back({.kind = server::TranscriptItem::Kind::kConnection});
   turns.items.insert(turns.items.end(), transcript->items.begin(),
                      transcript->items.end());
-  std::string several = server::WriteScenario(turns, {.summary = "fuzz"});
+  std::string several =
+      server::WriteScenario(turns, {.summary = "fuzz", .protocol = &p});
   auto several_parsed = server::ParseScenario(several, "several.smtp");
   if (!several_parsed) {
     std::fprintf(stderr, "%s\n--- does not parse: %s\n", several.c_str(),
