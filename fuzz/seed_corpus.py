@@ -93,7 +93,12 @@ def import_text() -> None:
     for path in sorted((ROOT / "scenarios").glob("*/*.smtp"))[::4]:
         lines = [l for l in path.read_text().splitlines() if l.startswith(("S: ", "C: "))]
         put("import", bytes([script]) + "\n".join(lines).encode() + b"\n")
-    test = ROOT / "server" / "import_test.cc"
+    # The same byte says IMAP when (byte // 5) is odd (fuzz/import_target.cc).
+    imap = 5
+    for path in sorted((ROOT / "scenarios").glob("*/*.imap"))[::8]:
+        lines = [l for l in path.read_text().splitlines() if l.startswith(("S: ", "C: "))]
+        put("import", bytes([imap + script]) + "\n".join(lines).encode() + b"\n")
+    test = ROOT / "src" / "authoring" / "import_test.cc"
     if test.exists():
         import re
         for name, fmt in (("kSwaks", swaks), ("kCurl", curl)):
