@@ -27,15 +27,17 @@ std::vector<fs::path> Inputs(std::string_view folder, std::string_view target) {
   return files;
 }
 
+// A target checks its invariants with FUZZ_CHECK, which prints the input's
+// trouble and aborts: a broken invariant ends this test's process, and CTest
+// reports the test failed. (Its return value is libFuzzer's, always 0.)
 void Replay(const Target& target, const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   ASSERT_TRUE(in) << file;
   std::string bytes((std::istreambuf_iterator<char>(in)),
                     std::istreambuf_iterator<char>());
   SCOPED_TRACE(file.string());
-  EXPECT_EQ(
-      target.run(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
-      0);
+  (void)target.run(reinterpret_cast<const uint8_t*>(bytes.data()),
+                   bytes.size());
 }
 
 class FuzzReplayTest : public ::testing::TestWithParam<Target> {};
@@ -47,9 +49,11 @@ TEST_P(FuzzReplayTest, CorpusRunsClean) {
 }
 
 TEST_P(FuzzReplayTest, CrashRegressionsRunClean) {
-  for (const fs::path& file : Inputs("regressions", GetParam().name)) {
-    Replay(GetParam(), file);
+  auto files = Inputs("regressions", GetParam().name);
+  if (files.empty()) {
+    GTEST_SKIP() << "no crash regression recorded for " << GetParam().name;
   }
+  for (const fs::path& file : files) Replay(GetParam(), file);
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzReplayTest, ::testing::ValuesIn(kTargets),

@@ -289,6 +289,31 @@ TEST(Oracles, ActedOnInjectedReplyFiresWhenMailFollowsEhloUnanswered) {
   EXPECT_THAT(findings[0].evidence[0].detail, HasSubstr("MAIL FROM"));
 }
 
+// HELO is a greeting like EHLO: the same rule holds for it.
+TEST(Oracles, ActedOnInjectedReplyFiresWhenMailFollowsHeloUnanswered) {
+  Transcript t;
+  UpToStartTls(t);
+  t.C("STARTTLS\r\n");
+  t.S("220 go\r\n250 injected\r\n");
+  t.Handshake();
+  t.TlsC("HELO c\r\n");
+  size_t mail = t.TlsC("MAIL FROM:<a@b>\r\n");
+  t.TlsS("250 mx\r\n");
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("acted-on-injected-reply"));
+  EXPECT_EQ(findings[0].evidence[0].event, mail);
+  EXPECT_THAT(findings[0].message, HasSubstr("answered its HELO"));
+}
+
+TEST(Oracles, ActedOnInjectedReplyIsQuietWhenHeloWasAnsweredBeforeMail) {
+  Transcript t;
+  UpToTls(t);
+  t.TlsC("HELO c\r\n");
+  t.TlsS("250 mx\r\n");
+  t.TlsC("MAIL FROM:<a@b>\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
 TEST(Oracles, ActedOnInjectedReplyFiresWhenMailRidesWithEhlo) {
   Transcript t;
   t.Handshake();
@@ -331,6 +356,22 @@ TEST(Oracles, PlaintextAfterRefusalFiresOnMailWithoutStartTls) {
   EXPECT_EQ(findings[0].evidence[0].event, mail);
   EXPECT_EQ(findings[0].evidence[0].offset, 8u);
   EXPECT_EQ(findings[0].evidence[0].detail, "MAIL FROM:<a@b>");
+}
+
+// Every mail verb counts, whichever comes first in plain text.
+TEST(Oracles, PlaintextAfterRefusalFiresOnRcptDataOrBdatAsTheFirstMailVerb) {
+  for (std::string_view line :
+       {"RCPT TO:<c@d>", "DATA", "BDAT 10 LAST", "bdat 5"}) {
+    Transcript t;
+    t.S("220 mx\r\n");
+    t.C("EHLO c\r\n");
+    t.S("250 mx\r\n");
+    size_t sent = t.C(std::string(line) + "\r\n");
+    auto findings = t.Run();
+    ASSERT_THAT(Ids(findings), ElementsAre("plaintext-after-refusal")) << line;
+    EXPECT_EQ(findings[0].evidence[0].event, sent) << line;
+    EXPECT_EQ(findings[0].evidence[0].detail, line);
+  }
 }
 
 TEST(Oracles, PlaintextAfterRefusalFiresOnMailAfterA454) {
@@ -547,12 +588,10 @@ TEST(Oracles, HangFiresOnAnEmptyLog) {
   EXPECT_THAT(Ids(t.Run()), ElementsAre("hang"));
 }
 
-TEST(Oracles, HangIsQuietWhenTheClientClosed) {
-  Transcript t;
-  t.S("220 mx\r\n");
-  t.Mark(Event::Kind::kClosed, Peer::kClient, "fin");
-  EXPECT_THAT(t.Run(), IsEmpty());
-}
+// hang reads SessionRecord::timed_out, which only the engine sets: its
+// quiet proof is a real session whose client gives up before the deadline
+// (SessionFaultTest.StallEndsWithTheClientsCloseWhenItCloses and
+// TlsAbortStallEndsWithTheClientsCloseWhenItGivesUp).
 
 // Point by point: what a legal client does is quiet, and the findings are
 // judged by what the client acted on, not by when.
