@@ -231,6 +231,19 @@ def test_what_the_binary_says_of_a_scenario_drives_the_schedule():
         plugin.expected_cost(harness.SCENARIOS / "control/hotmail-2009.smtp")
 
 
+def test_the_collected_catalogue_runs_the_slow_scenarios_first(tmp_path):
+    done = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario", "--collect-only", "-q")
+    assert done.returncode == 0, done.stdout + done.stderr
+    ids = [line.split("[", 1)[1].rstrip("]") for line in done.stdout.splitlines()
+           if line.startswith("pytest/test_catalogue.py::test_scenario[")]
+    assert len(ids) == len(harness.scenario_files(adapters.load_adapter("reference").protocols))
+    costs = [plugin.expected_cost(harness.SCENARIOS / i) for i in ids]
+    assert costs == sorted(costs, reverse=True)
+    assert costs[0] > costs[-1] == 0
+    # Not the order they were found in.
+    assert ids != sorted(ids)
+
+
 def test_a_scenario_is_found_by_path_by_catalogue_name_or_by_unique_file_name(tmp_path):
     hotmail = harness.SCENARIOS / "control" / "hotmail-2009.smtp"
     assert harness.scenario_file("control/hotmail-2009") == hotmail

@@ -10,6 +10,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,32 @@ def test_sigterm_with_no_session_writes_an_empty_report(starttls_server):
     server = starttls_server(harness.scenario_file("hotmail-2009"))
     assert server.stop() == 0
     assert server.report()["sessions"] == []
+
+
+def listening(port: int) -> bool:
+    """Whether some socket listens on 127.0.0.1:port (/proc/net/tcp: local
+    address in hex, state 0A is LISTEN). Reading it does not connect, so it
+    starts no session of its own."""
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as table:
+        return any(f[1] == want and f[3] == "0A"
+                   for f in (line.split() for line in list(table)[1:]))
+
+
+def test_a_session_in_progress_at_sigterm_finishes_by_itself_within_the_grace(starttls_server):
+    server = starttls_server(harness.scenario_file("control/responder-only.smtp"))
+    context = ssl.create_default_context(cafile=str(server.cafile))
+    with smtplib.SMTP("127.0.0.1", server.port, local_hostname="c.example.test",
+                      timeout=10) as smtp:  # the 220 is read: the session is in progress
+        server.proc.send_signal(signal.SIGTERM)
+        # The stop is under way once the listener is gone; the session goes on.
+        deadline = time.monotonic() + 5
+        while listening(server.port):
+            assert time.monotonic() < deadline, "the listener is still open 5 s after SIGTERM"
+            time.sleep(0.01)
+        smtp._host = "mail.example.test"
+        smtp.starttls(context=context)
+        smtp.sendmail("a@example.test", ["b@example.test"], "Subject: x\r\n\r\nx\r\n")
+    assert server.wait(10) == 0, server.stderr
+    [session] = server.sessions_reports()
+    assert (session["observed"], session["verdict"]) == ("delivered", "pass")

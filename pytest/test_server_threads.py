@@ -89,3 +89,16 @@ def test_one_thread_is_still_one(tmp_path):
         server.kill()
     [report] = server.sessions_reports()
     assert report["delivered"]
+
+
+def test_the_default_is_one_thread_per_core(tmp_path):
+    # hardware_concurrency() and os.cpu_count() both count the online CPUs.
+    counts = {}
+    for name, extra in (("default", ()), ("per-core", ("--threads", str(os.cpu_count())))):
+        server = start(tmp_path / name, *extra)
+        try:
+            counts[name] = threads_of(server.proc.pid)
+            assert server.stop() == 0, server.stderr
+        finally:
+            server.kill()
+    assert counts["default"] == counts["per-core"] == os.cpu_count(), counts
