@@ -11,6 +11,9 @@ never flip it.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -147,20 +150,23 @@ def test_default_client_rejects_a_bad_certificate(pki, fault):
 # Certificate bugs.
 # --------------------------------------------------------------------------
 
+@pytest.mark.parametrize("bugs", [["no-verify"]])
 @pytest.mark.parametrize("fault", sorted(CERTIFICATE_FAULTS))
-def test_no_verify_accepts_any_certificate(pki, fault):
+def test_no_verify_accepts_any_certificate(pki, fault, bugs):
     context, servername, _ = certificate_case(pki, fault)
     with Aiosmtpd(context) as server:
-        result = client(server.port, pki, servername=servername, bugs=["no-verify"])
+        result = client(server.port, pki, servername=servername, bugs=bugs)
     assert_delivered(result)
     assert [m.over_tls for m in server.messages] == [True]
 
 
+@pytest.mark.parametrize("bugs", [["no-hostname-check"]])
 @pytest.mark.parametrize("fault, delivers", [("wrong-host", True), ("untrusted", False)])
-def test_no_hostname_check_accepts_a_wrong_name_but_still_checks_the_chain(pki, fault, delivers):
+def test_no_hostname_check_accepts_a_wrong_name_but_still_checks_the_chain(pki, fault, delivers,
+                                                                           bugs):
     context, servername, words = certificate_case(pki, fault)
     with Aiosmtpd(context) as server:
-        result = client(server.port, pki, servername=servername, bugs=["no-hostname-check"])
+        result = client(server.port, pki, servername=servername, bugs=bugs)
     if delivers:
         assert_delivered(result)
         assert len(server.messages) == 1
@@ -235,7 +241,8 @@ def test_handshake_starts_only_after_the_complete_220(pki, good_tls, bugs, reply
         assert [m.over_tls for m in peer.messages] == [True]
 
 
-def test_first_line_is_reply_desynchronises_on_a_multi_line_greeting(pki, good_tls):
+@pytest.mark.parametrize("bugs", [["first-line-is-reply"]])
+def test_first_line_is_reply_desynchronises_on_a_multi_line_greeting(pki, good_tls, bugs):
     seen = {}
 
     def script(peer):
@@ -246,7 +253,7 @@ def test_first_line_is_reply_desynchronises_on_a_multi_line_greeting(pki, good_t
         respond(peer, good_tls)
 
     with ScriptedServer(script) as server:
-        result = client(server.port, pki, bugs=["first-line-is-reply"])
+        result = client(server.port, pki, bugs=bugs)
         [peer] = server.join()
     assert seen["early"].startswith("EHLO ")
     # It took the greeting's second line for the reply to EHLO.
@@ -360,9 +367,10 @@ def test_starttls_over_tls_when_the_server_offers_it_again(pki, good_tls, bugs, 
 # Falling back to plain text.
 # --------------------------------------------------------------------------
 
-def test_plaintext_fallback_delivers_when_starttls_is_not_offered(pki):
+@pytest.mark.parametrize("bugs", [["plaintext-fallback"]])
+def test_plaintext_fallback_delivers_when_starttls_is_not_offered(pki, bugs):
     with Aiosmtpd(None) as server:
-        result = client(server.port, pki, bugs=["plaintext-fallback"])
+        result = client(server.port, pki, bugs=bugs)
     assert_delivered(result, over_tls=False)
     assert [m.over_tls for m in server.messages] == [False]
 
@@ -550,7 +558,39 @@ def test_connect_failed(pki):
     assert_failed(result, "connect-failed")
 
 
-def test_every_bug_switch_is_tested():
-    source = Path(__file__).read_text()
-    untested = [bug for bug in bad_client.BUGS if f'"{bug}"' not in source]
-    assert untested == []
+# Collects this file in a pytest of its own and writes down, for every test
+# collected, the switches it runs the client with (its `bugs` parameter).
+SWITCHES_SEEN = """
+import json, os
+
+def pytest_collection_finish(session):
+    seen = [[item.nodeid, item.callspec.params["bugs"]] for item in session.items
+            if "bugs" in getattr(getattr(item, "callspec", None), "params", {})]
+    with open(os.environ["SWITCHES_SEEN"], "w") as out:
+        json.dump(seen, out)
+"""
+
+
+def collected_switches(tmp_path: Path) -> dict[str, list[str]]:
+    """switch -> the ids of the collected tests that run the client with it."""
+    (tmp_path / "switches_seen.py").write_text(SWITCHES_SEEN)
+    out = tmp_path / "seen.json"
+    env = dict(os.environ, SWITCHES_SEEN=str(out),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path),
+                                                        os.environ.get("PYTHONPATH")])))
+    done = subprocess.run(["/usr/bin/python3", "-m", "pytest", "--collect-only", "-q",
+                           "-p", "switches_seen", "-p", "no:cacheprovider", __file__],
+                          cwd=Path(__file__).parent.parent, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    by_switch: dict[str, list[str]] = {}
+    for nodeid, bugs in json.loads(out.read_text()):
+        for bug in bugs:
+            by_switch.setdefault(bug, []).append(nodeid)
+    return by_switch
+
+
+def test_every_bug_switch_is_run_by_a_collected_test(tmp_path):
+    seen = collected_switches(tmp_path)
+    assert set(seen) <= set(bad_client.BUGS), set(seen) - set(bad_client.BUGS)
+    assert [bug for bug in bad_client.BUGS if bug not in seen] == []
