@@ -15,7 +15,6 @@ The exit status is 0 only when every run passed.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import re
 import subprocess
@@ -26,12 +25,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def spin(stop_at: float) -> None:
-    """Keeps one core busy until stop_at (bounded, like every loop here)."""
-    while time.monotonic() < stop_at:
-        pass
+sys.path.insert(0, str(ROOT / "pytest"))
+from starttls_mock import busy  # noqa: E402
 
 
 def main() -> int:
@@ -49,22 +44,14 @@ def main() -> int:
             argv = ["/usr/bin/python3", "-m", "pytest", "pytest/test_clients.py", "-q",
                     "-p", "no:cacheprovider", "-n", args.jobs, "--tb=line", "-rf",
                     "--basetemp", f"{tmp}/run{i}"]
-            stop_at = time.monotonic() + args.run_timeout
-            load = [multiprocessing.Process(target=spin, args=(stop_at,), daemon=True)
-                    for _ in range(args.load)]
-            for proc in load:
-                proc.start()
             started = time.monotonic()
-            try:
-                done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
-                                      timeout=args.run_timeout)
-                out, code = done.stdout, done.returncode
-            except subprocess.TimeoutExpired as e:
-                out, code = (e.stdout or ""), -1
-            finally:
-                for proc in load:
-                    proc.terminate()
-                    proc.join(timeout=10)
+            with busy.busy(args.load, args.run_timeout + 30):
+                try:
+                    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
+                                          timeout=args.run_timeout)
+                    out, code = done.stdout, done.returncode
+                except subprocess.TimeoutExpired as e:
+                    out, code = (e.stdout or ""), -1
             wall = time.monotonic() - started
             walls.append(wall)
             summary = next((line for line in reversed(out.splitlines())

@@ -75,6 +75,22 @@ wait_ready() {
   exit 1
 }
 
+# wait_listen PORT PID: waits until something listens on 127.0.0.1:PORT
+# (/proc/net/tcp, state 0A; reading it opens no connection) while PID lives.
+wait_listen() {
+  local want
+  want=$(printf '0100007F:%04X' "$1")
+  for _ in $(seq 200); do
+    if awk -v w="$want" '$2 == w && $4 == "0A" {found=1} END {exit !found}' /proc/net/tcp; then
+      return
+    fi
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "run.sh: nothing listens on port $1" >&2
+  exit 1
+}
+
 # start_mock NAME THREADS [EXTRA...]: sets PORT and PID.
 start_mock() {
   local name=$1 threads=$2
@@ -142,7 +158,7 @@ if ! skipped compare; then
     </dev/null >"$OUT/s_server.out" 2>"$OUT/s_server.err" &
   SSERVER_PID=$!
   PIDS+=("$SSERVER_PID")
-  sleep 0.3
+  wait_listen "$SSERVER_PORT" "$SSERVER_PID"
   "$PY" "$ROOT/bench/aiosmtpd_server.py" "$PKI/chain.pem" "$PKI/key.pem" \
     >"$OUT/aiosmtpd.ready" 2>"$OUT/aiosmtpd.err" &
   AIO_PID=$!

@@ -16,7 +16,13 @@ Every wait has a deadline. WAIT bounds how long a server waits for a client
 that should act; it only expires when a test is about to fail. QUIET is the
 window in which a correct client must send nothing: a correct client never
 sends within it however slow the machine, so a slow machine cannot turn a
-pass into a failure.
+pass into a failure. The reverse does not hold: a window can only hide a
+fault. A buggy client that waits longer than QUIET before it misbehaves
+passes quiet(), so a quiet window proves "nothing within 0.3 s", never
+"nothing". Tests wait on events where there are any (pending() waits for
+the client's next byte, drain_until_closed() for its close) and use quiet()
+only where what is checked is the absence of a byte; the buggy switches
+they pair with act at once, so each such test is also shown to fire.
 """
 
 from __future__ import annotations
@@ -195,7 +201,8 @@ class Peer:
             data += chunk
 
     def quiet(self, window: float = QUIET) -> bool:
-        """True if the client sent nothing (and did not close) within window."""
+        """True if the client sent nothing (and did not close) within window.
+        Only a bound: a byte sent after the window is not seen here."""
         if self.buf or (self.tls and self.sock.pending()):
             return False
         readable, _, _ = select.select([self.sock], [], [], window)

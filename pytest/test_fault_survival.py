@@ -63,26 +63,22 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def settled_fds(pid: int, timeout: float = 5) -> int:
-    """The descriptor count once it stops changing: a report file being
-    written after the session's is open only briefly."""
+def fds_after_sessions(server: harness.MockServer, count: int, timeout: float = 30) -> int:
+    """The descriptor count once `count` sessions are over. The aggregate
+    report is the last thing the server writes for a session (replaced
+    atomically, so it is read whole); once it lists them, nothing of theirs
+    is open any more. An event, not a quiet spell: a count taken while some
+    file was briefly open could only hide a leak."""
+    wait_for_sessions(server, count)
     deadline = time.monotonic() + timeout
-    last = open_fds(pid)
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        now = open_fds(pid)
-        if now == last:
-            return now
-        last = now
-    return last
-
-
-def fds_back_to(pid: int, baseline: int, timeout: float = 5) -> int:
-    """Waits (boundedly) for the count to return to `baseline`."""
-    deadline = time.monotonic() + timeout
-    while (now := open_fds(pid)) != baseline and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return now
+    while True:
+        try:
+            if len(server.report()["sessions"]) >= count:
+                return open_fds(server.proc.pid)
+        except FileNotFoundError:
+            pass
+        assert time.monotonic() < deadline, f"the aggregate report lists no {count} sessions"
+        time.sleep(0.02)
 
 
 def read_reply(f) -> bytes:
@@ -210,12 +206,9 @@ def test_client_ending_abruptly_leaves_the_server_whole(starttls_server, step, h
     # Twice: the first session an event loop runs opens its reactor's
     # descriptors (serve --threads), so the count is taken after it.
     break_one()
-    wait_for_sessions(server, 1)
-    baseline = settled_fds(server.proc.pid)
+    baseline = fds_after_sessions(server, 1)
     break_one()
-    wait_for_sessions(server, 2)
-    assert fds_back_to(server.proc.pid, baseline) == baseline, \
-        "a broken session holds no descriptor"
+    assert fds_after_sessions(server, 2) == baseline, "a broken session holds no descriptor"
 
     # The witness, started before the break, finishes after it; then a new one.
     witness.sendall(b"EHLO client.example.test\r\n")
