@@ -89,3 +89,18 @@ def test_a_stale_catalogue_is_caught(tmp_path):
     assert any(p.startswith("control/gone.smtp: no such scenario") for p in problems)
     assert any(p.startswith("control/hotmail-2009.smtp: the row says") for p in problems)
     assert any(p.startswith("control/responder-only.smtp: no row") for p in problems)
+
+
+NUMBERS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())}
+
+
+def test_the_field_bug_count_is_the_catalogues():
+    text = (harness.ROOT / "docs" / "field-bugs.md").read_text()
+    m = re.search(r"holds (\w+) documented client bugs, (\w+) in\s+SMTP and (\w+) in IMAP", text)
+    assert m, "docs/field-bugs.md no longer counts the field bugs"
+    said = tuple(NUMBERS[w] for w in m.groups())
+    field = [p for p in harness.scenario_files() if p.parent.name == "field"]
+    count = {s: sum(p.suffix == s for p in field) for s in (".smtp", ".imap")}
+    assert said == (len(field), count[".smtp"], count[".imap"])

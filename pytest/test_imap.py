@@ -63,7 +63,7 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
     "preauth-select": {
         **{name: ("continued-after-preauth", REFUSE_LOGGED_IN) for name in (
             "stripping/preauth-greeting.imap", "stripping/preauth-greeting-plain.imap",
-            "stripping/preauth-with-referral.imap", "field/thunderbird-cve-2020-12398.imap",
+            "stripping/preauth-with-referral.imap",
             "field/mutt-cve-2020-14093.imap", "field/alpine-cve-2020-14929.imap")},
         "control/responder-only.imap": QUIET,
     },
