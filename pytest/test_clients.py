@@ -12,6 +12,7 @@ The reference client is not pinned: it must pass everything
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -19,10 +20,9 @@ import pytest
 from starttls_mock import adapters, harness, pins, running
 
 
-# The reference client's adapters are held to passing everything instead
-# (test_catalogue.py for SMTP, test_imap.py for IMAP).
-PINNED = [name for name in adapters.adapter_names()
-          if name not in ("reference", "reference-imap")]
+# The reference client's adapters (pinned = false) are held to passing
+# everything instead (test_catalogue.py for SMTP, test_imap.py for IMAP).
+PINNED = adapters.pinned_adapter_names()
 
 
 def cases():
@@ -34,6 +34,7 @@ def cases():
 
 def test_every_adapter_has_expectations():
     assert len(PINNED) >= 6, PINNED
+    assert {"reference", "reference-imap"}.isdisjoint(PINNED)
     for name in PINNED:
         assert pins.expectations_path(name).exists(), name
 
@@ -80,3 +81,48 @@ def test_each_pinned_client_passes_the_plain_deferred_handshake(name):
     logs in after a plain STARTTLS."""
     for protocol in adapters.load_adapter(name).protocols:
         assert pins.load_expectations(name)["scenarios"][FLOOR[protocol]] == {frozenset()}
+
+
+# Labels that say the harness or the machine failed, not the client: a pin
+# allowing one would let a broken run pass as the client's behaviour.
+NEVER_PINNED = {"error", pins.NO_CONNECTION}
+# How many runs of each scenario, at least, every pin stands on, and how many
+# of them with the machine loaded (record_expectations.py --load).
+MIN_RUNS, MIN_LOADED_RUNS = 4, 4
+
+
+@pytest.mark.parametrize("name", PINNED)
+def test_pins_stand_on_enough_runs_some_of_them_loaded(name):
+    recorded = pins.load_expectations(name)["recorded"]
+    assert set(recorded) == set(pins.RECORDED_FIELDS), \
+        f"{name}: its [recorded] table is missing or incomplete: {recorded}"
+    assert recorded["runs"] >= MIN_RUNS and recorded["loaded_runs"] >= MIN_LOADED_RUNS, (
+        f"{name}: pinned from {recorded['runs']} runs ({recorded['loaded_runs']} loaded); "
+        f"record again with --runs {MIN_RUNS} --load 2")
+
+
+@pytest.mark.parametrize("name", PINNED)
+def test_no_pin_allows_an_error_or_no_connection(name):
+    bad = {scenario: pins.show_pin(pinned)
+           for scenario, pinned in pins.load_expectations(name)["scenarios"].items()
+           if any(alternative & NEVER_PINNED for alternative in pinned)}
+    assert bad == {}, f"{name}: pins that allow a broken run to pass: {bad}"
+
+
+def pins_allowing_a_pass_among_others() -> set[tuple[str, str]]:
+    return {(name, scenario) for name in PINNED
+            for scenario, pinned in pins.load_expectations(name)["scenarios"].items()
+            if len(pinned) > 1 and frozenset() in pinned}
+
+
+def test_every_pin_that_allows_a_pass_among_other_outcomes_is_listed():
+    """Such a pin cannot show the bug it allows; docs/third-party-clients.md
+    lists each one, so that none goes unseen."""
+    doc = (harness.ROOT / "docs" / "third-party-clients.md").read_text()
+    section = doc.split("## Pins that also allow a pass", 1)
+    assert len(section) == 2, "docs/third-party-clients.md has no such section"
+    listed = set(re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|", section[1].split("\n## ")[0],
+                            re.M))
+    found = pins_allowing_a_pass_among_others()
+    assert listed == found, (f"listed but no longer so: {sorted(listed - found)}; "
+                             f"not listed: {sorted(found - listed)}")

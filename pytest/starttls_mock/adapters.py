@@ -67,6 +67,9 @@ class Adapter:
     # The protocols the client speaks: it is run on the scenarios of these
     # (their `Protocol:`), and on no other.
     protocols: tuple[str, ...] = ("smtp",)
+    # False for a client held to passing every scenario (the reference
+    # client) instead of to pins of what it does (pytest/expected/).
+    pinned: bool = True
 
     def __post_init__(self):
         self.protocols = tuple(self.protocols)
@@ -106,6 +109,12 @@ def check_template(template: str) -> None:
 
 def adapter_names() -> list[str]:
     return sorted(p.stem for p in ADAPTERS.glob("*.toml"))
+
+
+def pinned_adapter_names() -> list[str]:
+    """The built-in clients held to their pins (test_clients.py,
+    record_expectations.py)."""
+    return [name for name in adapter_names() if load_adapter(name).pinned]
 
 
 def load_adapter(name: str) -> Adapter:

@@ -64,7 +64,7 @@ def load_expectations(client: str) -> dict:
         else:
             pins[scenario] = frozenset({one(value)})
     return {"version": data.get("version", ""), "command": data.get("command", ""),
-            "scenarios": pins}
+            "recorded": data.get("recorded", {}), "scenarios": pins}
 
 
 def show_pin(alternatives) -> str:
@@ -72,13 +72,27 @@ def show_pin(alternatives) -> str:
     return str(out[0]) if len(out) == 1 else "any of " + str(out)
 
 
+# The [recorded] table of a pin file: how its pins were obtained.
+RECORDED_FIELDS = {
+    "runs": "runs of every scenario, at least, behind these pins",
+    "loaded_runs": "of them, runs with busy processes competing for the cores",
+    "busy": "busy processes during the loaded runs",
+    "jobs": "scenarios run at once",
+    "cores": "cores of the machine",
+    "earlier_outcomes": "outcomes of recordings before run counts were kept are merged in",
+    "date": "the last recording",
+}
+
+
 def toml_string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def write_expectations(client: str, version: str, command: str,
-                       results: dict[str, set[frozenset[str]]], header: str = "") -> Path:
-    """results: scenario -> the label sets seen (more than one: unstable)."""
+                       results: dict[str, set[frozenset[str]]], header: str = "",
+                       recorded: dict | None = None) -> Path:
+    """results: scenario -> the label sets seen (more than one: unstable).
+    recorded: how (RECORDED_FIELDS), written as the file's [recorded] table."""
     def one(labels) -> str:
         return toml_string(PASS) if not labels else \
             "[" + ", ".join(toml_string(x) for x in sorted(labels)) + "]"
@@ -86,8 +100,16 @@ def write_expectations(client: str, version: str, command: str,
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
     lines += [f"# Recorded with: pytest/record_expectations.py {client}",
               "# A scenario with { any = [...] } gave different outcomes from run to run.",
-              "", f"version = {toml_string(version)}", f"command = {toml_string(command)}",
-              "", "[scenarios]"]
+              "", f"version = {toml_string(version)}", f"command = {toml_string(command)}", ""]
+    if recorded:
+        lines.append("[recorded]")
+        for key, meaning in RECORDED_FIELDS.items():
+            value = recorded[key]
+            shown = toml_string(value) if isinstance(value, str) else \
+                str(value).lower() if isinstance(value, bool) else str(value)
+            lines.append(f"{key} = {shown}  # {meaning}")
+        lines.append("")
+    lines += ["[scenarios]"]
     for scenario in sorted(results):
         seen = sorted(results[scenario], key=sorted)
         value = one(seen[0]) if len(seen) == 1 else \
