@@ -418,9 +418,11 @@ TLS_SEGMENTS = 50_000
 
 
 # The server's reads: each is one event in the report. How many reads the
-# writes become is the kernel's and the scheduler's business; this many
-# shows the server was handed small pieces, not one buffer at the end.
-MIN_READS = 1_000
+# writes become is the kernel's and the scheduler's business: about half as
+# many as the writes on a quiet machine, a few hundred for the TLS records
+# under AddressSanitizer with a build running beside it. This many shows the
+# server was handed the stream in pieces, not in one buffer at the end.
+MIN_READS = 50
 
 
 def client_reads(report: dict, layer: str) -> int:
