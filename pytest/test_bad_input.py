@@ -130,6 +130,10 @@ def test_a_malformed_listen_address(tmp_path, listen):
      "--timeout must be a duration"),
     (["record", "--upstream", "127.0.0.1:25", "--out", "{out}", "--sessions", "0"], 2,
      "--sessions: Value 0 not in range 1 to 100"),
+    (["import", "{transcript}", "--protocol", "pop3"], 2,
+     "import does not read POP3 transcripts yet"),
+    (["record", "--upstream", "127.0.0.1:110", "--out", "{out}", "--protocol", "pop3"], 2,
+     "record does not relay POP3 yet"),
 ])
 def test_import_and_record_refuse_bad_input_with_one_line(tmp_path, args, status, words):
     transcript = tmp_path / "t.txt"
@@ -153,6 +157,9 @@ def client(*args):
     (["--host", "127.0.0.1", "--port", "25", "--timeout", "-1"], "--timeout"),
     (["--host", "127.0.0.1", "--port", "25", "--message", "/nonexistent/m"], "/nonexistent/m"),
     (["--host", "127.0.0.1", "--port", "25", "--cafile", "/nonexistent/ca.pem"], "/nonexistent/ca.pem"),
+    (["--protocol", "pop3", "--host", "127.0.0.1", "--port", "110"],
+     "--protocol pop3 needs --auth-user"),
+    (["--protocol", "pop4", "--host", "127.0.0.1", "--port", "110"], "--protocol"),
 ])
 def test_the_client_refuses_bad_input_with_one_line(args, words):
     done = client(*args)

@@ -72,13 +72,14 @@ def test_client_matches_its_pins(name, scenario, pinned, tmp_path, starttls_reco
 
 
 # A sanity floor per protocol: the plain deferred handshake.
-FLOOR = {"smtp": "control/hotmail-2009.smtp", "imap": "control/deferred-handshake.imap"}
+FLOOR = {"smtp": "control/hotmail-2009.smtp", "imap": "control/deferred-handshake.imap",
+         "pop3": "control/deferred-handshake.pop3"}
 
 
 @pytest.mark.parametrize("name", PINNED)
 def test_each_pinned_client_passes_the_plain_deferred_handshake(name):
-    """Every SMTP client delivers the article's session; every IMAP client
-    logs in after a plain STARTTLS."""
+    """Every SMTP client delivers the article's session; every IMAP or POP3
+    client logs in after a plain STARTTLS or STLS."""
     for protocol in adapters.load_adapter(name).protocols:
         assert pins.load_expectations(name)["scenarios"][FLOOR[protocol]] == {frozenset()}
 

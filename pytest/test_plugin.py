@@ -254,6 +254,7 @@ def test_a_scenario_is_found_by_path_by_catalogue_name_or_by_unique_file_name(tm
         harness.scenario_file("nowhere/gone")
     # Without its extension a name that two protocols share is refused.
     with pytest.raises(FileNotFoundError, match="ambiguous: control/responder-only.imap, "
+                                                "control/responder-only.pop3, "
                                                 "control/responder-only.smtp"):
         harness.scenario_file("control/responder-only")
 

@@ -253,7 +253,7 @@ def scenario_file(name: Path | str) -> Path:
 
 def scenario_files(protocols: tuple[str, ...] | list[str] | None = None) -> list[Path]:
     """The catalogue: every file under scenarios/ but its documentation (the
-    extension says the protocol to people: .smtp, .imap; the `Protocol:`
+    extension says the protocol to people: .smtp, .imap, .pop3; the `Protocol:`
     header says it to the parser). With `protocols`, only the scenarios
     whose protocol, as the binary reads it, is one of them."""
     files = sorted(p for p in SCENARIOS.rglob("*") if p.is_file() and p.suffix != ".md")

@@ -64,7 +64,7 @@ def pytest_addoption(parser):
                      "input, with CRLF or LF line endings")
     g.addoption("--client-protocol", action="append", default=None, metavar="NAME",
                 help="with --client-cmd: a protocol the client speaks, as scenarios "
-                     "name it (smtp, imap); repeatable; it is run on those "
+                     "name it (smtp, imap, pop3); repeatable; it is run on those "
                      "scenarios only (default smtp)")
     g.addoption("--client-resolve", action="store_true", default=False,
                 help="with --client-cmd: {host} is the scenario's host name, which "

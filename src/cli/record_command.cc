@@ -30,6 +30,12 @@ int Record(RecordArgs args) {
               << ", not \"" << args.protocol << "\"\n";
     return kExitUsage;
   }
+  // POP3's answers over several lines can only be told from the command
+  // they answer, which the relay does not follow yet.
+  if (args.options.protocol == &protocol::Pop3()) {
+    std::cerr << "starttls-mock: record does not relay POP3 yet\n";
+    return kExitUsage;
+  }
   if (!args.delays.empty()) {
     args.options.min_delay = server::ParseDuration(args.delays);
     if (!args.options.min_delay) {

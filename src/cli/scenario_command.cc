@@ -74,7 +74,8 @@ int Run(const ScenarioArgs& args) {
 
 Runner AddScenario(CLI::App* sub) {
   auto args = std::make_shared<ScenarioArgs>();
-  sub->add_option("scenario", args->files, "scenario files (.smtp, .imap)")
+  sub->add_option("scenario", args->files,
+                  "scenario files (.smtp, .imap, .pop3)")
       ->required();
   sub->add_flag("--json", args->json,
                 "print a JSON array, one object per file: path, name, "

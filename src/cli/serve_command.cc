@@ -76,7 +76,8 @@ int Serve(ServeArgs& args) {
 
 Runner AddServe(CLI::App* sub) {
   auto args = std::make_shared<ServeArgs>();
-  sub->add_option("scenario", args->files, "scenario files (.smtp, .imap)")
+  sub->add_option("scenario", args->files,
+                  "scenario files (.smtp, .imap, .pop3)")
       ->required();
   sub->add_option("--listen", args->options.listen, "ADDR:PORT to listen on")
       ->capture_default_str();

@@ -1,5 +1,6 @@
-// starttls-client: delivers one message over SMTP, or logs in over IMAP
-// and opens a mailbox, after upgrading the connection with STARTTLS. The
+// starttls-client: delivers one message over SMTP, logs in over IMAP and
+// opens a mailbox, or logs in over POP3 and downloads the maildrop, after
+// upgrading the connection with STARTTLS (STLS in POP3). The
 // reference client of starttls-mock: every scenario's expected outcome is
 // validated against it, and it is usable as a real tool:
 //
@@ -8,10 +9,13 @@
 //       --to you@example.org --auth-user me --auth-password-file pw.txt
 //   starttls-client --protocol imap --host imap.example.org --port 143
 //       --auth-user me --auth-password-file pw.txt [--mailbox INBOX]
+//   starttls-client --protocol pop3 --host pop.example.org --port 110
+//       --auth-user me --auth-password-file pw.txt
 //
 // IMAP always requires TLS and needs the credentials (AUTHENTICATE PLAIN
 // when offered over TLS, else LOGIN unless LOGINDISABLED); --auth-mechanism
-// plain or login picks one.
+// plain or login picks one. So does POP3 (AUTH PLAIN when CAPA offers SASL
+// PLAIN over TLS, else USER and PASS; login picks USER and PASS).
 //
 // Options (docs/reference-client.md has the full table):
 //   --policy require-tls|opportunistic   default require-tls; --require-tls
@@ -34,6 +38,8 @@
 // On success, one line on stdout:
 //   delivered: TLSv1.3 TLS_AES_256_GCM_SHA384: 250 2.0.0 queued
 //   logged-in: TLSv1.3 TLS_AES_256_GCM_SHA384: INBOX, 2 messages
+//   logged-in: TLSv1.3 TLS_AES_256_GCM_SHA384: 2 messages, 398 octets,
+//              2 retrieved
 // On failure, one line on stderr:
 //   starttls-client: certificate-rejected: certificate rejected: ...
 // Neither, nor the --verbose transcript, ever contains the credentials.
@@ -61,6 +67,9 @@
 //   12  auth-failed           AUTH refused, or no usable mechanism over TLS
 //                             [AUTHENTICATE or LOGIN refused, or
 //                             LOGINDISABLED and no AUTH=PLAIN over TLS]
+// POP3's are IMAP's, with a greeting other than +OK (4); CAPA refused or
+// without STLS, or STLS answered -ERR (5); bytes after the +OK to STLS (6);
+// STAT or RETR refused (11); AUTH, USER or PASS refused (12).
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -80,13 +89,14 @@
 
 #include "starttls/error.h"
 #include "starttls/imap_client.h"
+#include "starttls/pop3_client.h"
 #include "starttls/smtp_client.h"
 #include "starttls/socket_transport.h"
 
 namespace starttls::client {
 namespace {
 
-enum class Protocol { kSmtp, kImap };
+enum class Protocol { kSmtp, kImap, kPop3 };
 
 struct CommandLine {
   Protocol protocol = Protocol::kSmtp;
@@ -230,7 +240,26 @@ using Outcome = tl::expected<std::string, Error>;
   if (options.log)
     options.log(fmt::format("-- connected to {} --", (*transport)->peer()));
   Outcome outcome;
-  if (cli.protocol == Protocol::kImap) {
+  if (cli.protocol == Protocol::kPop3) {
+    Pop3SessionOptions pop3;
+    pop3.credentials = *options.auth;
+    pop3.tls = options.tls;
+    pop3.timeouts = options.timeouts;
+    pop3.session_deadline = options.session_deadline;
+    pop3.log = options.log;
+    auto result = RetrieveMail(**transport, pop3);
+    OPENSSL_cleanse(pop3.credentials.password.data(),
+                    pop3.credentials.password.size());
+    if (result) {
+      outcome = fmt::format(
+          "logged-in: {} {}: {} messages, {} octets, {} "
+          "retrieved",
+          result->tls_info.version, result->tls_info.cipher, result->messages,
+          result->octets, result->retrieved.size());
+    } else {
+      outcome = tl::unexpected(result.error());
+    }
+  } else if (cli.protocol == Protocol::kImap) {
     ImapSessionOptions imap;
     imap.credentials = *options.auth;
     imap.mailbox = cli.mailbox;
@@ -279,13 +308,17 @@ int main(int argc, char** argv) {
 
   CommandLine cli;
   CLI::App app{
-      "Delivers one message over SMTP, or logs in over IMAP, with STARTTLS.",
+      "Delivers one message over SMTP, or logs in over IMAP or POP3, with "
+      "STARTTLS.",
       "starttls-client"};
   app.add_option("--protocol", cli.protocol,
                  "smtp (default): deliver a message; imap: log in (needs "
-                 "--auth-user) and open --mailbox")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Protocol>{
-          {"smtp", Protocol::kSmtp}, {"imap", Protocol::kImap}}));
+                 "--auth-user) and open --mailbox; pop3: log in (needs "
+                 "--auth-user) and download every message")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, Protocol>{{"smtp", Protocol::kSmtp},
+                                          {"imap", Protocol::kImap},
+                                          {"pop3", Protocol::kPop3}}));
   app.add_option("--mailbox", cli.mailbox, "IMAP mailbox to open")
       ->capture_default_str();
   app.add_option("--host", cli.host, "Server host name or address")->required();
@@ -379,9 +412,12 @@ int main(int argc, char** argv) {
                         "--auth-password-file"});
   }
 
-  if (cli.protocol == Protocol::kImap && cli.auth_user.empty()) {
-    return Report(Error{ErrorCode::kUsage,
-                        "--protocol imap needs --auth-user and a password"});
+  if (cli.protocol != Protocol::kSmtp && cli.auth_user.empty()) {
+    return Report(
+        Error{ErrorCode::kUsage,
+              fmt::format("--protocol {} needs --auth-user and a "
+                          "password",
+                          cli.protocol == Protocol::kImap ? "imap" : "pop3")});
   }
   auto outcome = Run(cli);
   if (!outcome) return Report(outcome.error());

@@ -1,57 +1,19 @@
 #include "engine/imap_responder.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <charconv>
 #include <span>
 
 #include "common/ascii.h"
+#include "engine/mailbox.h"
+#include "engine/sasl_plain.h"
 #include "protocol/protocol.h"
 
 namespace starttls::server {
 namespace {
 
-// The INBOX every session sees: two plain-text messages, UIDs 1 and 2.
-struct MailboxMessage {
-  std::string_view header;  // with the blank line that ends it
-  std::string_view text;
-  std::string_view internal_date;
-  std::string_view envelope;
-};
-
-constexpr MailboxMessage kInbox[] = {
-    {"Date: Mon, 02 Feb 2026 10:00:00 +0000\r\n"
-     "From: Alice <alice@example.test>\r\n"
-     "To: Bob <bob@example.test>\r\n"
-     "Subject: First message\r\n"
-     "Message-ID: <1@starttls-mock.test>\r\n"
-     "\r\n",
-     "The first message in the starttls-mock INBOX.\r\n",
-     "02-Feb-2026 10:00:00 +0000",
-     "(\"Mon, 02 Feb 2026 10:00:00 +0000\" \"First message\" "
-     "((\"Alice\" NIL \"alice\" \"example.test\")) "
-     "((\"Alice\" NIL \"alice\" \"example.test\")) "
-     "((\"Alice\" NIL \"alice\" \"example.test\")) "
-     "((\"Bob\" NIL \"bob\" \"example.test\")) NIL NIL NIL "
-     "\"<1@starttls-mock.test>\")"},
-    {"Date: Tue, 03 Feb 2026 11:30:00 +0000\r\n"
-     "From: Carol <carol@example.test>\r\n"
-     "To: Bob <bob@example.test>\r\n"
-     "Subject: Second message\r\n"
-     "Message-ID: <2@starttls-mock.test>\r\n"
-     "\r\n",
-     "The second message in the starttls-mock INBOX.\r\n"
-     "It has two lines.\r\n",
-     "03-Feb-2026 11:30:00 +0000",
-     "(\"Tue, 03 Feb 2026 11:30:00 +0000\" \"Second message\" "
-     "((\"Carol\" NIL \"carol\" \"example.test\")) "
-     "((\"Carol\" NIL \"carol\" \"example.test\")) "
-     "((\"Carol\" NIL \"carol\" \"example.test\")) "
-     "((\"Bob\" NIL \"bob\" \"example.test\")) NIL NIL NIL "
-     "\"<2@starttls-mock.test>\")"},
-};
 constexpr size_t kMessages = std::size(kInbox);
 
 // Capabilities whose commands the responder implements; it never offers
@@ -133,18 +95,6 @@ std::optional<TrailingLiteral> LiteralAtEnd(std::string_view line) {
     return std::nullopt;
   }
   return TrailingLiteral{n, !plus};
-}
-
-std::optional<std::string> DecodeBase64(std::string_view in) {
-  if (in.empty() || in.size() % 4 != 0) return std::nullopt;
-  std::string out(in.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) return std::nullopt;
-  size_t padding = in.ends_with("==") ? 2 : in.ends_with('=') ? 1 : 0;
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
 }
 
 Responder::Response Tagged(std::string_view tag, std::string_view text,
@@ -679,12 +629,7 @@ Responder::Response ImapResponder::AuthenticateResponse(std::string_view line) {
   std::string tag = std::move(*authenticating_);
   authenticating_.reset();
   if (line == "*") return Tagged(tag, "BAD AUTHENTICATE cancelled");
-  // PLAIN (RFC 4616): authzid NUL authcid NUL passwd.
-  auto decoded = DecodeBase64(line);
-  if (!decoded || std::count(decoded->begin(), decoded->end(), '\0') != 2 ||
-      decoded->find('\0') + 1 == decoded->rfind('\0')) {
-    return Tagged(tag, "BAD Invalid PLAIN response");
-  }
+  if (!IsPlainResponse(line)) return Tagged(tag, "BAD Invalid PLAIN response");
   return LoggedIn(tag, "AUTHENTICATE");
 }
 

@@ -1,7 +1,8 @@
 // The built-in responder: the server half of a protocol, answering what the
 // scenario hands over to it with `serve` (or a client that leaves the
 // script). One implementation per protocol (smtp_responder.h for SMTP,
-// imap_responder.h for IMAP); MakeResponder() picks the scenario's.
+// imap_responder.h for IMAP, pop3_responder.h for POP3); MakeResponder()
+// picks the scenario's.
 //
 // A responder performs no I/O: the session feeds it client lines and
 // carries out the actions it returns, so it can be tested without a
@@ -23,7 +24,8 @@ namespace starttls::server {
 
 struct ResponderConfig {
   std::string hostname = "mail.example.test";
-  // Capabilities offered (SMTP's EHLO keywords, IMAP's CAPABILITY list).
+  // Capabilities offered (SMTP's EHLO keywords, IMAP's CAPABILITY list,
+  // POP3's CAPA lines).
   // STARTTLS is withdrawn once TLS is active; capabilities the responder
   // does not implement are never offered.
   std::vector<std::string> capabilities;

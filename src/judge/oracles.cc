@@ -281,10 +281,16 @@ class Checker {
   // no-ehlo-after-tls, acted-on-injected-reply, second-starttls.
   void AfterTls() {
     if (client_tls_.lines.empty()) return;
-    // Only where the protocol makes the client ask afresh and wait for the
-    // answer first (SMTP); elsewhere capabilities-from-before-tls judges
-    // what the client relied on.
-    if (p_.MustGreetAfterTls()) GreetingFirst(client_tls_.lines.front());
+    // Where the protocol makes the client ask afresh and wait for the
+    // answer first (SMTP), the first command must be that; where commands
+    // are not pipelined without leave (POP3), it must be answered before
+    // the next; elsewhere (IMAP) capabilities-from-before-tls judges what
+    // the client relied on.
+    if (p_.MustGreetAfterTls()) {
+      GreetingFirst(client_tls_.lines.front());
+    } else if (!p_.MayPipeline()) {
+      AnswerAwaited(client_tls_.lines.front());
+    }
     if (!Has("acted-on-injected-reply")) MessageAfterRefusedData();
     for (const Line& l : client_tls_.lines) {
       if (IsStartTls(l.text)) {
@@ -309,8 +315,24 @@ class Checker {
           At(first.event, first.begin, first.text));
       return;
     }
-    const Line* answer = ReplyTo(p_, server_tls_, first);
-    size_t reply = answer != nullptr ? answer->event : kNever;
+    AnswerAwaited(first);
+  }
+
+  // Where commands are not pipelined without a capability to say so, the
+  // answer to the client's first command over TLS comes before its next
+  // command: no announcement over TLS can have allowed otherwise yet, so a
+  // client that sends on has read an answer from before TLS. A SASL
+  // challenge is an answer too: the client's next line responds to it.
+  void AnswerAwaited(const Line& first) {
+    if (p_.Classify(first.text) == protocol::Command::kQuit) return;
+    size_t reply = kNever;
+    for (const Line& l : server_tls_.lines) {
+      if (l.event > first.event &&
+          (p_.EndsReplyTo(l.text, first.text) || p_.IsContinuation(l.text))) {
+        reply = l.event;
+        break;
+      }
+    }
     if (auto next = ClientBytesBefore(client_tls_, first.end, reply)) {
       Add("acted-on-injected-reply",
           fmt::format("after TLS the client sent its next command before "
@@ -337,26 +359,75 @@ class Checker {
     });
   }
 
-  // True when the last announcement in `server` before event `before`
-  // named `capability`.
-  bool LastAnnounced(const Stream& server, std::string_view capability,
-                     size_t before) const {
-    std::optional<std::vector<std::string>> last;
-    for (const Line& l : server.lines) {
-      if (l.event >= before) break;
-      if (auto caps = p_.AnnouncedCapabilities(l.text)) last = std::move(caps);
+  // What the server announced on one layer: each announcement and the
+  // event of the line that completed it.
+  struct Announcement {
+    size_t event;
+    std::vector<std::string> capabilities;
+  };
+
+  // The server's lines on one layer split into replies, each handed to the
+  // protocol with the command it answers: commands are answered in order,
+  // a reply ends where the protocol says it ends the command's, and lines
+  // sent while no command was waiting (a greeting, lines behind another
+  // reply) form a reply nobody asked for.
+  std::vector<Announcement> Announcements(const Stream& server,
+                                          const Stream& client) const {
+    std::vector<const Line*> commands;
+    for (const Line& l : client.lines) {
+      if (p_.Classify(l.text) != protocol::Command::kUnknown) {
+        commands.push_back(&l);
+      }
     }
-    return last && Names(*last, capability);
+    std::vector<Announcement> out;
+    std::vector<std::string_view> reply;
+    const Line* command = nullptr;
+    size_t next = 0;
+    size_t last_event = 0;
+    auto flush = [&] {
+      if (reply.empty()) return;
+      if (auto caps = p_.AnnouncedCapabilities(
+              reply, command != nullptr ? std::string_view(command->text)
+                                        : std::string_view())) {
+        out.push_back({last_event, std::move(*caps)});
+      }
+      reply.clear();
+    };
+    for (const Line& l : server.lines) {
+      if (command == nullptr && next < commands.size() &&
+          commands[next]->event < l.event) {
+        flush();  // what came unasked before the command arrived
+        command = commands[next++];
+      }
+      reply.push_back(l.text);
+      last_event = l.event;
+      if (command != nullptr && p_.EndsReplyTo(l.text, command->text)) {
+        flush();
+        command = nullptr;
+      }
+    }
+    flush();
+    return out;
   }
 
-  // True when some announcement in `server` before event `before` named
+  // True when the last announcement before event `before` named
   // `capability`.
-  bool EverAnnounced(const Stream& server, std::string_view capability,
-                     size_t before) const {
-    for (const Line& l : server.lines) {
-      if (l.event >= before) break;
-      auto caps = p_.AnnouncedCapabilities(l.text);
-      if (caps && Names(*caps, capability)) return true;
+  static bool LastAnnounced(const std::vector<Announcement>& announced,
+                            std::string_view capability, size_t before) {
+    const Announcement* last = nullptr;
+    for (const Announcement& a : announced) {
+      if (a.event >= before) break;
+      last = &a;
+    }
+    return last != nullptr && Names(last->capabilities, capability);
+  }
+
+  // True when some announcement before event `before` named `capability`.
+  static bool EverAnnounced(const std::vector<Announcement>& announced,
+                            std::string_view capability, size_t before) {
+    for (const Announcement& a : announced) {
+      if (a.event >= before) break;
+      if (Names(a.capabilities, capability)) return true;
     }
     return false;
   }
@@ -366,13 +437,17 @@ class Checker {
   // arrived; a command already on its way when an announcement was sent is
   // not held against the client.
   void Capabilities() {
+    const std::vector<Announcement> plain =
+        Announcements(server_plain_, client_plain_);
+    const std::vector<Announcement> tls =
+        Announcements(server_tls_, client_tls_);
     for (const auto* layer : {&client_plain_, &client_tls_}) {
-      const Stream& server =
-          layer == &client_plain_ ? server_plain_ : server_tls_;
+      const std::vector<Announcement>& announced =
+          layer == &client_plain_ ? plain : tls;
       for (const Line& l : layer->lines) {
         std::string_view forbidding = p_.ForbiddingCapability(l.text);
         if (forbidding.empty()) continue;
-        if (!LastAnnounced(server, forbidding, FirstEvent(*layer, l))) {
+        if (!LastAnnounced(announced, forbidding, FirstEvent(*layer, l))) {
           continue;
         }
         Add("login-while-disabled",
@@ -389,8 +464,8 @@ class Checker {
       std::string needed = p_.RequiredCapability(l.text);
       if (needed.empty()) continue;
       size_t first = FirstEvent(client_tls_, l);
-      if (EverAnnounced(server_tls_, needed, first) ||
-          !EverAnnounced(server_plain_, needed, kNever)) {
+      if (EverAnnounced(tls, needed, first) ||
+          !EverAnnounced(plain, needed, kNever)) {
         continue;
       }
       Add("capabilities-from-before-tls",
@@ -621,25 +696,27 @@ const std::vector<OracleInfo>& Oracles() {
   // to STARTTLS is a 220 reply, IMAP's the tagged OK with its tag.
   static const auto* oracles = new std::vector<OracleInfo>{
       {"early-tls",
-       "after STARTTLS, send nothing until the server's go-ahead (SMTP 220, "
-       "IMAP tagged OK) is complete"},
+       "after STARTTLS (POP3 STLS), send nothing until the server's go-ahead "
+       "(SMTP 220, IMAP tagged OK, POP3 +OK) is complete"},
       {"tls-on-incomplete-reply",
        "start TLS only on a complete go-ahead: its line end received, and "
        "the final line (not an SMTP 220- continuation, not an IMAP untagged "
        "or continuation line)"},
       {"pipelined-after-starttls",
        "send no plaintext after STARTTLS (RFC 3207 section 4.2, RFC 2595 "
-       "section 3.1)"},
+       "sections 3.1 and 4)"},
       {"no-ehlo-after-tls", "send EHLO first over TLS (SMTP)"},
       {"acted-on-injected-reply",
        "after TLS, wait for the server's answers over TLS; never use replies "
-       "received before TLS"},
+       "received before TLS (SMTP: answer to EHLO; POP3: answer to the first "
+       "command)"},
       {"plaintext-after-refusal",
        "when STARTTLS is missing, refused or fails, send no mail (SMTP MAIL, "
-       "RCPT, DATA; IMAP mailbox commands) in plain text"},
+       "RCPT, DATA; IMAP mailbox commands; POP3 STAT, LIST, RETR...) in "
+       "plain text"},
       {"credentials-in-plaintext",
-       "send credentials (SMTP AUTH; IMAP LOGIN, AUTHENTICATE) only over "
-       "TLS"},
+       "send credentials (SMTP AUTH; IMAP LOGIN, AUTHENTICATE; POP3 USER, "
+       "PASS, APOP, AUTH) only over TLS"},
       {"proceeded-after-bad-certificate",
        "send nothing over TLS when the certificate does not verify"},
       {"second-starttls", "do not send STARTTLS over TLS"},
@@ -650,13 +727,14 @@ const std::vector<OracleInfo>& Oracles() {
        "start TLS only after sending STARTTLS and reading its go-ahead"},
       {"tls-without-220",
        "start TLS only when STARTTLS was answered with the go-ahead (SMTP "
-       "220, IMAP tagged OK); any other answer means no TLS"},
+       "220, IMAP tagged OK, POP3 +OK); any other answer means no TLS"},
       {"login-while-disabled",
        "do not send LOGIN while the server's capabilities include "
        "LOGINDISABLED (IMAP, RFC 9051 section 6.2.3)"},
       {"capabilities-from-before-tls",
        "after TLS, rely only on capabilities announced over TLS: discard "
-       "those learned before (IMAP, RFC 9051 section 6.2.1)"},
+       "those learned before (IMAP, RFC 9051 section 6.2.1; POP3, RFC 2595 "
+       "section 4)"},
       {"continued-after-preauth",
        "after a greeting that skips logging in (IMAP PREAUTH), STARTTLS is "
        "no longer possible: log out rather than go on in plain text"},

@@ -1072,5 +1072,155 @@ TEST(ImapOracles, ALogoutCutShortAfterABadCertificateIsNoProceeding) {
               ElementsAre("proceeded-after-bad-certificate"));
 }
 
+// The same oracles over POP3 (protocol::Pop3): commands answered in order
+// with +OK or -ERR; CAPA answered over several lines up to ".".
+
+// A POP3 session up to the client's STLS.
+Transcript Pop3UpToStls() {
+  Transcript t;
+  t.protocol = &protocol::Pop3();
+  t.S("+OK POP3 ready\r\n");
+  t.C("CAPA\r\n");
+  t.S("+OK Capability list follows\r\nSTLS\r\nUSER\r\nSASL PLAIN\r\n"
+      ".\r\n");
+  t.C("STLS\r\n");
+  return t;
+}
+
+TEST(Pop3Oracles, ACorrectStlsSessionTripsNothing) {
+  Transcript t = Pop3UpToStls();
+  t.S("+OK Begin TLS negotiation\r\n");
+  t.Handshake();
+  t.TlsC("CAPA\r\n");
+  t.TlsS("+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n");
+  t.TlsC("AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n");
+  t.TlsS("+OK logged in\r\n");
+  t.TlsC("STAT\r\n");
+  t.TlsS("+OK 2 320\r\n");
+  t.TlsC("QUIT\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+// RFC 2595 section 4: asking CAPA again after TLS is only advised.
+TEST(Pop3Oracles, LoggingInOverTlsWithoutAskingCapaAgainIsNoFinding) {
+  Transcript t = Pop3UpToStls();
+  t.S("+OK go\r\n");
+  t.Handshake();
+  t.TlsC("USER bob\r\n");
+  t.TlsS("+OK\r\n");
+  t.TlsC("PASS secret\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(Pop3Oracles, UserOrApopBeforeTlsAreCredentialsInPlaintext) {
+  for (std::string_view command :
+       {"USER bob\r\n", "APOP bob 0123456789abcdef0123456789abcdef\r\n",
+        "AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n"}) {
+    Transcript t;
+    t.protocol = &protocol::Pop3();
+    t.S("+OK POP3 ready <1.2@mail.example.test>\r\n");
+    t.C(command);
+    EXPECT_THAT(Ids(t.Run()), ElementsAre("credentials-in-plaintext"))
+        << command;
+  }
+}
+
+TEST(Pop3Oracles, MailboxCommandsAfterARefusedStlsArePlaintextAfterRefusal) {
+  Transcript t = Pop3UpToStls();
+  t.S("-ERR TLS not available\r\n");
+  t.C("USER bob\r\n");
+  t.S("+OK\r\n");
+  t.C("PASS secret\r\n");
+  t.S("+OK\r\n");
+  t.C("RETR 1\r\n");
+  // In the documented order of the oracles.
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("plaintext-after-refusal",
+                                        "credentials-in-plaintext"));
+}
+
+TEST(Pop3Oracles, TlsAfterErrNamesTheStatus) {
+  Transcript t = Pop3UpToStls();
+  t.S("-ERR not now\r\n");
+  t.C(Transcript::kClientHello);
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("tls-without-220"));
+  EXPECT_THAT(findings[0].message,
+              HasSubstr("answered STLS with -ERR, not +OK"));
+}
+
+TEST(Pop3Oracles, EarlyTlsAndPipeliningAfterStlsFireBeforeTheAnswer) {
+  Transcript t = Pop3UpToStls();
+  t.C(Transcript::kClientHello);
+  t.S("+OK go\r\n");
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("early-tls"));
+  Transcript u = Pop3UpToStls();
+  u.C("CAPA\r\n");
+  u.S("+OK go\r\n");
+  EXPECT_THAT(Ids(u.Run()), ElementsAre("pipelined-after-starttls"));
+}
+
+TEST(Pop3Oracles, CapabilitiesFromBeforeTlsFiresOnAnInjectedCapaAnswerUsed) {
+  Transcript t = Pop3UpToStls();
+  // Behind the +OK, an answer to the CAPA the client sends over TLS.
+  t.S("+OK go\r\n+OK\r\nSASL CRAM-MD5\r\n.\r\n");
+  t.Handshake();
+  t.TlsC("CAPA\r\n");
+  t.TlsS("+OK\r\nUSER\r\n.\r\n");
+  size_t sent = t.TlsC("AUTH CRAM-MD5\r\n");
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("capabilities-from-before-tls"));
+  EXPECT_EQ(findings[0].evidence[0].event, sent);
+  EXPECT_THAT(findings[0].message,
+              HasSubstr("AUTH, which needs SASL=CRAM-MD5"));
+}
+
+TEST(Pop3Oracles, CapabilitiesFromBeforeTlsFiresOnAMechanismOfThePlainCapa) {
+  Transcript t = Pop3UpToStls();
+  t.S("+OK go\r\n");
+  t.Handshake();
+  t.TlsC("CAPA\r\n");
+  t.TlsS("+OK\r\nUSER\r\n.\r\n");  // SASL PLAIN is gone over TLS
+  t.TlsC("AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n");
+  EXPECT_THAT(Ids(t.Run()), ElementsAre("capabilities-from-before-tls"));
+}
+
+TEST(Pop3Oracles, CapabilitiesFromBeforeTlsIsQuietWhenAnnouncedOverTls) {
+  Transcript t = Pop3UpToStls();
+  t.S("+OK go\r\n");
+  t.Handshake();
+  t.TlsC("CAPA\r\n");
+  t.TlsS("+OK\r\nSASL PLAIN\r\n.\r\n");
+  t.TlsC("AUTH PLAIN AGJvYgBzZWNyZXQ=\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(Pop3Oracles, ANextCommandBeforeTheFirstAnswerOverTlsActedOnAnInjection) {
+  Transcript t = Pop3UpToStls();
+  t.S("+OK go\r\n+OK\r\nUSER\r\n.\r\n");
+  t.Handshake();
+  t.TlsC("CAPA\r\n");
+  size_t next = t.TlsC("USER bob\r\n");  // the answer over TLS is held
+  t.TlsS("+OK\r\nUSER\r\n.\r\n");
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("acted-on-injected-reply"));
+  EXPECT_EQ(findings[0].evidence[0].event, next);
+  EXPECT_THAT(findings[0].message, HasSubstr("answered its CAPA"));
+}
+
+TEST(Pop3Oracles, AResponseToASaslChallengeIsNoCommandSentTooSoon) {
+  Transcript t;
+  t.protocol = &protocol::Pop3();
+  t.S("+OK POP3 ready\r\n");
+  t.C("STLS\r\n");
+  t.S("+OK go\r\n");
+  t.Handshake();
+  t.TlsC("AUTH PLAIN\r\n");
+  t.TlsS("+ \r\n");
+  t.TlsC("AGJvYgBzZWNyZXQ=\r\n");
+  t.TlsS("+OK logged in\r\n");
+  t.TlsC("QUIT\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
 }  // namespace
 }  // namespace starttls::server

@@ -170,10 +170,25 @@ class ImapProtocol final : public Protocol {
 
   bool MustGreetAfterTls() const override { return false; }
 
+  // Each line of an IMAP response announces by itself: the last that does
+  // is what the reply announces.
+  std::optional<std::vector<std::string>> AnnouncedCapabilities(
+      std::span<const std::string_view> reply,
+      std::string_view /*command*/) const override {
+    std::optional<std::vector<std::string>> last;
+    for (std::string_view line : reply) {
+      if (auto caps = LineCapabilities(line)) last = std::move(caps);
+    }
+    return last;
+  }
+
+  // RFC 9051 section 5.5: commands may be sent without waiting.
+  bool MayPipeline() const override { return true; }
+
   // "* CAPABILITY a b" (RFC 9051 section 7.2.2), or the response code of a
   // status response: "* OK [CAPABILITY a b] ...", "a1 OK [CAPABILITY a b]".
-  std::optional<std::vector<std::string>> AnnouncedCapabilities(
-      std::string_view line) const override {
+  static std::optional<std::vector<std::string>> LineCapabilities(
+      std::string_view line) {
     std::string upper = AsciiUpper(line);
     std::string_view list;
     if (upper.starts_with("* CAPABILITY ")) {

@@ -111,6 +111,17 @@ TEST(Imap, CapabilitiesAreAnnouncedUntaggedOrAsAResponseCode) {
             std::nullopt);
 }
 
+TEST(Imap, AReplyAnnouncesWhatItsLastAnnouncingLineDoes) {
+  using Caps = std::vector<std::string>;
+  const std::string_view reply[] = {"* CAPABILITY IMAP4rev1 STARTTLS",
+                                    "a1 OK [CAPABILITY IMAP4rev1 ID] done"};
+  EXPECT_EQ(p.AnnouncedCapabilities(reply, "a1 CAPABILITY"),
+            (Caps{"IMAP4rev1", "ID"}));
+  const std::string_view none[] = {"* 3 EXISTS", "a2 OK done"};
+  EXPECT_EQ(p.AnnouncedCapabilities(none, "a2 SELECT INBOX"), std::nullopt);
+  EXPECT_TRUE(p.MayPipeline());
+}
+
 TEST(Imap, ExtensionCommandsNeedTheirCapability) {
   EXPECT_EQ(p.RequiredCapability("a1 AUTHENTICATE plain AGJvYgBzZWNyZXQ="),
             "AUTH=PLAIN");

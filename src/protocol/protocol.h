@@ -5,10 +5,10 @@
 // and whether a server line ends a reply and says go ahead.
 //
 // SMTP is the first implementation (smtp.cc); IMAP, with tagged commands
-// ("a1 STARTTLS", answered "a1 OK"), the second (imap.cc). A protocol with
-// status words (POP3: "STLS", answered "+OK") implements the same calls;
-// nothing here assumes reply codes, verbs in the first column or CRLF-dot
-// message bodies.
+// ("a1 STARTTLS", answered "a1 OK"), the second (imap.cc); POP3, with
+// status words ("STLS", answered "+OK") and answers over several lines, the
+// third (pop3.cc). Nothing here assumes reply codes, verbs in the first
+// column or CRLF-dot message bodies.
 #ifndef STARTTLS_PROTOCOL_PROTOCOL_H_
 #define STARTTLS_PROTOCOL_PROTOCOL_H_
 
@@ -111,12 +111,26 @@ class Protocol {
   // 6.2.1 requires only that what was learned before TLS be discarded).
   [[nodiscard]] virtual bool MustGreetAfterTls() const = 0;
 
-  // The capabilities server line `line` announces, as spelled there (IMAP
-  // "* CAPABILITY ..." or a "[CAPABILITY ...]" response code); nullopt for
-  // a line that announces none. A protocol that does not judge capabilities
-  // (SMTP, whose EHLO after TLS is judged instead) announces none.
+  // The capabilities `reply` announces, as spelled there; nullopt for a
+  // reply that announces none. `reply` is the server lines of one reply, in
+  // order, to client command `command`, or, with `command` empty, lines no
+  // command asked for (a greeting, or lines sent behind another reply: what
+  // a client that keeps them reads as its next answer). IMAP: the last
+  // "* CAPABILITY ..." line or "[CAPABILITY ...]" response code among
+  // them; POP3: the lines between "+OK" and "." of a multi-line answer to
+  // CAPA, or of one nobody asked for. A protocol that does not judge
+  // capabilities (SMTP, whose EHLO after TLS is judged instead) announces
+  // none.
   [[nodiscard]] virtual std::optional<std::vector<std::string>>
-  AnnouncedCapabilities(std::string_view line) const = 0;
+  AnnouncedCapabilities(std::span<const std::string_view> reply,
+                        std::string_view command) const = 0;
+  // What one server line announces by itself, as a reply no command asked
+  // for (a scripted line, a greeting).
+  [[nodiscard]] std::optional<std::vector<std::string>> AnnouncedCapabilities(
+      std::string_view line) const {
+    const std::string_view one[] = {line};
+    return AnnouncedCapabilities(one, {});
+  }
   // The capability client command `line` relies on the server having
   // announced, upper-cased (IMAP "a3 AUTHENTICATE plain": "AUTH=PLAIN";
   // "a4 IDLE": "IDLE"); empty for a command every server has. Capability
@@ -132,6 +146,13 @@ class Protocol {
   // section 7.1.4).
   [[nodiscard]] virtual bool GreetingSkipsLogin(
       std::string_view line) const = 0;
+  // True when a client may send its next command before the answer to the
+  // last has come, with no capability to say so (IMAP, RFC 9051 section
+  // 5.5). False where that takes a PIPELINING capability (SMTP, POP3),
+  // which after TLS only an announcement over TLS can give: a client that
+  // sends on before the answer to its first command over TLS has read one
+  // from before TLS.
+  [[nodiscard]] virtual bool MayPipeline() const = 0;
 };
 
 // The protocol named `name` ("smtp"); null for a name no protocol has.
@@ -146,6 +167,11 @@ class Protocol {
 // IMAP (RFC 9051 and RFC 3501, STARTTLS as RFC 2595 has it): tagged
 // commands, untagged and tagged responses.
 [[nodiscard]] const Protocol& Imap();
+
+// POP3 (RFC 1939, CAPA as RFC 2449 has it, STLS as RFC 2595 section 4 has
+// it): status lines "+OK" and "-ERR", some answers over more lines up to
+// ".".
+[[nodiscard]] const Protocol& Pop3();
 
 }  // namespace starttls::protocol
 

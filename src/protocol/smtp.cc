@@ -110,7 +110,8 @@ class SmtpProtocol final : public Protocol {
   // EHLO again over TLS is judged by MustGreetAfterTls; nothing here is
   // judged per capability.
   std::optional<std::vector<std::string>> AnnouncedCapabilities(
-      std::string_view /*line*/) const override {
+      std::span<const std::string_view> /*reply*/,
+      std::string_view /*command*/) const override {
     return std::nullopt;
   }
   std::string RequiredCapability(std::string_view /*line*/) const override {
@@ -123,6 +124,9 @@ class SmtpProtocol final : public Protocol {
   bool GreetingSkipsLogin(std::string_view /*line*/) const override {
     return false;
   }
+  // RFC 2920: only where PIPELINING is offered, and EHLO is answered
+  // before anything else anyway.
+  bool MayPipeline() const override { return false; }
 };
 
 }  // namespace

@@ -412,8 +412,9 @@ TEST(ParseScenario, ProtocolDefaultsToSmtpAndNamesOnlyAKnownProtocol) {
                             "t.smtp");
   ASSERT_TRUE(smtp.has_value()) << smtp.error().ToString();
   EXPECT_EQ(smtp->protocol->name(), "smtp");
-  EXPECT_EQ(ErrorOf("Summary: x\nProtocol:  gopher\nS: 220\n"),
-            "t.smtp:2:12: unknown protocol \"gopher\" (known: smtp, imap)");
+  EXPECT_EQ(
+      ErrorOf("Summary: x\nProtocol:  gopher\nS: 220\n"),
+      "t.smtp:2:12: unknown protocol \"gopher\" (known: smtp, imap, pop3)");
 }
 
 TEST(ParseScenario, ImapScenariosWordTheGoalAsLoggingIn) {

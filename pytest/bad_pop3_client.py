@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""bad_pop3_client: a POP3 STLS client with switchable bugs, to prove that
+the harness catches each POP3 bug class on the wire.
+
+    bad_pop3_client.py --host H --port P [--cafile FILE] [--servername NAME]
+        [--timeout SECONDS] [--bug NAME]...
+
+Without switches it is a correct client that requires TLS: it reads the
++OK greeting, asks CAPA, sends STLS only when CAPA lists it, waits for its
++OK, verifies the certificate and host name, forgets what it read before
+TLS, asks CAPA again over TLS, then logs in (AUTH PLAIN when CAPA offers
+SASL PLAIN, else USER and PASS), STAT, RETR 1 and QUIT. Exit status 0 when
+it logged in over TLS; otherwise one line on stderr and 1 (protocol error,
+timeout), 5 (STLS not offered or refused), 7 (the certificate did not
+verify) or 8 (another TLS failure).
+
+Standard library only; runs under /usr/bin/python3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import socket
+import ssl
+import sys
+import time
+
+PROG = "bad_pop3_client"
+
+BUGS = {
+    "plaintext-login": "log in with USER and PASS in plain text when STLS is "
+                       "missing or refused, or CAPA refused",
+    "early-tls": "start the TLS handshake right after sending STLS, without "
+                 "waiting for its +OK",
+    "no-verify": "accept any certificate",
+    "stale-capabilities": "log in over TLS with the capabilities CAPA gave "
+                          "before TLS instead of asking again",
+    "buffered-after-tls": "keep what was read with the +OK to STLS and read "
+                          "it as answers over TLS",
+    "apop-before-tls": "log in with APOP in plain text before STLS, as the "
+                       "greeting's timestamp invites",
+}
+
+MULTI_LINE = {"CAPA", "RETR", "TOP"}
+
+
+class Failure(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Client:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.bugs = set(args.bugs)
+        self.sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
+        self.buffer = b""
+
+    def line(self) -> str:
+        deadline = time.monotonic() + self.args.timeout
+        while b"\r\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failure(1, "timeout waiting for the server")
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                raise Failure(1, "timeout waiting for the server") from None
+            if not data:
+                raise Failure(1, "the server closed the connection")
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line.decode(errors="replace")
+
+    def reply(self, verb: str) -> tuple[bool, list[str]]:
+        """One reply: whether it is +OK, and for a multi-line command its
+        lines up to the "." (stuffing undone). A SASL challenge is +OK with
+        no lines."""
+        status = self.line()
+        ok = status.upper().startswith("+OK") or status.startswith("+ ")
+        if not ok and not status.upper().startswith("-ERR"):
+            raise Failure(1, f"not a POP3 reply: {status}")
+        lines = []
+        if ok and verb in MULTI_LINE and not status.startswith("+ "):
+            while (line := self.line()) != ".":
+                lines.append(line[1:] if line.startswith(".") else line)
+        return ok, lines
+
+    def command(self, text: str, wait: bool = True) -> tuple[bool, list[str]]:
+        self.sock.sendall(f"{text}\r\n".encode())
+        if not wait:
+            return True, []
+        return self.reply(text.split(" ", 1)[0].upper())
+
+    def capabilities(self) -> set[str] | None:
+        """CAPA's keywords, SASL's mechanisms as SASL=MECH; None when
+        refused."""
+        ok, lines = self.command("CAPA")
+        if not ok:
+            return None
+        caps = set()
+        for line in lines:
+            words = line.upper().split()
+            if words:
+                caps.add(words[0])
+                if words[0] == "SASL":
+                    caps |= {f"SASL={m}" for m in words[1:]}
+        return caps
+
+    def tls(self) -> None:
+        ctx = ssl.create_default_context(cafile=self.args.cafile)
+        if "no-verify" in self.bugs:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        self.sock.settimeout(self.args.timeout)
+        try:
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=self.args.servername)
+        except ssl.SSLCertVerificationError as e:
+            raise Failure(7, f"certificate rejected: {e.verify_message}") from None
+        except (ssl.SSLError, OSError) as e:
+            raise Failure(8, f"TLS handshake failed: {e}") from None
+        # Whatever arrived before the handshake is not to be trusted.
+        if "buffered-after-tls" not in self.bugs:
+            self.buffer = b""
+
+    def log_in_and_read(self, caps: set[str] | None) -> None:
+        if caps is not None and "SASL=PLAIN" in caps:
+            plain = base64.b64encode(b"\0bob\0secret").decode()
+            ok, _ = self.command(f"AUTH PLAIN {plain}")
+        else:
+            ok, _ = self.command("USER bob")
+            if ok:
+                ok, _ = self.command("PASS secret")
+        if not ok:
+            raise Failure(1, "log-in refused")
+        self.read()
+
+    def read(self) -> None:
+        ok, _ = self.command("STAT")
+        if not ok:
+            raise Failure(1, "STAT refused")
+        self.command("RETR 1")
+        self.command("QUIT")
+
+    def run(self) -> int:
+        ok, _ = self.reply("")
+        if not ok:
+            raise Failure(1, "the server refused the session")
+        if "apop-before-tls" in self.bugs:
+            ok, _ = self.command("APOP bob " + "0123456789abcdef" * 2)
+            if ok:
+                self.read()
+                return 0
+        caps = self.capabilities()
+        if caps is None or "STLS" not in caps:
+            if "plaintext-login" in self.bugs:
+                self.log_in_and_read(caps)
+                return 0
+            raise Failure(5, "CAPA refused or without STLS")
+        if "early-tls" in self.bugs:
+            self.command("STLS", wait=False)
+            self.tls()
+        else:
+            ok, _ = self.command("STLS")
+            if not ok:
+                if "plaintext-login" in self.bugs:
+                    self.log_in_and_read(caps)
+                    return 0
+                raise Failure(5, "STLS refused")
+            self.tls()
+        if "stale-capabilities" not in self.bugs:
+            # With buffered-after-tls, what came behind the +OK to STLS is
+            # read first, as the answer to this CAPA.
+            caps = self.capabilities()
+        self.log_in_and_read(caps)
+        return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog=PROG)
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", required=True, type=int)
+    p.add_argument("--cafile")
+    p.add_argument("--servername")
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--bug", dest="bugs", action="append", default=[], choices=sorted(BUGS))
+    args = p.parse_args()
+    args.servername = args.servername or args.host
+    try:
+        return Client(args).run()
+    except Failure as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return e.status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
