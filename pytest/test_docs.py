@@ -98,9 +98,10 @@ NUMBERS = {w: i for i, w in enumerate(
 
 def test_the_field_bug_count_is_the_catalogues():
     text = (harness.ROOT / "docs" / "field-bugs.md").read_text()
-    m = re.search(r"holds (\w+) documented client bugs, (\w+) in\s+SMTP and (\w+) in IMAP", text)
+    m = re.search(r"holds (\w+) documented client bugs, (\w+) in\s+SMTP, (\w+) in IMAP and "
+                  r"(\w+) in POP3", text)
     assert m, "docs/field-bugs.md no longer counts the field bugs"
     said = tuple(NUMBERS[w] for w in m.groups())
     field = [p for p in harness.scenario_files() if p.parent.name == "field"]
-    count = {s: sum(p.suffix == s for p in field) for s in (".smtp", ".imap")}
-    assert said == (len(field), count[".smtp"], count[".imap"])
+    count = {s: sum(p.suffix == s for p in field) for s in (".smtp", ".imap", ".pop3")}
+    assert said == (len(field), count[".smtp"], count[".imap"], count[".pop3"])

@@ -32,6 +32,8 @@ PINS: dict[str, dict[str, tuple]] = {
         **{f"stripping/{name}.pop3": ("credentials-in-plaintext", "plaintext-after-refusal",
                                       REFUSE_LOGGED_IN)
            for name in ("stls-not-advertised", "stls-refused", "capa-refused")},
+        "field/kmail-cve-2020-15954.pop3": ("credentials-in-plaintext",
+                                            "plaintext-after-refusal", REFUSE_LOGGED_IN),
         "control/responder-only.pop3": QUIET,
     },
     "early-tls": {
@@ -55,15 +57,17 @@ PINS: dict[str, dict[str, tuple]] = {
         # The injected answer is read as CAPA's over TLS: AUTH PLAIN, which
         # the server over TLS does not offer. Whether AUTH goes out before
         # the real answer to CAPA arrives is scheduling.
-        "injection/capa-injected-same-segment.pop3": AnyOf([
-            ("capabilities-from-before-tls",),
-            ("capabilities-from-before-tls", "acted-on-injected-reply")]),
+        **{name: AnyOf([("capabilities-from-before-tls",),
+                        ("capabilities-from-before-tls", "acted-on-injected-reply")])
+           for name in ("injection/capa-injected-same-segment.pop3",
+                        "field/curl-cve-2021-22947-pop3.pop3")},
         "control/responder-only.pop3": QUIET,
     },
     "apop-before-tls": {
         "control/responder-only.pop3": ("credentials-in-plaintext", "plaintext-after-refusal"),
-        "stripping/stls-not-advertised.pop3": ("credentials-in-plaintext",
-                                               "plaintext-after-refusal", REFUSE_LOGGED_IN),
+        **{f"stripping/{name}.pop3": ("credentials-in-plaintext", "plaintext-after-refusal",
+                                      REFUSE_LOGGED_IN)
+           for name in ("stls-not-advertised", "apop-lure-no-stls")},
     },
 }
 
