@@ -1,5 +1,5 @@
-"""A private Dovecot IMAP server for the interop tests: Debian's
-dovecot-imapd started in the foreground (`dovecot -F -c FILE`) with its own
+"""A private Dovecot IMAP or POP3 server for the interop tests: Debian's
+dovecot-imapd or dovecot-pop3d started in the foreground (`dovecot -F -c FILE`) with its own
 configuration, certificate, passwd-file user, Maildir, run and state
 directories and log, all under one temporary directory; nothing of the
 system's configuration is read or touched.
@@ -32,7 +32,7 @@ CONF = """\
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-protocols = imap
+protocols = {protocol}
 listen = {address}
 ssl = required
 ssl_cert = <{root}/cert.pem
@@ -55,7 +55,7 @@ userdb {{
 service imap-login {{
   inet_listener imap {{
     address = {address}
-    port = {port}
+    port = {imap_port}
   }}
   inet_listener imaps {{
     port = 0
@@ -63,6 +63,10 @@ service imap-login {{
 }}
 service pop3-login {{
   inet_listener pop3 {{
+    address = {address}
+    port = {pop3_port}
+  }}
+  inet_listener pop3s {{
     port = 0
   }}
 }}
@@ -74,10 +78,12 @@ service submission-login {{
 """
 
 
-def unavailable() -> str | None:
-    """Why a private Dovecot cannot run here, or None."""
-    if not Path(DOVECOT).exists() or not Path("/usr/lib/dovecot/imap-login").exists():
-        return "Debian's dovecot-imapd is not installed (tools/install-deps.sh installs it)"
+def unavailable(protocol: str = "imap") -> str | None:
+    """Why a private Dovecot serving `protocol` (imap, pop3) cannot run
+    here, or None."""
+    if not Path(DOVECOT).exists() or not Path(f"/usr/lib/dovecot/{protocol}-login").exists():
+        return (f"Debian's dovecot-{protocol}d is not installed "
+                "(tools/install-deps.sh installs it)")
     if os.geteuid() != 0:
         return "Dovecot's master must be started as root"
     for user in ("dovecot", "dovenull", "nobody"):
@@ -114,8 +120,9 @@ class Dovecot:
     (mode 0755): Dovecot's login and mail processes run as dovenull and
     nobody, who cannot traverse pytest's 0700 base directory."""
 
-    def __init__(self, cert: Path, key: Path, wait: float = 10.0):
+    def __init__(self, cert: Path, key: Path, wait: float = 10.0, protocol: str = "imap"):
         self.wait = wait
+        self.protocol = protocol
         self.root = Path(tempfile.mkdtemp(prefix="starttls-dovecot-"))
         self.root.chmod(0o755)
         for d in ("run", "state", "home"):
@@ -147,7 +154,10 @@ class Dovecot:
         for _ in range(attempts):
             self.port = free_port()
             conf = self.root / "dovecot.conf"
-            conf.write_text(CONF.format(root=self.root, address=ADDRESS, port=self.port))
+            conf.write_text(CONF.format(
+                root=self.root, address=ADDRESS, protocol=self.protocol,
+                imap_port=self.port if self.protocol == "imap" else 0,
+                pop3_port=self.port if self.protocol == "pop3" else 0))
             self.proc = subprocess.Popen(
                 [DOVECOT, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=open(self.root / "dovecot.err", "wb"),
@@ -179,7 +189,8 @@ class Dovecot:
     def logins(self) -> list[str]:
         """The log's successful logins ("Login: user=<bob>, method=PLAIN,
         ..., TLS, ...")."""
-        return [line for line in self.log.splitlines() if "imap-login: Info: Login:" in line]
+        return [line for line in self.log.splitlines()
+                if f"{self.protocol}-login: Info: Login:" in line]
 
     def cleanup(self) -> None:
         self.stop()

@@ -160,6 +160,8 @@ def client(*args):
     (["--protocol", "pop3", "--host", "127.0.0.1", "--port", "110"],
      "--protocol pop3 needs --auth-user"),
     (["--protocol", "pop4", "--host", "127.0.0.1", "--port", "110"], "--protocol"),
+    (["--protocol", "pop3", "--host", "127.0.0.1", "--port", "110", "--auth-user", "u",
+      "--auth-password", "p", "--save-messages", "/nonexistent/dir"], "--save-messages"),
 ])
 def test_the_client_refuses_bad_input_with_one_line(args, words):
     done = client(*args)

@@ -14,7 +14,7 @@ packages=(
   python3-jsonschema
   swaks libnet-ssleay-perl curl msmtp chromium
   s-nail mutt git-email php-cli libphp-phpmailer python3-aiosmtplib
-  dovecot-imapd isync fetchmail
+  dovecot-imapd dovecot-pop3d isync fetchmail
 )
 
 installed() {

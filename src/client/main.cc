@@ -101,6 +101,7 @@ enum class Protocol { kSmtp, kImap, kPop3 };
 struct CommandLine {
   Protocol protocol = Protocol::kSmtp;
   std::string mailbox = "INBOX";
+  std::string save_messages;  // POP3: a directory for what RETR returned
   std::string host;
   int port = 0;
   std::string cafile;
@@ -250,6 +251,18 @@ using Outcome = tl::expected<std::string, Error>;
     auto result = RetrieveMail(**transport, pop3);
     OPENSSL_cleanse(pop3.credentials.password.data(),
                     pop3.credentials.password.size());
+    for (std::size_t i = 0;
+         result && !cli.save_messages.empty() && i < result->retrieved.size();
+         ++i) {
+      std::string path = fmt::format("{}/{}.eml", cli.save_messages, i + 1);
+      std::ofstream out(path, std::ios::binary);
+      out << result->retrieved[i];
+      out.close();
+      if (!out) {
+        return tl::unexpected(
+            Error{ErrorCode::kUsage, fmt::format("cannot write {}", path)});
+      }
+    }
     if (result) {
       outcome = fmt::format(
           "logged-in: {} {}: {} messages, {} octets, {} "
@@ -321,6 +334,9 @@ int main(int argc, char** argv) {
                                           {"pop3", Protocol::kPop3}}));
   app.add_option("--mailbox", cli.mailbox, "IMAP mailbox to open")
       ->capture_default_str();
+  app.add_option("--save-messages", cli.save_messages,
+                 "POP3: write each message retrieved to DIR/N.eml")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--host", cli.host, "Server host name or address")->required();
   app.add_option("--port", cli.port, "Server port")
       ->required()
