@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """fetchmail_client: runs fetchmail once against a scenario's server over
-IMAP: STARTTLS enforced (sslproto 'tls1.2+'), strict certificate checks
+IMAP or POP3 (--protocol): STARTTLS (POP3: STLS) enforced (sslproto 'tls1.2+'), strict certificate checks
 (sslcertck) against the scenario's CA (sslcertfile), every message fetched
 and kept, delivered to /dev/null.
 
     fetchmail_client.py --host NAME --port P --cafile FILE --timeout S
+        [--protocol imap|pop3]
 
 fetchmail checks the name it connects to (sslcertck), so --host is the
 scenario's host name (the adapter's `resolve`). Exit status: 0 when it
@@ -29,7 +30,7 @@ PROG = "fetchmail_client"
 RC = """\
 set no syslog
 set no bouncemail
-poll {host} service {port} protocol IMAP auth password timeout {timeout}
+poll {host} service {port} protocol {protocol} auth password timeout {timeout}
   user "bob" password "secret"
   sslproto 'tls1.2+' sslcertck sslcertfile "{cafile}"
   fetchall keep no rewrite mda "/bin/sh -c 'cat > /dev/null'"
@@ -42,11 +43,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--port", required=True, type=int)
     p.add_argument("--cafile", required=True)
     p.add_argument("--timeout", type=int, default=10)
+    p.add_argument("--protocol", choices=("imap", "pop3"), default="imap")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fetchmail-") as d:
         rc = Path(d) / "fetchmailrc"
         rc.write_text(RC.format(host=args.host, port=args.port, cafile=args.cafile,
-                                timeout=args.timeout))
+                                timeout=args.timeout, protocol=args.protocol.upper()))
         rc.chmod(0o600)  # fetchmail refuses a run control file others can read
         # Its own home: the .fetchids and lock files stay in the run.
         env = dict(os.environ, HOME=d, FETCHMAILHOME=d)
