@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # The libFuzzer build (clang) and how long `make fuzz` runs each target.
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := scenario responder reply_parser session import
+FUZZ_TARGETS := scenario responder reply_parser session import pop3
 
 # In CI every warning is an error.
 ifeq ($(CI),true)

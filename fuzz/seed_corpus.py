@@ -64,6 +64,27 @@ def from_scenarios() -> None:
                 "".join(c.replace("*", "x") + "\r\n" for c in client).encode())
 
 
+def pop3() -> None:
+    """The POP3 scenarios' S: lines for the reply reader (byte 0 even; byte
+    1: chunk size and which replies are multi-line), their C: lines for the
+    responder (byte 0 odd), and a correct client's session."""
+    for path in sorted((ROOT / "scenarios").rglob("*.pop3")):
+        text = path.read_text()
+        server = [l[3:] for l in text.splitlines() if l.startswith("S: ")]
+        client = [l[3:] for l in text.splitlines() if l.startswith("C: ")]
+        if server:
+            put("pop3", b"\x00\x00" + "".join(s + "\r\n" for s in server).encode())
+            put("pop3", b"\x00\x06" + "".join(s + "\r\n" for s in server).encode())
+        if client:
+            put("pop3", b"\x01\x00STLS, USER, SASL PLAIN, TOP, UIDL\n" +
+                "".join(c + "\r\n" for c in client).encode())
+    put("pop3", b"\x01\x00STLS, USER, SASL PLAIN, TOP, UIDL\n"
+        b"CAPA\r\nSTLS\r\nCAPA\r\nAUTH PLAIN\r\nAGJvYgBzZWNyZXQ=\r\nSTAT\r\n"
+        b"LIST\r\nUIDL\r\nRETR 1\r\nTOP 2 1\r\nDELE 1\r\nRSET\r\nNOOP\r\nQUIT\r\n")
+    put("pop3", b"\x01\x00USER\nUSER bob\r\nPASS x\r\nSTAT\r\nRETR 9\r\nAPOP a b\r\n")
+    put("pop3", b"\x00\x02+OK hi\r\n+OK list\r\nSTLS\r\n..dot\r\n.\r\n-ERR no\r\n+ \r\n")
+
+
 def handmade() -> None:
     put("responder", b"STARTTLS\n" + CORRECT_CLIENT)
     put("responder", b"STARTTLS SIZE 10\nEHLO a\r\nSTARTTLS\r\nEHLO a\r\n" +
@@ -138,6 +159,7 @@ def main() -> None:
         from_scenarios()
         handmade()
         import_text()
+        pop3()
     for folder in args.reports:
         from_reports(folder)
 

@@ -39,6 +39,9 @@ int FuzzSession(const uint8_t* data, size_t size);
 // server/import.cc: the first byte picks the format (auto, telnet, script,
 // swaks, curl), the rest is the pasted text.
 int FuzzImport(const uint8_t* data, size_t size);
+// POP3: the reference client's reply reader, or the built-in responder
+// (see pop3_target.cc for the layout).
+int FuzzPop3(const uint8_t* data, size_t size);
 
 struct Target {
   std::string_view name;  // also the folder under fuzz/corpus/
@@ -51,6 +54,7 @@ inline constexpr Target kTargets[] = {
     {"reply_parser", &FuzzReplyParser},
     {"session", &FuzzSession},
     {"import", &FuzzImport},
+    {"pop3", &FuzzPop3},
 };
 
 }  // namespace starttls::fuzz

@@ -47,6 +47,9 @@ tl::expected<std::optional<Pop3Reply>, Error> Pop3ReplyReader::Next() {
                               Quote(buffer_.substr(at, lf + 1 - at))));
     }
     std::string_view line(buffer_.data() + at, lf - 1 - at);
+    if (line.find('\r') != std::string_view::npos) {
+      return Fail(fmt::format("a reply line with a bare CR: {}", Quote(line)));
+    }
     at = lf + 1;
     if (first) {
       first = false;

@@ -81,6 +81,16 @@ TEST(Pop3ReplyReader, ALineWithoutCrlfIsAProtocolError) {
   EXPECT_FALSE(r.Next());
 }
 
+// Found by fuzz/pop3_target.cc: a CR inside a line is no line end, and a
+// reply must not carry one to whoever prints it.
+TEST(Pop3ReplyReader, ABareCrInsideALineIsAProtocolError) {
+  Pop3ReplyReader r;
+  r.Feed("+OK a\rb\r\n");
+  auto reply = r.Next();
+  ASSERT_FALSE(reply);
+  EXPECT_THAT(reply.error().message, HasSubstr("bare CR"));
+}
+
 TEST(Pop3ReplyReader, AnEndlessLineIsBounded) {
   Pop3ReplyReader r;
   r.Feed("+OK " + std::string(Pop3ReplyReader::kMaxLineLength, 'x'));
