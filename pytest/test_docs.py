@@ -105,3 +105,12 @@ def test_the_field_bug_count_is_the_catalogues():
     field = [p for p in harness.scenario_files() if p.parent.name == "field"]
     count = {s: sum(p.suffix == s for p in field) for s in (".smtp", ".imap", ".pop3")}
     assert said == (len(field), count[".smtp"], count[".imap"], count[".pop3"])
+
+
+def test_every_scenario_the_scenario_docs_name_exists():
+    """The peers' tables name scenarios in backticks; each must be in the
+    catalogue."""
+    named = set(re.findall(r"`([a-z0-9-]+/[a-z0-9.-]+\.(?:smtp|imap|pop3))`", README.read_text()))
+    catalogue = {harness.relative(p) for p in harness.scenario_files()}
+    assert named - catalogue == set()
+    assert len(named) > 100
