@@ -1207,6 +1207,17 @@ TEST(Pop3Oracles, ANextCommandBeforeTheFirstAnswerOverTlsActedOnAnInjection) {
   EXPECT_THAT(findings[0].message, HasSubstr("answered its CAPA"));
 }
 
+TEST(Pop3Oracles, QuitBeforeTheFirstAnswerOverTlsIsGivingUpNotActingOnAReply) {
+  for (std::string_view quit : {"QUIT\r\n", "QU"}) {
+    Transcript t = Pop3UpToStls();
+    t.S("+OK go\r\n");
+    t.Handshake();
+    t.TlsC("CAPA\r\n");
+    t.TlsC(quit);  // its own deadline passed: the answer never came
+    EXPECT_THAT(t.Run(), IsEmpty()) << quit;
+  }
+}
+
 TEST(Pop3Oracles, AResponseToASaslChallengeIsNoCommandSentTooSoon) {
   Transcript t;
   t.protocol = &protocol::Pop3();
