@@ -35,7 +35,7 @@ def test_the_catalogue_covers_every_category():
 
 def test_the_scenario_readme_lists_every_scenario():
     readme = (harness.SCENARIOS / "README.md").read_text()
-    missing = [str(p.relative_to(harness.SCENARIOS)) for p in harness.scenario_files()
+    missing = [str(p.relative_to(harness.SCENARIOS)) for p in harness.source_files()
                if f"`{p.relative_to(harness.SCENARIOS)}`" not in readme]
     assert not missing, f"scenarios/README.md does not list {missing}"
 
@@ -50,7 +50,7 @@ def script_of(path) -> tuple[str, ...]:
 
 def test_no_two_scenarios_play_the_same_script():
     by_script: dict[tuple[str, ...], list[str]] = {}
-    for path in harness.scenario_files():
+    for path in harness.source_files():
         by_script.setdefault(script_of(path), []).append(harness.relative(path))
     same = [names for names in by_script.values() if len(names) > 1]
     assert same == [], f"scenarios that play the same script, counted twice: {same}"

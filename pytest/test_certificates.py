@@ -4,6 +4,8 @@ delivers, and the server's report records the alert the client sent."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from starttls_mock import adapters, harness, running
@@ -15,10 +17,21 @@ def _scenario(name: str):
     return harness.SCENARIOS / "certificates" / f"{name}.smtp"
 
 
-def test_every_profile_has_a_scenario_and_its_twin_is_good():
+def test_every_profile_is_a_family_played_in_every_protocol_and_its_twin_is_good():
     by_name = {p["name"]: p for p in PROFILES}
+    catalogue = {harness.relative(s) for s in harness.scenario_files()}
+    # Every protocol the catalogue speaks, as the binary reads it.
+    protocols = {harness.scenario_facts(s)["protocol"] for s in harness.scenario_files()}
+    assert len(protocols) == 3
     for p in PROFILES:
-        assert _scenario(p["name"]).exists(), p["name"]
+        family = harness.SCENARIOS / "certificates" / f"{p['name']}{harness.FAMILY_SUFFIX}"
+        assert family.is_file(), p["name"]
+        members = harness.describe_scenarios([family])
+        assert {m["protocol"] for m in members} == protocols, p["name"]
+        for m in members:
+            assert harness.relative(m["path"]) in catalogue, m["path"]
+            assert (m["certificate"], m["source"], Path(m["path"]).suffix) == \
+                (p["name"], str(family), "." + m["protocol"])
         if p["twin"]:
             assert by_name[p["twin"]]["good"], p["name"]
 

@@ -17,6 +17,8 @@ import bad_pop3_client
 from starttls_mock import adapters, harness, running
 
 POP3 = harness.scenario_files(("pop3",))
+BAD_CERTIFICATES = [f"certificates/{p['name']}.pop3" for p in harness.certificate_profiles()
+                    if p["must_be_refused"]]
 
 REFUSE_LOGGED_IN = "expected refuse, observed logged-in"
 LOG_IN_REFUSED = "expected log-in, observed refused"
@@ -44,7 +46,8 @@ PINS: dict[str, dict[str, tuple]] = {
         "stripping/stls-not-advertised.pop3": QUIET,
     },
     "no-verify": {
-        "certificates/self-signed.pop3": ("proceeded-after-bad-certificate", REFUSE_LOGGED_IN),
+        **{name: ("proceeded-after-bad-certificate", REFUSE_LOGGED_IN)
+           for name in BAD_CERTIFICATES},
         "certificates/valid.pop3": QUIET,
     },
     "stale-capabilities": {

@@ -19,6 +19,7 @@ from pathlib import Path
 # The checkout: this file is pytest/starttls_mock/harness.py.
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
+FAMILY_SUFFIX = ".scenario"  # a scenario written once for several protocols
 
 
 def build_dir() -> Path:
@@ -185,7 +186,8 @@ def run_client(argv: list[str], timeout: float = 30.0) -> ClientResult:
 
 def describe_scenarios(paths: list[Path]) -> list[dict]:
     """What the server's own parser says of scenarios (`starttls-mock
-    scenario --json`): path, name, summary, protocol, host, expect,
+    scenario --json`): path, source (the file read), name, summary,
+    protocol, host, expect,
     certificate, connections, timeout_s, session_timeout_s and
     scripted_pauses_s. Nothing here reads a scenario file itself."""
     out = subprocess.run([str(binary("starttls-mock")), "scenario", "--json",
@@ -193,6 +195,17 @@ def describe_scenarios(paths: list[Path]) -> list[dict]:
     if out.returncode != 0:
         raise ValueError(out.stderr.decode(errors="replace").strip())
     return json.loads(out.stdout)
+
+
+@functools.cache
+def _scenario_paths() -> list[Path]:
+    paths: list[Path] = []
+    for f in source_files():
+        if f.suffix == FAMILY_SUFFIX:
+            paths += [Path(d["path"]) for d in describe_scenarios([f])]
+        else:
+            paths.append(f)
+    return sorted(paths)
 
 
 @functools.cache
@@ -236,8 +249,9 @@ def scenario_file(name: Path | str) -> Path:
     extension ("control/hotmail-2009", "control/hotmail-2009.smtp"), or by
     a name found once in the catalogue ("hotmail-2009")."""
     path = Path(name)
-    if path.exists():
-        return path
+    if path.exists() or (path.suffix != FAMILY_SUFFIX
+                         and path.with_suffix(FAMILY_SUFFIX).is_file()):
+        return path  # a file, or a family's member by its name
     wanted = str(name)
     matches = [p for p in scenario_files()
                if wanted in (relative(p), str(Path(relative(p)).with_suffix("")))]
@@ -251,12 +265,21 @@ def scenario_file(name: Path | str) -> Path:
     raise FileNotFoundError(f"no scenario {name}")
 
 
+def source_files() -> list[Path]:
+    """The files of the catalogue: every file under scenarios/ but its
+    documentation. A family file (.scenario) holds several scenarios."""
+    return sorted(p for p in SCENARIOS.rglob("*") if p.is_file() and p.suffix != ".md")
+
+
 def scenario_files(protocols: tuple[str, ...] | list[str] | None = None) -> list[Path]:
-    """The catalogue: every file under scenarios/ but its documentation (the
-    extension says the protocol to people: .smtp, .imap, .pop3; the `Protocol:`
-    header says it to the parser). With `protocols`, only the scenarios
-    whose protocol, as the binary reads it, is one of them."""
-    files = sorted(p for p in SCENARIOS.rglob("*") if p.is_file() and p.suffix != ".md")
+    """The catalogue's scenarios (the extension says the protocol to people:
+    .smtp, .imap, .pop3; the `Protocol:` header says it to the parser). A
+    family file stands for its members, named by protocol
+    (certificates/expired.scenario plays as certificates/expired.smtp,
+    .imap and .pop3: paths the binary takes though no such file exists).
+    With `protocols`, only the scenarios whose protocol, as the binary reads
+    it, is one of them."""
+    files = _scenario_paths()
     if protocols is None:
         return files
     return [p for p in files if scenario_facts(p)["protocol"] in protocols]

@@ -22,6 +22,7 @@ double Seconds(std::chrono::milliseconds d) {
 nlohmann::json Describe(const server::Scenario& s) {
   return {
       {"path", s.path},
+      {"source", s.source},
       {"name", s.name},
       {"summary", s.summary},
       {"protocol", s.protocol->name()},
@@ -46,12 +47,12 @@ struct ScenarioArgs {
 int Run(const ScenarioArgs& args) {
   std::vector<server::Scenario> scenarios;
   for (const std::string& file : args.files) {
-    auto scenario = server::LoadScenario(file);
-    if (!scenario) {
-      std::cerr << scenario.error().ToString() << "\n";
+    auto loaded = server::LoadScenarios(file);
+    if (!loaded) {
+      std::cerr << loaded.error().ToString() << "\n";
       return kExitUsage;
     }
-    scenarios.push_back(std::move(*scenario));
+    for (auto& scenario : *loaded) scenarios.push_back(std::move(scenario));
   }
   if (args.json) {
     nlohmann::json out = nlohmann::json::array();
@@ -74,8 +75,10 @@ int Run(const ScenarioArgs& args) {
 
 Runner AddScenario(CLI::App* sub) {
   auto args = std::make_shared<ScenarioArgs>();
-  sub->add_option("scenario", args->files,
-                  "scenario files (.smtp, .imap, .pop3)")
+  sub->add_option(
+         "scenario", args->files,
+         "scenario files (.smtp, .imap, .pop3; a .scenario family file "
+         "plays all its members)")
       ->required();
   sub->add_flag("--json", args->json,
                 "print a JSON array, one object per file: path, name, "

@@ -50,12 +50,14 @@ int Serve(ServeArgs& args) {
     return kExitUsage;
   }
   for (const std::string& file : args.files) {
-    auto scenario = server::LoadScenario(file);
-    if (!scenario) {
-      std::cerr << scenario.error().ToString() << "\n";
+    auto loaded = server::LoadScenarios(file);
+    if (!loaded) {
+      std::cerr << loaded.error().ToString() << "\n";
       return kExitUsage;
     }
-    options.scenarios.push_back(std::move(*scenario));
+    for (auto& scenario : *loaded) {
+      options.scenarios.push_back(std::move(scenario));
+    }
   }
   auto result = server::RunServer(options, &std::cout);
   if (!result) {
@@ -76,8 +78,10 @@ int Serve(ServeArgs& args) {
 
 Runner AddServe(CLI::App* sub) {
   auto args = std::make_shared<ServeArgs>();
-  sub->add_option("scenario", args->files,
-                  "scenario files (.smtp, .imap, .pop3)")
+  sub->add_option(
+         "scenario", args->files,
+         "scenario files (.smtp, .imap, .pop3; a .scenario family file "
+         "plays all its members)")
       ->required();
   sub->add_option("--listen", args->options.listen, "ADDR:PORT to listen on")
       ->capture_default_str();

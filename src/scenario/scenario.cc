@@ -245,11 +245,26 @@ constexpr HeaderSpec kHeaders[] = {
      }},
     {"Protocol",
      [](std::string_view v, Scenario* s) -> std::optional<std::string> {
-       s->protocol = protocol::FindProtocol(v);
-       if (s->protocol != nullptr) return std::nullopt;
-       s->protocol = &protocol::Smtp();
-       return fmt::format("unknown protocol \"{}\" (known: {})", v,
-                          fmt::join(protocol::ProtocolNames(), ", "));
+       // One protocol, or a family's comma-separated list.
+       std::vector<const protocol::Protocol*> listed;
+       while (true) {
+         size_t comma = v.find(',');
+         std::string_view item = Trim(v.substr(0, comma));
+         const protocol::Protocol* p = protocol::FindProtocol(item);
+         if (p == nullptr) {
+           return fmt::format("unknown protocol \"{}\" (known: {})", item,
+                              fmt::join(protocol::ProtocolNames(), ", "));
+         }
+         if (std::find(listed.begin(), listed.end(), p) != listed.end()) {
+           return fmt::format("protocol \"{}\" is listed twice", item);
+         }
+         listed.push_back(p);
+         if (comma == std::string_view::npos) break;
+         v.remove_prefix(comma + 1);
+       }
+       s->protocol = listed.front();
+       if (listed.size() > 1) s->family = std::move(listed);
+       return std::nullopt;
      }},
     {"Host",
      [](std::string_view v, Scenario* s) -> std::optional<std::string> {
@@ -259,6 +274,15 @@ constexpr HeaderSpec kHeaders[] = {
      }},
     {"Expect",
      [](std::string_view v, Scenario* s) -> std::optional<std::string> {
+       if (!s->family.empty()) {
+         // Its members' goals have different words.
+         if (v != kGoal && v != kGoalOrRefuse && v != "refuse") {
+           return fmt::format(
+               "a scenario for several protocols expects {}, refuse or {}, "
+               "not \"{}\"",
+               kGoal, kGoalOrRefuse, v);
+         }
+       }
        auto expect = ParseExpectation(v, *s->protocol);
        if (!expect) {
          return fmt::format(
@@ -325,6 +349,7 @@ class Parser {
  public:
   Parser(std::string_view text, std::string_view file) : text_(text) {
     scenario_.path = std::string(file);
+    scenario_.source = std::string(file);
     scenario_.name = std::filesystem::path(file).stem().string();
   }
 
@@ -420,6 +445,14 @@ class Parser {
         }
       }
     }
+    if (spec->name == "Capabilities" && !scenario_.family.empty()) {
+      return unexpected(Error(
+          n, 1,
+          fmt::format("a scenario for several protocols (Protocol:, line {}) "
+                      "cannot list capabilities: their words differ by "
+                      "protocol",
+                      seen_.at("Protocol").line)));
+    }
     std::string_view value = Trim(raw_value);
     if (value.empty()) {
       return unexpected(
@@ -439,6 +472,7 @@ class Parser {
   tl::expected<void, ParseError> ParseTranscriptLine(std::string_view line,
                                                      int n) {
     if (auto r = CheckReachable(n); !r) return r;
+    if (auto r = CheckNeutral(n, line.substr(0, 2)); !r) return r;
     bool send = line[0] == 'S';
     std::string_view rest = line.substr(2);
     if (!rest.empty() && rest[0] != ' ') {
@@ -495,6 +529,9 @@ class Parser {
     const WordStep& spec = *found;
     if (spec.kind != Step::Kind::kConnection) {
       if (auto r = CheckReachable(n, spec.kind); !r) return r;
+    }
+    if (spec.kind == Step::Kind::kRaw) {
+      if (auto r = CheckNeutral(n, word); !r) return r;
     }
     Step step{.kind = spec.kind, .line = n};
     if (step.kind == Step::Kind::kTls) {
@@ -708,6 +745,19 @@ class Parser {
     return {};
   }
 
+  // A family's script is played in every protocol it lists, so it may not
+  // say a protocol's words (`what`: the S:, C: or send that would).
+  tl::expected<void, ParseError> CheckNeutral(int n,
+                                              std::string_view what) const {
+    if (scenario_.family.empty()) return {};
+    return unexpected(Error(
+        n, 1,
+        fmt::format("a scenario for several protocols (Protocol:, line {}) "
+                    "cannot script protocol lines (\"{}\"); write one "
+                    "scenario per protocol instead",
+                    seen_.at("Protocol").line, what)));
+  }
+
   // Steps after `serve`, `stall` or `close` could never run, except the next
   // `connection` and a `close` after `serve`.
   tl::expected<void, ParseError> CheckReachable(
@@ -909,7 +959,25 @@ tl::expected<Scenario, ParseError> ParseScenario(std::string_view text,
   return Parser(text, file).Parse();
 }
 
-tl::expected<Scenario, ParseError> LoadScenario(
+tl::expected<std::vector<Scenario>, ParseError> ParseScenarios(
+    std::string_view text, std::string_view file) {
+  auto parsed = ParseScenario(text, file);
+  if (!parsed) return unexpected(parsed.error());
+  if (parsed->family.empty()) return std::vector<Scenario>{std::move(*parsed)};
+  std::vector<Scenario> members;
+  for (const protocol::Protocol* p : parsed->family) {
+    Scenario& member = members.emplace_back(*parsed);
+    member.protocol = p;
+    member.path = std::filesystem::path(file)
+                      .replace_extension(std::string(p->name()))
+                      .string();
+  }
+  return members;
+}
+
+namespace {
+
+tl::expected<std::vector<Scenario>, ParseError> ReadScenarios(
     const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
@@ -920,7 +988,51 @@ tl::expected<Scenario, ParseError> LoadScenario(
   if (in.bad()) {
     return unexpected(ParseError{file.string(), 0, 0, "cannot read the file"});
   }
-  return ParseScenario(buf.str(), file.string());
+  return ParseScenarios(buf.str(), file.string());
+}
+
+}  // namespace
+
+tl::expected<std::vector<Scenario>, ParseError> LoadScenarios(
+    const std::filesystem::path& file) {
+  std::error_code ec;
+  std::filesystem::path family =
+      std::filesystem::path(file).replace_extension(kFamilyExtension);
+  const protocol::Protocol* member =
+      file.has_extension()
+          ? protocol::FindProtocol(file.extension().string().substr(1))
+          : nullptr;
+  if (member == nullptr || std::filesystem::exists(file, ec) ||
+      !std::filesystem::exists(family, ec)) {
+    return ReadScenarios(file);
+  }
+  auto members = ReadScenarios(family);
+  if (!members) return members;
+  for (Scenario& s : *members) {
+    if (s.protocol == member && !s.family.empty()) {
+      // Named as it was asked for, which is the member's own name.
+      s.path = file.string();
+      return std::vector<Scenario>{std::move(s)};
+    }
+  }
+  return unexpected(
+      ParseError{file.string(), 0, 0,
+                 fmt::format("no such file, and {} is not a scenario for {}",
+                             family.string(), member->name())});
+}
+
+tl::expected<Scenario, ParseError> LoadScenario(
+    const std::filesystem::path& file) {
+  auto scenarios = LoadScenarios(file);
+  if (!scenarios) return unexpected(scenarios.error());
+  if (scenarios->size() == 1) return std::move(scenarios->front());
+  std::vector<std::string> names;
+  for (const Scenario& s : *scenarios) names.push_back(s.path);
+  return unexpected(ParseError{
+      file.string(), 0, 0,
+      fmt::format("a scenario for several protocols; name one of its "
+                  "members: {}",
+                  fmt::join(names, ", "))});
 }
 
 namespace {
@@ -968,6 +1080,8 @@ std::optional<Expectation> ParseExpectation(
                         Expectation::kDeliverOrRefuse}) {
     if (ExpectationName(e, protocol) == name) return e;
   }
+  if (name == kGoal) return Expectation::kDeliver;
+  if (name == kGoalOrRefuse) return Expectation::kDeliverOrRefuse;
   return std::nullopt;
 }
 

@@ -26,10 +26,20 @@ enum class Expectation { kDeliver, kRefuse, kDeliverOrRefuse };
 
 struct Scenario {
   std::string name;  // the file name without its extension
+  // The name it is loaded and reported by. For a member of a family (below)
+  // that is the family file's path with the protocol as its extension
+  // (certificates/expired.scenario plays as certificates/expired.pop3), a
+  // file that need not exist.
   std::string path;
+  std::string source;  // the file it was read from
   std::string summary;
   // What its words mean (the Protocol: header); never null.
   const protocol::Protocol* protocol = &protocol::Smtp();
+  // A family: a scenario written once for several protocols (`Protocol:
+  // smtp, imap, pop3`), whose script says nothing protocol-specific (no S:,
+  // C: or send). It is played once per protocol listed, as that protocol's
+  // member (LoadScenarios). Empty for a scenario of one protocol.
+  std::vector<const protocol::Protocol*> family;
   std::string host = "mail.example.test";  // the identity the server proves
   Expectation expect = Expectation::kDeliver;
   // How long the server waits for any one thing from the client.
@@ -94,7 +104,22 @@ struct ParseError {
 [[nodiscard]] tl::expected<Scenario, ParseError> ParseScenario(
     std::string_view text, std::string_view file);
 
-// Reads and parses a scenario file.
+// The scenarios held in memory: one, or a family's members, one per
+// protocol it lists, in the order listed (see Scenario::family).
+[[nodiscard]] tl::expected<std::vector<Scenario>, ParseError> ParseScenarios(
+    std::string_view text, std::string_view file);
+
+// The extension of a family file (certificates/expired.scenario).
+inline constexpr std::string_view kFamilyExtension = ".scenario";
+
+// Reads the scenarios a path names: a scenario file (one), a family file
+// (its members), or a family's member by its name (dir/name.pop3 when
+// dir/name.scenario lists pop3 and dir/name.pop3 does not exist).
+[[nodiscard]] tl::expected<std::vector<Scenario>, ParseError> LoadScenarios(
+    const std::filesystem::path& file);
+
+// LoadScenarios() for a path that names exactly one scenario; a family file
+// is an error that names its members.
 [[nodiscard]] tl::expected<Scenario, ParseError> LoadScenario(
     const std::filesystem::path& file);
 
@@ -113,6 +138,10 @@ struct ParseError {
 
 // "deliver", "refuse" or "deliver-or-refuse" in SMTP; the goal is the
 // protocol's word ("log-in", "log-in-or-refuse" in IMAP).
+// ParseExpectation also takes the words every protocol shares, "goal" and
+// "goal-or-refuse", which a family's Expect: uses.
+inline constexpr std::string_view kGoal = "goal";
+inline constexpr std::string_view kGoalOrRefuse = "goal-or-refuse";
 [[nodiscard]] std::string ExpectationName(
     Expectation e, const protocol::Protocol& protocol = protocol::Smtp());
 // The inverse of ExpectationName; nullopt for any other word.

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 namespace starttls::server {
 namespace {
 
@@ -433,6 +436,143 @@ TEST(ParseScenario, ImapScenariosWordTheGoalAsLoggingIn) {
 TEST(ParseScenario, TheProtocolComesBeforeTheFieldsItGivesMeaningTo) {
   EXPECT_EQ(ErrorOf("Summary: x\nExpect: refuse\nProtocol: imap\nserve\n"),
             "t.smtp:3:1: \"Protocol:\" must come before \"Expect:\" (line 2)");
+}
+
+constexpr std::string_view kFamily =
+    "Summary: one certificate behind every protocol's STARTTLS\n"
+    "Protocol: smtp, imap, pop3\n"
+    "Expect: refuse\n"
+    "Certificate: expired\n"
+    "\n"
+    "serve\n";
+
+TEST(ParseScenarios, AFamilyIsPlayedOncePerProtocolItListsNamedByProtocol) {
+  auto r = ParseScenarios(kFamily, "certificates/expired.scenario");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  ASSERT_EQ(r->size(), 3u);
+  std::vector<std::string> paths;
+  for (const Scenario& s : *r) {
+    paths.push_back(s.path);
+    EXPECT_EQ(s.name, "expired");
+    EXPECT_EQ(s.source, "certificates/expired.scenario");
+    EXPECT_EQ(s.certificate, "expired");
+    EXPECT_EQ(s.expect, Expectation::kRefuse);
+    EXPECT_EQ(s.family.size(), 3u);
+  }
+  EXPECT_THAT(paths, ElementsAre("certificates/expired.smtp",
+                                 "certificates/expired.imap",
+                                 "certificates/expired.pop3"));
+  EXPECT_EQ((*r)[1].protocol, &protocol::Imap());
+  EXPECT_EQ((*r)[2].protocol, &protocol::Pop3());
+}
+
+TEST(ParseScenarios, AScenarioOfOneProtocolIsOneScenarioAndNoFamily) {
+  auto r = ParseScenarios(kMinimal, "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_TRUE(r->front().family.empty());
+  EXPECT_EQ(r->front().path, "t.smtp");
+}
+
+TEST(ParseScenarios, AFamilyWordsItsGoalForEveryProtocol) {
+  auto r = ParseScenarios(
+      "Summary: s\nProtocol: imap, pop3\nExpect: goal-or-refuse\nserve\n",
+      "t.scenario");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->front().expect, Expectation::kDeliverOrRefuse);
+  EXPECT_EQ(ErrorOf("Summary: x\nProtocol: smtp, imap\nExpect: deliver\n"
+                    "serve\n"),
+            "t.smtp:3:9: a scenario for several protocols expects goal, "
+            "refuse or goal-or-refuse, not \"deliver\"");
+  // A scenario of one protocol may use the shared words too.
+  auto one = ParseScenario("Summary: s\nExpect: goal\nserve\n", "t.smtp");
+  ASSERT_TRUE(one.has_value()) << one.error().ToString();
+  EXPECT_EQ(one->expect, Expectation::kDeliver);
+}
+
+TEST(ParseScenarios, AFamilyCannotSayAnyProtocolsWords) {
+  EXPECT_EQ(ErrorOf("Summary: x\nProtocol: smtp, pop3\n\nS: 220 ready\n"
+                    "serve\n"),
+            "t.smtp:4:1: a scenario for several protocols (Protocol:, line 2) "
+            "cannot script protocol lines (\"S:\"); write one scenario per "
+            "protocol instead");
+  EXPECT_THAT(ErrorOf("Summary: x\nProtocol: smtp, pop3\nsend data=x\n"),
+              HasSubstr("t.smtp:3:1: a scenario for several protocols"));
+  EXPECT_EQ(ErrorOf("Summary: x\nProtocol: smtp, imap\nCapabilities: X\n"
+                    "serve\n"),
+            "t.smtp:3:1: a scenario for several protocols (Protocol:, line 2) "
+            "cannot list capabilities: their words differ by protocol");
+  EXPECT_EQ(ErrorOf("Summary: x\nProtocol: smtp, imap, smtp\nserve\n"),
+            "t.smtp:2:11: protocol \"smtp\" is listed twice");
+  EXPECT_EQ(ErrorOf("Summary: x\nProtocol: smtp,, imap\nserve\n"),
+            "t.smtp:2:11: unknown protocol \"\" (known: smtp, imap, pop3)");
+}
+
+// A directory of its own under the test's temporary directory.
+std::filesystem::path FreshDir(std::string_view name) {
+  auto dir = std::filesystem::path(::testing::TempDir()) / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void WriteFile(const std::filesystem::path& path, std::string_view text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+TEST(LoadScenarios, AMemberIsLoadedByItsOwnNameFromTheFamilyFile) {
+  auto dir = FreshDir("family-member");
+  WriteFile(dir / "expired.scenario", kFamily);
+  auto r = LoadScenarios(dir / "expired.pop3");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ(r->front().protocol, &protocol::Pop3());
+  EXPECT_EQ(r->front().path, (dir / "expired.pop3").string());
+  EXPECT_EQ(r->front().source, (dir / "expired.scenario").string());
+  auto one = LoadScenario(dir / "expired.imap");
+  ASSERT_TRUE(one.has_value()) << one.error().ToString();
+  EXPECT_EQ(one->protocol, &protocol::Imap());
+  auto all = LoadScenarios(dir / "expired.scenario");
+  ASSERT_TRUE(all.has_value()) << all.error().ToString();
+  EXPECT_EQ(all->size(), 3u);
+}
+
+TEST(LoadScenarios, AFileOfTheMembersNameWinsOverTheFamily) {
+  auto dir = FreshDir("family-shadowed");
+  WriteFile(dir / "expired.scenario", kFamily);
+  WriteFile(dir / "expired.smtp", kMinimal);
+  auto r = LoadScenario(dir / "expired.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->summary, "minimal");
+  EXPECT_TRUE(r->family.empty());
+}
+
+TEST(LoadScenarios, AProtocolTheFamilyDoesNotListIsNoScenario) {
+  auto dir = FreshDir("family-unlisted");
+  WriteFile(dir / "x.scenario",
+            "Summary: s\nProtocol: smtp, imap\nExpect: refuse\nserve\n");
+  auto r = LoadScenarios(dir / "x.pop3");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().ToString(),
+            (dir / "x.pop3").string() + ": no such file, and " +
+                (dir / "x.scenario").string() + " is not a scenario for pop3");
+  auto missing = LoadScenarios(dir / "y.pop3");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().ToString(),
+            (dir / "y.pop3").string() + ": cannot read the file");
+}
+
+TEST(LoadScenario, AFamilyFileIsNotOneScenarioAndTheErrorNamesItsMembers) {
+  auto dir = FreshDir("family-whole");
+  WriteFile(dir / "x.scenario",
+            "Summary: s\nProtocol: smtp, imap\nExpect: refuse\nserve\n");
+  auto r = LoadScenario(dir / "x.scenario");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().ToString(),
+            (dir / "x.scenario").string() +
+                ": a scenario for several protocols; name one of its "
+                "members: " +
+                (dir / "x.smtp").string() + ", " + (dir / "x.imap").string());
 }
 
 }  // namespace
