@@ -130,10 +130,10 @@ def test_a_malformed_listen_address(tmp_path, listen):
      "--timeout must be a duration"),
     (["record", "--upstream", "127.0.0.1:25", "--out", "{out}", "--sessions", "0"], 2,
      "--sessions: Value 0 not in range 1 to 100"),
-    (["import", "{transcript}", "--protocol", "pop3"], 2,
-     "import does not read POP3 transcripts yet"),
-    (["record", "--upstream", "127.0.0.1:110", "--out", "{out}", "--protocol", "pop3"], 2,
-     "record does not relay POP3 yet"),
+    (["import", "{transcript}", "--protocol", "pop3", "--format", "telnet"], 2,
+     "the telnet format reads SMTP sessions only"),
+    (["record", "--upstream", "127.0.0.1:110", "--out", "{out}", "--protocol", "gopher"], 2,
+     '--protocol must be one of smtp, imap, pop3, not "gopher"'),
 ])
 def test_import_and_record_refuse_bad_input_with_one_line(tmp_path, args, status, words):
     transcript = tmp_path / "t.txt"
@@ -143,6 +143,17 @@ def test_import_and_record_refuse_bad_input_with_one_line(tmp_path, args, status
     assert done.returncode == status
     assert done.stdout == ""
     assert words in one_line(done)
+    assert not out.exists()
+
+
+def test_a_pop3_answer_whose_dot_is_missing_is_refused_where_it_began(tmp_path):
+    transcript = tmp_path / "capa.txt"
+    transcript.write_text("S: +OK ready\nC: CAPA\nS: +OK\nS: STLS\nC: STLS\n")
+    out = tmp_path / "out.pop3"
+    done = mock("import", str(transcript), "--protocol", "pop3", "--out", str(out))
+    assert done.returncode == 2 and done.stdout == ""
+    assert one_line(done) == (f"{transcript}:5:1: a client line inside the answer over "
+                              'several lines begun on line 3 (its "." line is missing)')
     assert not out.exists()
 
 

@@ -4,7 +4,9 @@ private Dovecot (Debian's dovecot-pop3d, pytest/dovecot_private.py) on
 one message. The client logs in over verified TLS with STLS and downloads
 the message, which is checked against the one in the Maildir; it refuses,
 with certificate-rejected (exit 7), the wrong CA or host name, and a wrong
-password is auth-failed (exit 12).
+password is auth-failed (exit 12). A session recorded through
+`starttls-mock record --protocol pop3` replays with the same dialogue, and
+curl's -v output of a session imports to a scenario curl passes.
 
 Every wait has a deadline: Dovecot is ready when a connect succeeds (polled
 until a deadline).
@@ -12,6 +14,7 @@ until a deadline).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ import dovecot_private
 from dovecot_private import ADDRESS, PASSWORD, SUBJECT, USER
 from smtp_test_server import HOST_NAME, make_pki
 from starttls_mock import harness
+from test_record import Recorder, dialogue, replay
 
 CLIENT_TIMEOUT = "10"
 
@@ -42,9 +46,9 @@ def dovecot(pki):
 
 
 def pop3_client(port: int, cafile: Path, *extra: str, servername: str = HOST_NAME,
-                password: str = PASSWORD) -> harness.ClientResult:
+                password: str = PASSWORD, host: str = ADDRESS) -> harness.ClientResult:
     argv = [str(harness.binary("starttls-client")), "--protocol", "pop3",
-            "--host", ADDRESS, "--port", str(port), "--cafile", str(cafile),
+            "--host", host, "--port", str(port), "--cafile", str(cafile),
             "--servername", servername, "--timeout", CLIENT_TIMEOUT,
             "--auth-user", USER, "--auth-password", password, *extra]
     return harness.run_client(argv, timeout=60)
@@ -97,3 +101,63 @@ def test_a_wrong_password_is_auth_failed(dovecot, pki):
     result = pop3_client(dovecot.port, pki.ca, password="not-it")
     assert result.returncode == 12, explain(result, dovecot)
     assert "auth-failed" in result.stderr and "not-it" not in result.stderr
+
+
+def test_a_recorded_dovecot_session_replays_with_the_same_dialogue(dovecot, pki, tmp_path):
+    """Dovecot's answers to CAPA and RETR go on over several lines; the
+    recorder frames them by the command they answer, so TLS starts at the
+    +OK to STLS and the message's lines are replayed as they came."""
+    out = tmp_path / "recorded.pop3"
+    recorder = Recorder(dovecot.port, pki.ca, out, "--protocol", "pop3",
+                        upstream_host=ADDRESS)
+    live = pop3_client(recorder.port, recorder.cafile, "--verbose",
+                       host="127.0.0.1")
+    assert live.returncode == 0, explain(live, dovecot)
+    scenario = recorder.wait()
+    assert "Protocol: pop3\nExpect: log-in\n" in scenario, scenario
+    assert "C: STLS\nS: +OK" in scenario and "\ntls\nC: CAPA" in scenario, scenario
+    assert f"S: Subject: {SUBJECT}" in scenario and "C: RETR 1" in scenario, scenario
+    assert PASSWORD not in scenario
+    replayed, session = replay(out, lambda port, ca: pop3_client(
+        port, ca, "--verbose", host="127.0.0.1"),
+        tmp_path / "replay")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert session["verdict"] == "pass", session["reasons"]
+    assert session["script"]["matched"] and session["script"]["completed"], session["ended"]
+    assert dialogue(replayed.stderr) == dialogue(live.stderr)
+
+
+def test_curl_verbose_output_of_a_dovecot_session_imports_to_a_scenario_curl_passes(
+        dovecot, pki, tmp_path):
+    """curl -v shows CAPA's lines but not the message RETR brings: the
+    imported scenario replays the dialogue up to RETR and the built-in
+    responder answers it."""
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+
+    def run_curl(port: int, cafile: Path, host: str) -> harness.ClientResult:
+        return harness.run_client([
+            curl, "-sv", "--ssl-reqd", "--cacert", str(cafile),
+            "--resolve", f"{HOST_NAME}:{port}:{host}", "--user", f"{USER}:{PASSWORD}",
+            f"pop3://{HOST_NAME}:{port}/1"], timeout=60)
+
+    live = run_curl(dovecot.port, pki.ca, ADDRESS)
+    assert live.returncode == 0, explain(live, dovecot)
+    assert SUBJECT in live.stdout
+    (tmp_path / "curl.txt").write_text(live.stderr)
+    done = harness.run_client([str(harness.binary("starttls-mock")), "import",
+                               "--protocol", "pop3", str(tmp_path / "curl.txt"),
+                               "--out", str(tmp_path / "curl.pop3")], timeout=60)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "curl.pop3").read_text()
+    assert "(curl format)" in text and "Protocol: pop3" in text and "\ntls\n" in text, text
+    # curl sends its credentials as the answer to the server's "+ ".
+    assert "C: AUTH PLAIN\nS: + \n# a secret was sent here" in text, text
+    assert PASSWORD not in text and USER not in text, text
+    assert "RETR" not in text and "# The source does not show" in text, text
+    again, session = replay(tmp_path / "curl.pop3",
+                            lambda port, ca: run_curl(port, ca, "127.0.0.1"),
+                            tmp_path / "again")
+    assert again.returncode == 0, again.stderr
+    assert session["verdict"] == "pass", session["reasons"]

@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <cstring>
+#include <deque>
 #include <regex>
 
 #include "common/ascii.h"
@@ -93,6 +94,18 @@ class Builder {
                          "(the client's \".\" line is missing)",
                          body_line_)));
     }
+    if (!answer_end_.empty()) {
+      // Inside a multi-line answer (POP3 CAPA, RETR): any line, up to the
+      // one that ends it.
+      if (segment_.empty()) segment_line_ = n;
+      segment_ += line;
+      segment_ += "\r\n";
+      if (line != answer_end_) return {};
+      answer_end_.clear();
+      last_reply_line_ = n;
+      if (outstanding_ > 0) --outstanding_;
+      return {};
+    }
     const bool is_reply = p_.IsReplyLine(line);
     if (!is_reply && strict) {
       return unexpected(Error(
@@ -132,6 +145,16 @@ class Builder {
       return {};
     }
     open_code_ = 0;
+    std::string command;  // the one this line answers; none for a greeting
+    if (!awaiting_.empty()) {
+      command = std::move(awaiting_.front());
+      awaiting_.pop_front();
+    }
+    if (auto end = p_.MultiLineAnswerEnd(line, command)) {
+      answer_end_ = std::string(*end);
+      answer_line_ = n;
+      return {};
+    }
     last_reply_line_ = n;
     if (outstanding_ > 0) --outstanding_;
     awaiting_secret_ = p_.IsContinuation(line);
@@ -170,8 +193,21 @@ class Builder {
   }
 
   // One line the client sent.
-  void Client(std::string_view line, int n) {
-    if (done_) return;
+  tl::expected<void, ImportError> Client(std::string_view line, int n) {
+    if (done_) return {};
+    if (!answer_end_.empty()) {
+      if (bodies_shown_) {
+        return unexpected(
+            Error(n, fmt::format("a client line inside the answer over several "
+                                 "lines begun on line {} (its \"{}\" line is "
+                                 "missing)",
+                                 answer_line_, answer_end_)));
+      }
+      // The source does not show the answer's lines (curl -v and a
+      // message it retrieved): the command is left to the responder.
+      LeaveAnswerToResponder(n);
+      return {};
+    }
     FlushSegment();
     if (data_ != Data::kBody && !awaiting_secret_) {
       last_command_ = transcript_.items.size();
@@ -184,13 +220,14 @@ class Builder {
         data_ = Data::kNone;
         ++outstanding_;
       }
-      return;
+      return {};
     }
     ++outstanding_;
     if (awaiting_secret_) {
       awaiting_secret_ = false;
-      return;
+      return {};
     }
+    awaiting_.emplace_back(line);
     switch (p_.Classify(line)) {
       case protocol::Command::kStartTls:
         starttls_pending_ = true;
@@ -202,6 +239,7 @@ class Builder {
       default:
         break;
     }
+    return {};
   }
 
   // The source shows the message was sent but not its lines.
@@ -222,6 +260,16 @@ class Builder {
   }
 
   tl::expected<Transcript, ImportError> Finish(int last_line) {
+    if (!answer_end_.empty() && !done_) {
+      if (bodies_shown_) {
+        return unexpected(Error(
+            answer_line_,
+            fmt::format("the answer over several lines begun here never ends "
+                        "(no \"{}\" line)",
+                        answer_end_)));
+      }
+      LeaveAnswerToResponder(answer_line_);
+    }
     if (open_code_ != 0 && !done_) {
       return unexpected(Error(
           open_line_, fmt::format("the multi-line {} reply begun here never "
@@ -245,6 +293,9 @@ class Builder {
   }
 
   bool done() const { return done_; }
+  // True inside an answer over several lines (POP3 CAPA, RETR).
+  bool answer_open() const { return !answer_end_.empty(); }
+  int answer_line() const { return answer_line_; }
   bool tls() const { return tls_; }
   int tls_line() const { return tls_line_; }
   bool in_body() const { return data_ == Data::kBody; }
@@ -256,6 +307,17 @@ class Builder {
 
  private:
   enum class Data { kNone, kCommand, kBody };
+
+  // The command whose answer is open is left to the built-in responder,
+  // which answers it whole: the transcript ends before it.
+  void LeaveAnswerToResponder(int n) {
+    transcript_.items.resize(last_command_);
+    segment_.clear();
+    answer_end_.clear();
+    transcript_.items.push_back(
+        {.kind = TranscriptItem::Kind::kBodyUnknown, .source_line = n});
+    done_ = true;
+  }
 
   void FlushSegment() {
     if (segment_.empty()) return;
@@ -277,6 +339,12 @@ class Builder {
   int open_line_ = 0;
   int last_reply_line_ = 0;
   int outstanding_ = 1;  // replies owed: the greeting, then one per command
+  // The commands not answered yet, oldest first (secrets are no commands).
+  std::deque<std::string> awaiting_;
+  // Inside an answer over several lines: the line that ends it, and where
+  // it began. Empty outside one.
+  std::string answer_end_;
+  int answer_line_ = 0;
   bool awaiting_secret_ = false;
   bool starttls_pending_ = false;
   bool tls_ = false;
@@ -325,7 +393,7 @@ tl::expected<Transcript, ImportError> ParseTelnet(std::string_view text) {
     }
     if (b.in_body()) {
       // Inside a message every line is the client's, digits or not.
-      b.Client(line, n);
+      if (auto r = b.Client(line, n); !r) return unexpected(r.error());
       continue;
     }
     if (blank || IsTelnetChatter(line)) continue;
@@ -375,7 +443,7 @@ tl::expected<Transcript, ImportError> ParseTelnet(std::string_view text) {
           "neither a server reply (three digits, then a space or '-') nor "
           "an SMTP command (a verb of 4 to 8 letters)"));
     }
-    b.Client(line, n);
+    if (auto r = b.Client(line, n); !r) return unexpected(r.error());
   }
   return b.Finish(static_cast<int>(lines.size()));
 }
@@ -409,7 +477,7 @@ tl::expected<Transcript, ImportError> ParseScript(
       if (auto r = b.Server(content, n, false); !r)
         return unexpected(r.error());
     } else {
-      b.Client(content, n);
+      if (auto r = b.Client(content, n); !r) return unexpected(r.error());
     }
   }
   return b.Finish(static_cast<int>(lines.size()));
@@ -480,7 +548,7 @@ tl::expected<Transcript, ImportError> ParseSwaks(std::string_view text) {
       continue;
     }
     first_body_line = false;
-    b.Client(content, n);
+    if (auto r = b.Client(content, n); !r) return unexpected(r.error());
   }
   return b.Finish(static_cast<int>(lines.size()));
 }
@@ -524,7 +592,7 @@ tl::expected<Transcript, ImportError> ParseCurl(
     if (marker == '<') {
       if (auto r = b.Server(content, n, true); !r) return unexpected(r.error());
     } else {
-      b.Client(content, n);
+      if (auto r = b.Client(content, n); !r) return unexpected(r.error());
     }
   }
   return b.Finish(static_cast<int>(lines.size()));
@@ -640,8 +708,22 @@ class ReplyTracker {
     while ((end = carry_.find("\r\n")) != std::string::npos) {
       std::string line = carry_.substr(0, end);
       carry_.erase(0, end + 2);
+      if (!answer_end_.empty()) {
+        // A line of an answer over several lines, whatever it looks like.
+        if (line == answer_end_) answer_end_.clear();
+        continue;
+      }
       if (protocol_->IsContinuation(line)) ctx->auth_secret = true;
       if (!protocol_->IsFinalReply(line)) continue;
+      std::string command;
+      if (!awaiting_.empty()) {
+        command = std::move(awaiting_.front());
+        awaiting_.pop_front();
+      }
+      if (auto end = protocol_->MultiLineAnswerEnd(line, command)) {
+        answer_end_ = std::string(*end);
+        continue;
+      }
       ctx->auth_secret = protocol_->IsContinuation(line);
       if (message_command_) ctx->in_data = protocol_->IsMessageGoAhead(line);
       message_command_ = false;
@@ -657,6 +739,7 @@ class ReplyTracker {
       return;
     }
     message_command_ = protocol_->Classify(line) == protocol::Command::kMessage;
+    awaiting_.emplace_back(line);
     if (std::string_view tag = protocol_->Tag(line); !tag.empty()) {
       last_tag_ = std::string(tag);
     }
@@ -665,6 +748,8 @@ class ReplyTracker {
     *ctx = {};
     carry_.clear();
     message_command_ = false;
+    awaiting_.clear();
+    answer_end_.clear();
   }
   // The tag of the client's last command; empty for a protocol without
   // tags.
@@ -675,6 +760,8 @@ class ReplyTracker {
   std::string carry_;
   bool message_command_ = false;
   std::string last_tag_;
+  std::deque<std::string> awaiting_;  // commands not answered yet
+  std::string answer_end_;  // inside an answer over several lines: its end
 };
 
 std::string ReplaceDates(std::string line) {
@@ -714,16 +801,23 @@ std::string ClientPattern(std::string_view line,
       // pattern matches the bare verb too (IMAP's CAPABILITY).
       return fmt::format("{} *", verb);
     case protocol::Command::kCredentials: {
-      // VERB FIRST [SECRET...]: the mechanism (AUTH, AUTHENTICATE) or the
-      // user name (IMAP LOGIN) stays; what follows is a secret.
+      // VERB [PUBLIC...] [SECRET...]: the mechanism (AUTH, AUTHENTICATE)
+      // or the user name (IMAP LOGIN, POP3 USER and APOP) stays, as the
+      // protocol says; what follows is a secret (all of POP3 PASS's).
+      const int shown = protocol.PublicCredentialArguments(line);
       std::string_view rest = command.substr(verb.size());
-      size_t first = rest.find_first_not_of(' ');
-      if (first == std::string_view::npos) return std::string(command);
-      rest.remove_prefix(first);
-      size_t first_end = rest.find(' ');
-      if (first_end == std::string_view::npos) return std::string(command);
+      std::string out(verb);
+      for (int k = 0;; ++k) {
+        size_t first = rest.find_first_not_of(' ');
+        if (first == std::string_view::npos) return out;
+        rest.remove_prefix(first);
+        if (k == shown) break;
+        size_t end = std::min(rest.find(' '), rest.size());
+        out += fmt::format(" {}", rest.substr(0, end));
+        rest.remove_prefix(end);
+      }
       if (secret != nullptr) *secret = true;
-      return fmt::format("{} {} *", verb, rest.substr(0, first_end));
+      return out + " *";
     }
     case protocol::Command::kTransaction: {
       static const std::regex kNumericParam(R"(( [A-Za-z-]+=)\d+(?= |$))");

@@ -430,6 +430,122 @@ TEST(ImportImap, AServerLineThatIsNoImapResponseIsRefusedWithItsLine) {
   EXPECT_THAT(out.error().message, HasSubstr("\"* \", \"+\" or a tag"));
 }
 
+// --- POP3 ------------------------------------------------------------------
+
+ImportOptions Pop3(ImportFormat format) {
+  return {.format = format, .protocol = &protocol::Pop3()};
+}
+
+TEST(ImportPop3, AnswersOverSeveralLinesAreFramedByTheCommandTheyAnswer) {
+  auto out = ImportTranscript(
+      "S: +OK POP3 ready <1.1@mail.example.test>\n"
+      "C: CAPA\n"
+      "S: +OK capabilities follow\n"
+      "S: STLS\n"
+      "S: +OK a line of the answer, not a status\n"
+      "S: .\n"
+      "C: STLS\n"
+      "S: +OK Begin TLS\n"
+      "C: CAPA\n"
+      "S: +OK\n"
+      "S: USER\n"
+      "S: .\n"
+      "C: USER bob\n"
+      "S: +OK\n"
+      "C: PASS hunter2\n"
+      "S: +OK logged in\n"
+      "C: RETR 1\n"
+      "S: +OK 20 octets\n"
+      "S: -ERR a message line, not a refusal\n"
+      "S: ..stuffed\n"
+      "S: .\n"
+      "C: QUIT\n"
+      "S: +OK bye\n",
+      Pop3(ImportFormat::kScript));
+  ASSERT_TRUE(out.has_value())
+      << out.error().line << ": " << out.error().message;
+  EXPECT_THAT(*out, HasSubstr("Protocol: pop3\nExpect: log-in\n"));
+  // TLS starts at the +OK to STLS, not at the +OK line inside CAPA's answer.
+  EXPECT_THAT(*out, HasSubstr("C: STLS\nS: +OK Begin TLS\ntls\nC: CAPA *\n"));
+  EXPECT_THAT(*out, HasSubstr("S: -ERR a message line, not a refusal\n"
+                              "S: ..stuffed\nS: .\nC: QUIT\n"));
+  EXPECT_THAT(*out, HasSubstr("C: USER bob\n"));
+  EXPECT_THAT(*out, HasSubstr("# a secret was sent here; it is not recorded\n"
+                              "C: PASS *\n"));
+  EXPECT_THAT(*out, Not(HasSubstr("hunter2")));
+  auto parsed = ParseScenario(*out, "imported.pop3");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().ToString();
+  EXPECT_EQ(parsed->protocol, &protocol::Pop3());
+}
+
+TEST(ImportPop3, AnAnswerWhoseEndIsMissingIsRefusedWhereItBegan) {
+  auto out = ImportTranscript(
+      "S: +OK ready\n"
+      "C: CAPA\n"
+      "S: +OK\n"
+      "S: STLS\n",
+      Pop3(ImportFormat::kScript));
+  ASSERT_FALSE(out.has_value());
+  EXPECT_EQ(out.error().line, 3);
+  EXPECT_EQ(out.error().message,
+            "the answer over several lines begun here never ends (no \".\" "
+            "line)");
+}
+
+TEST(ImportPop3, AClientLineInsideAnAnswerIsRefusedWhenTheSourceShowsAnswers) {
+  auto out = ImportTranscript("S: +OK ready\nC: CAPA\nS: +OK\nC: STLS\n",
+                              Pop3(ImportFormat::kScript));
+  ASSERT_FALSE(out.has_value());
+  EXPECT_EQ(out.error().line, 4);
+  EXPECT_EQ(out.error().message,
+            "a client line inside the answer over several lines begun on "
+            "line 3 (its \".\" line is missing)");
+}
+
+TEST(ImportPop3, ARefusedStlsStaysInPlainTextAndExpectsARefusal) {
+  auto out = ImportTranscript(
+      "S: +OK ready\nC: STLS\nS: -ERR not now\nC: QUIT\nS: +OK bye\n",
+      Pop3(ImportFormat::kScript));
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  EXPECT_THAT(*out, HasSubstr("Expect: refuse\n"));
+  EXPECT_THAT(*out, Not(HasSubstr("\ntls\n")));
+}
+
+TEST(ImportPop3,
+     CurlOutputWithAnUnseenMessageLeavesItsRetrievalToTheResponder) {
+  // curl -v shows CAPA's lines but not the message RETR brings: it goes to
+  // the output.
+  auto out = ImportTranscript(
+      "< +OK POP3 ready\n"
+      "> CAPA\n"
+      "< +OK\n"
+      "< STLS\n"
+      "< SASL PLAIN\n"
+      "< .\n"
+      "> STLS\n"
+      "< +OK Begin TLS\n"
+      "* SSL connection using TLSv1.3\n"
+      "> CAPA\n"
+      "< +OK\n"
+      "< SASL PLAIN\n"
+      "< .\n"
+      "> AUTH PLAIN AGJvYgBodW50ZXIy\n"
+      "< +OK in\n"
+      "> RETR 1\n"
+      "< +OK 20 octets\n"
+      "> QUIT\n"
+      "< +OK bye\n",
+      Pop3(ImportFormat::kCurl));
+  ASSERT_TRUE(out.has_value())
+      << out.error().line << ": " << out.error().message;
+  EXPECT_THAT(*out, HasSubstr("C: AUTH PLAIN *\nS: +OK in\n# The source does "
+                              "not show"));
+  EXPECT_THAT(*out, Not(HasSubstr("RETR")));
+  EXPECT_THAT(*out, Not(HasSubstr("AGJvYgBodW50ZXIy")));
+  auto parsed = ParseScenario(*out, "imported.pop3");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().ToString();
+}
+
 // --- the writer
 // ---------------------------------------------------------------
 

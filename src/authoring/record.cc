@@ -10,6 +10,7 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ssl.hpp>
 #include <cstdlib>
+#include <deque>
 
 #include "authoring/import.h"
 #include "certs/catalogue.h"
@@ -86,8 +87,10 @@ class CommandTracker {
       : protocol_(&protocol) {}
 
   // Feeds client bytes; returns the offset just past a STARTTLS line, if
-  // one ends in `bytes`.
-  std::optional<size_t> Feed(std::string_view bytes) {
+  // one ends in `bytes`. Appends the command lines completed before it
+  // (not a message's lines) to *lines.
+  std::optional<size_t> Feed(std::string_view bytes,
+                             std::vector<std::string>* lines) {
     for (size_t i = 0; i < bytes.size(); ++i) {
       if (bytes[i] != '\n') {
         line_ += bytes[i];
@@ -100,6 +103,7 @@ class CommandTracker {
         if (line == ".") in_message_ = false;
         continue;
       }
+      lines->push_back(line);
       protocol::Command command = protocol_->Classify(line);
       if (command == protocol::Command::kMessage) message_pending_ = true;
       if (command == protocol::Command::kStartTls) {
@@ -129,11 +133,22 @@ class CommandTracker {
   bool message_pending_ = false;
 };
 
-// Finds complete server lines that end a reply.
+// Finds complete server lines that end a reply, following the client's
+// commands to know which answers go on over more lines (POP3 CAPA, RETR),
+// whose lines have no shape of their own.
 class ReplyReader {
  public:
   explicit ReplyReader(const protocol::Protocol& protocol)
       : protocol_(&protocol) {}
+
+  // The client sent line `line` (before the server can have answered it).
+  void Command(std::string line) {
+    if (secret_next_) {
+      secret_next_ = false;  // the answer to a challenge, no command
+      return;
+    }
+    awaiting_.push_back(std::move(line));
+  }
 
   // The final reply lines completed in `bytes`.
   std::vector<std::string> Feed(std::string_view bytes) {
@@ -146,7 +161,23 @@ class ReplyReader {
       std::string line = std::move(line_);
       line_.clear();
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (protocol_->IsFinalReply(line)) done.push_back(std::move(line));
+      if (!answer_end_.empty()) {
+        if (line == answer_end_) answer_end_.clear();
+        continue;
+      }
+      if (protocol_->IsContinuation(line)) secret_next_ = true;
+      if (!protocol_->IsFinalReply(line)) continue;
+      secret_next_ = protocol_->IsContinuation(line);
+      std::string command;  // none for the greeting
+      if (!awaiting_.empty()) {
+        command = std::move(awaiting_.front());
+        awaiting_.pop_front();
+      }
+      if (auto end = protocol_->MultiLineAnswerEnd(line, command)) {
+        answer_end_ = std::string(*end);
+        continue;
+      }
+      done.push_back(std::move(line));
     }
     return done;
   }
@@ -154,6 +185,9 @@ class ReplyReader {
  private:
   const protocol::Protocol* protocol_;
   std::string line_;
+  std::deque<std::string> awaiting_;  // commands not answered yet
+  std::string answer_end_;    // inside an answer over several lines: its end
+  bool secret_next_ = false;  // a challenge asks for the client's next line
 };
 
 ossl::SslCtxPtr ClientContext(const std::filesystem::path& cafile,
@@ -318,7 +352,9 @@ class Recorder {
         }
         pending.assign(buf.data(), n);
       }
-      std::optional<size_t> starttls_end = commands_.Feed(pending);
+      std::vector<std::string> lines;
+      std::optional<size_t> starttls_end = commands_.Feed(pending, &lines);
+      for (std::string& line : lines) replies_.Command(std::move(line));
       std::string now =
           pending.substr(0, starttls_end.value_or(pending.size()));
       pending.erase(0, now.size());

@@ -1,4 +1,4 @@
-// starttls-mock import [FILE|-] [--format F] [--protocol smtp|imap]
+// starttls-mock import [FILE|-] [--format F] [--protocol smtp|imap|pop3]
 //     [--out FILE.smtp] [--summary TEXT] [--host NAME] [--expect E]
 #include <fmt/format.h>
 
@@ -59,12 +59,6 @@ int Import(const ImportArgs& args) {
               << ", not \"" << args.protocol << "\"\n";
     return kExitUsage;
   }
-  // POP3's answers over several lines can only be told from the command
-  // they answer, which the transcript readers do not follow yet.
-  if (options.protocol == &protocol::Pop3()) {
-    std::cerr << "starttls-mock: import does not read POP3 transcripts yet\n";
-    return kExitUsage;
-  }
   if (!args.expect.empty()) {
     auto expect = server::ParseExpectation(args.expect, *options.protocol);
     if (!expect) {
@@ -120,8 +114,8 @@ Runner AddImport(CLI::App* sub) {
   sub->add_option("--host", args->host, "the scenario's Host")
       ->capture_default_str();
   sub->add_option("--protocol", args->protocol,
-                  "the session's protocol: smtp, or imap (script and curl "
-                  "formats)")
+                  "the session's protocol: smtp, or imap or pop3 (these two "
+                  "from the script and curl formats)")
       ->capture_default_str();
   sub->add_option("--expect", args->expect,
                   "deliver (IMAP: log-in), refuse or deliver-or-refuse "

@@ -1,5 +1,5 @@
 // starttls-mock record --upstream HOST:PORT --out FILE.smtp [--listen ...]
-//     [--protocol smtp|imap] [--upstream-cafile F]
+//     [--protocol smtp|imap|pop3] [--upstream-cafile F]
 //     [--upstream-servername NAME] [--sessions N] [--timeout D]
 #include <fmt/format.h>
 
@@ -28,12 +28,6 @@ int Record(RecordArgs args) {
     std::cerr << "starttls-mock: --protocol must be one of "
               << fmt::format("{}", fmt::join(protocol::ProtocolNames(), ", "))
               << ", not \"" << args.protocol << "\"\n";
-    return kExitUsage;
-  }
-  // POP3's answers over several lines can only be told from the command
-  // they answer, which the relay does not follow yet.
-  if (args.options.protocol == &protocol::Pop3()) {
-    std::cerr << "starttls-mock: record does not relay POP3 yet\n";
     return kExitUsage;
   }
   if (!args.delays.empty()) {
@@ -73,7 +67,7 @@ Runner AddRecord(CLI::App* sub) {
   sub->add_option("--listen", o.listen, "ADDR:PORT to listen on")
       ->capture_default_str();
   sub->add_option("--protocol", args->protocol,
-                  "the protocol the session speaks: smtp or imap")
+                  "the protocol the session speaks: smtp, imap or pop3")
       ->capture_default_str();
   sub->add_option("--upstream", o.upstream,
                   "HOST:PORT of the real SMTP or IMAP server")

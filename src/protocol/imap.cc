@@ -130,6 +130,11 @@ class ImapProtocol final : public Protocol {
     return IsFinalReply(line) && FirstWord(line) == FirstWord(command);
   }
 
+  // Untagged lines come before the tagged one that ends the response.
+  std::optional<std::string_view> MultiLineAnswerEnd(
+      std::string_view /*line*/, std::string_view /*command*/) const override {
+    return std::nullopt;
+  }
   std::string_view ReplyStatus(std::string_view final_line) const override {
     if (!IsFinalReply(final_line)) return {};
     return FirstWord(AfterFirstWord(final_line));
@@ -213,6 +218,10 @@ class ImapProtocol final : public Protocol {
 
   // Commands of the extensions a mail reader uses, each named by the
   // capability that announces it; the base commands of RFC 3501 need none.
+  // LOGIN's user name, AUTHENTICATE's mechanism.
+  int PublicCredentialArguments(std::string_view /*line*/) const override {
+    return 1;
+  }
   std::string RequiredCapability(std::string_view line) const override {
     std::string verb = Verb(line);
     // The capability names the argument: AUTH=PLAIN, COMPRESS=DEFLATE.

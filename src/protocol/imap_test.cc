@@ -24,6 +24,14 @@ TEST(Imap, ACommandLinesTagIsItsFirstWordAndPatternsMatchTheRest) {
   EXPECT_EQ(p.Tag("* OK"), "");
 }
 
+TEST(Imap, NoLineOpensAnAnswerOfLinesWithoutAShapeOfTheirOwn) {
+  EXPECT_EQ(
+      Imap().MultiLineAnswerEnd("* CAPABILITY IMAP4rev1", "a1 CAPABILITY"),
+      std::nullopt);
+  EXPECT_EQ(Imap().MultiLineAnswerEnd("a1 OK done", "a1 CAPABILITY"),
+            std::nullopt);
+}
+
 TEST(Imap, TheGoalIsLoggingIn) {
   EXPECT_EQ(p.GoalVerb(), "log-in");
   EXPECT_EQ(p.GoalReached(), "logged-in");

@@ -102,6 +102,11 @@ class Pop3Protocol final : public Protocol {
     return IsOk(line);
   }
 
+  std::optional<std::string_view> MultiLineAnswerEnd(
+      std::string_view line, std::string_view command) const override {
+    if (IsOk(line) && IsMultiLine(command)) return ".";
+    return std::nullopt;
+  }
   std::string_view ReplyStatus(std::string_view final_line) const override {
     if (IsOk(final_line)) return "+OK";
     if (IsErr(final_line)) return "-ERR";
@@ -164,6 +169,9 @@ class Pop3Protocol final : public Protocol {
 
   // AUTH needs its mechanism announced (RFC 5034 section 3); the other
   // commands are RFC 1939's and every server has them or says -ERR.
+  int PublicCredentialArguments(std::string_view line) const override {
+    return Verb(line) == "PASS" ? 0 : 1;
+  }
   std::string RequiredCapability(std::string_view line) const override {
     if (Verb(line) != "AUTH") return {};
     std::string mech = AsciiUpper(FirstWord(AfterFirstWord(line)));

@@ -60,6 +60,23 @@ TEST(Pop3, StatusLinesEndSingleLineAnswers) {
   EXPECT_EQ(p.TlsGoAheadStatus(), "+OK");
 }
 
+TEST(Pop3, PassIsAllSecretWhileTheOtherCredentialsShowTheirFirstArgument) {
+  EXPECT_EQ(p.PublicCredentialArguments("PASS hunter2"), 0);
+  EXPECT_EQ(p.PublicCredentialArguments("pass hunter2"), 0);
+  EXPECT_EQ(p.PublicCredentialArguments("USER bob"), 1);
+  EXPECT_EQ(p.PublicCredentialArguments("APOP bob 0123456789abcdef"), 1);
+  EXPECT_EQ(p.PublicCredentialArguments("AUTH PLAIN AGJvYgBzZWNyZXQ="), 1);
+}
+
+TEST(Pop3, AnOkToAMultiLineCommandOpensAnAnswerEndingAtADotAndNothingElseDoes) {
+  EXPECT_EQ(p.MultiLineAnswerEnd("+OK capabilities follow", "CAPA"), ".");
+  EXPECT_EQ(p.MultiLineAnswerEnd("+OK 120 octets", "retr 1"), ".");
+  EXPECT_EQ(p.MultiLineAnswerEnd("+OK", "LIST"), ".");
+  EXPECT_EQ(p.MultiLineAnswerEnd("+OK 1 120", "LIST 1"), std::nullopt);
+  EXPECT_EQ(p.MultiLineAnswerEnd("-ERR no", "CAPA"), std::nullopt);
+  EXPECT_EQ(p.MultiLineAnswerEnd("+OK Begin TLS", "STLS"), std::nullopt);
+}
+
 TEST(Pop3, MultiLineAnswersEndAtALoneDotOrAtOnceWithErr) {
   EXPECT_FALSE(p.EndsReplyTo("+OK capabilities follow", "CAPA"));
   EXPECT_FALSE(p.EndsReplyTo("STLS", "CAPA"));

@@ -82,6 +82,14 @@ class Protocol {
   // IMAP answers with the command's tag, whatever else comes between.
   [[nodiscard]] virtual bool EndsReplyTo(std::string_view line,
                                          std::string_view command) const = 0;
+  // When `line`, the first line of the answer to client command `command`,
+  // says that more lines follow: the line that ends them (POP3's "+OK" to
+  // CAPA, RETR, TOP, or LIST and UIDL without an argument: "."). The lines
+  // between have no shape of their own (a message line may read "+OK" or
+  // "-ERR") and are told only by their place. nullopt otherwise, and always
+  // in SMTP and IMAP, whose every line says whether it ends a reply.
+  [[nodiscard]] virtual std::optional<std::string_view> MultiLineAnswerEnd(
+      std::string_view line, std::string_view command) const = 0;
   // The status of a final reply as findings quote it (SMTP: its code).
   [[nodiscard]] virtual std::string_view ReplyStatus(
       std::string_view final_line) const = 0;
@@ -145,6 +153,12 @@ class Protocol {
   // STARTTLS is allowed (IMAP "* PREAUTH": already authenticated, RFC 9051
   // section 7.1.4).
   [[nodiscard]] virtual bool GreetingSkipsLogin(
+      std::string_view line) const = 0;
+  // How many arguments of a kCredentials command line are no secret, so
+  // that what is written of a session may keep them: the mechanism of SMTP
+  // AUTH and IMAP AUTHENTICATE, the user name of IMAP LOGIN and POP3 USER
+  // and APOP (1); none of POP3 PASS, whose one argument is the password (0).
+  [[nodiscard]] virtual int PublicCredentialArguments(
       std::string_view line) const = 0;
   // True when a client may send its next command before the answer to the
   // last has come, with no capability to say so (IMAP, RFC 9051 section

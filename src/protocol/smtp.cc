@@ -78,6 +78,11 @@ class SmtpProtocol final : public Protocol {
     return IsFinalReply(line);
   }
 
+  // Every line of a multi-line reply repeats its code with a hyphen.
+  std::optional<std::string_view> MultiLineAnswerEnd(
+      std::string_view /*line*/, std::string_view /*command*/) const override {
+    return std::nullopt;
+  }
   std::string_view ReplyStatus(std::string_view final_line) const override {
     return IsFinalReply(final_line) ? final_line.substr(0, 3)
                                     : std::string_view();
@@ -113,6 +118,10 @@ class SmtpProtocol final : public Protocol {
       std::span<const std::string_view> /*reply*/,
       std::string_view /*command*/) const override {
     return std::nullopt;
+  }
+  // AUTH's mechanism.
+  int PublicCredentialArguments(std::string_view /*line*/) const override {
+    return 1;
   }
   std::string RequiredCapability(std::string_view /*line*/) const override {
     return {};

@@ -14,6 +14,13 @@ TEST(Smtp, IsFoundByItsNameAndNothingElseIs) {
   EXPECT_EQ(ProtocolNames()[0], "smtp");
 }
 
+TEST(Smtp, NoLineOpensAnAnswerOfLinesWithoutAShapeOfTheirOwn) {
+  const Protocol& p = Smtp();
+  EXPECT_EQ(p.MultiLineAnswerEnd("250-mail.example.test", "EHLO x"),
+            std::nullopt);
+  EXPECT_EQ(p.MultiLineAnswerEnd("354 go ahead", "DATA"), std::nullopt);
+}
+
 TEST(Smtp, VerbsAreTheFirstWordWhateverItsCase) {
   EXPECT_EQ(p.Verb("ehlo client.example"), "EHLO");
   EXPECT_EQ(p.Verb("StartTLS"), "STARTTLS");
