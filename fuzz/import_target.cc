@@ -17,9 +17,12 @@ int FuzzImport(const uint8_t* data, size_t size) {
       server::ImportFormat::kScript, server::ImportFormat::kSwaks,
       server::ImportFormat::kCurl};
   server::ImportFormat format = kFormats[data[0] % std::size(kFormats)];
-  // The same byte picks the protocol: SMTP, or IMAP (script and curl).
+  // The same byte picks the protocol: SMTP, or IMAP or POP3 (script and
+  // curl).
+  const protocol::Protocol* const kProtocols[] = {
+      &protocol::Smtp(), &protocol::Imap(), &protocol::Pop3()};
   const protocol::Protocol& p =
-      (data[0] / std::size(kFormats)) % 2 ? protocol::Imap() : protocol::Smtp();
+      *kProtocols[(data[0] / std::size(kFormats)) % std::size(kProtocols)];
   std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
 
   auto scenario = server::ImportTranscript(
