@@ -37,6 +37,10 @@ PINS: dict[str, dict[str, tuple]] = {
         "field/kmail-cve-2020-15954.pop3": ("credentials-in-plaintext",
                                             "plaintext-after-refusal", REFUSE_LOGGED_IN),
         "control/responder-only.pop3": QUIET,
+        "stripping/sasl-lure-no-stls.pop3": ("credentials-in-plaintext",
+                                             "plaintext-after-refusal", REFUSE_LOGGED_IN),
+        # The handshake fails on the plain-text -ERR; it gives up there.
+        "tls/stls-ok-then-plain-text.pop3": QUIET,
     },
     "early-tls": {
         # The +OK is held: the ClientHello comes first, and the +OK lands in
@@ -55,6 +59,8 @@ PINS: dict[str, dict[str, tuple]] = {
         "ordering/capabilities-change-after-tls.pop3": ("capabilities-from-before-tls",),
         "control/responder-only.pop3": ("capabilities-from-before-tls",),
         "stripping/stls-not-advertised.pop3": QUIET,
+        # SASL PLAIN from the long CAPA answer before TLS.
+        "control/capa-every-keyword.pop3": ("capabilities-from-before-tls",),
     },
     "buffered-after-tls": {
         # The injected answer is read as CAPA's over TLS: AUTH PLAIN, which
@@ -71,6 +77,11 @@ PINS: dict[str, dict[str, tuple]] = {
         **{f"stripping/{name}.pop3": ("credentials-in-plaintext", "plaintext-after-refusal",
                                       REFUSE_LOGGED_IN)
            for name in ("stls-not-advertised", "apop-lure-no-stls")},
+    },
+    "err-greeting": {
+        # Nothing on the wire is wrong but going on: the outcome says it.
+        "stripping/greeting-err.pop3": (REFUSE_LOGGED_IN,),
+        "control/responder-only.pop3": QUIET,
     },
 }
 
