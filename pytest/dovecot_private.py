@@ -26,6 +26,21 @@ from pathlib import Path
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 ADDRESS = "127.0.0.2"
 USER, PASSWORD = "bob", "s3cret-8e1f"
+
+
+def curl_fetch(url: str, port: int, cafile: Path, host: str, host_name: str):
+    """curl -v fetching `url` (its host and port are host_name and `port`,
+    resolved to `host`) as USER with STARTTLS required; a
+    harness.ClientResult, or a skip when curl is not installed."""
+    import pytest
+    from starttls_mock import harness
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    return harness.run_client([
+        curl, "-sv", "--ssl-reqd", "--cacert", str(cafile),
+        "--resolve", f"{host_name}:{port}:{host}", "--user", f"{USER}:{PASSWORD}",
+        url], timeout=60)
 SUBJECT = "dovecot interop"
 
 CONF = """\

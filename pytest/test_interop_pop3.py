@@ -14,16 +14,15 @@ until a deadline).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 import dovecot_private
-from dovecot_private import ADDRESS, PASSWORD, SUBJECT, USER
+from dovecot_private import ADDRESS, PASSWORD, SUBJECT, USER, curl_fetch
 from smtp_test_server import HOST_NAME, make_pki
 from starttls_mock import harness
-from test_record import Recorder, dialogue, replay
+from test_record import Recorder, dialogue, import_and_replay, replay
 
 CLIENT_TIMEOUT = "10"
 
@@ -132,32 +131,18 @@ def test_curl_verbose_output_of_a_dovecot_session_imports_to_a_scenario_curl_pas
     """curl -v shows CAPA's lines but not the message RETR brings: the
     imported scenario replays the dialogue up to RETR and the built-in
     responder answers it."""
-    curl = shutil.which("curl")
-    if curl is None:
-        pytest.skip("curl is not installed")
+    url = f"pop3://{HOST_NAME}:{{port}}/1"
 
     def run_curl(port: int, cafile: Path, host: str) -> harness.ClientResult:
-        return harness.run_client([
-            curl, "-sv", "--ssl-reqd", "--cacert", str(cafile),
-            "--resolve", f"{HOST_NAME}:{port}:{host}", "--user", f"{USER}:{PASSWORD}",
-            f"pop3://{HOST_NAME}:{port}/1"], timeout=60)
+        return curl_fetch(url.format(port=port), port, cafile, host, HOST_NAME)
 
     live = run_curl(dovecot.port, pki.ca, ADDRESS)
     assert live.returncode == 0, explain(live, dovecot)
     assert SUBJECT in live.stdout
-    (tmp_path / "curl.txt").write_text(live.stderr)
-    done = harness.run_client([str(harness.binary("starttls-mock")), "import",
-                               "--protocol", "pop3", str(tmp_path / "curl.txt"),
-                               "--out", str(tmp_path / "curl.pop3")], timeout=60)
-    assert done.returncode == 0, done.stderr
-    text = (tmp_path / "curl.pop3").read_text()
+    text = import_and_replay(live.stderr, "pop3",
+                             lambda port, ca: run_curl(port, ca, "127.0.0.1"), tmp_path)
     assert "(curl format)" in text and "Protocol: pop3" in text and "\ntls\n" in text, text
     # curl sends its credentials as the answer to the server's "+ ".
     assert "C: AUTH PLAIN\nS: + \n# a secret was sent here" in text, text
     assert PASSWORD not in text and USER not in text, text
     assert "RETR" not in text and "# The source does not show" in text, text
-    again, session = replay(tmp_path / "curl.pop3",
-                            lambda port, ca: run_curl(port, ca, "127.0.0.1"),
-                            tmp_path / "again")
-    assert again.returncode == 0, again.stderr
-    assert session["verdict"] == "pass", session["reasons"]

@@ -105,6 +105,23 @@ def replay(scenario: Path, run_client, work: Path) -> tuple[harness.ClientResult
     return result, session
 
 
+def import_and_replay(transcript: str, protocol: str, run_client, work: Path) -> str:
+    """Imports a client's verbose output as a `protocol` session
+    (`starttls-mock import`), replays the scenario to the same client, which
+    must pass; returns the scenario."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "client.txt").write_text(transcript)
+    out = work / f"imported.{protocol}"
+    done = harness.run_client([str(harness.binary("starttls-mock")), "import",
+                               "--protocol", protocol, str(work / "client.txt"),
+                               "--out", str(out)], timeout=60)
+    assert done.returncode == 0, done.stderr
+    again, session = replay(out, run_client, work / "again")
+    assert again.returncode == 0, again.stderr
+    assert session["verdict"] == "pass", session["reasons"]
+    return out.read_text()
+
+
 def record_and_replay(upstream_port: int, pki, run_client, tmp_path: Path,
                       *client_extra: str):
     recorder = Recorder(upstream_port, pki.ca, tmp_path / "recorded.smtp")

@@ -6,9 +6,9 @@
 #include <array>
 #include <cctype>
 #include <cstring>
-#include <deque>
 #include <regex>
 
+#include "authoring/answer_framer.h"
 #include "common/ascii.h"
 
 namespace starttls::server {
@@ -82,7 +82,7 @@ class Builder {
   // bodies_shown: false when the source never shows the message (curl -v);
   // the transcript then ends at the 354 with kBodyUnknown.
   Builder(bool bodies_shown, const protocol::Protocol& protocol)
-      : bodies_shown_(bodies_shown), p_(protocol) {}
+      : bodies_shown_(bodies_shown), p_(protocol), framer_(protocol) {}
 
   // One line the server sent. strict: it must be a reply line.
   tl::expected<void, ImportError> Server(std::string_view line, int n,
@@ -94,14 +94,15 @@ class Builder {
                          "(the client's \".\" line is missing)",
                          body_line_)));
     }
-    if (!answer_end_.empty()) {
+    const AnswerFramer::Place place = framer_.Server(line);
+    if (place == AnswerFramer::Place::kInside ||
+        place == AnswerFramer::Place::kEnd) {
       // Inside a multi-line answer (POP3 CAPA, RETR): any line, up to the
       // one that ends it.
       if (segment_.empty()) segment_line_ = n;
       segment_ += line;
       segment_ += "\r\n";
-      if (line != answer_end_) return {};
-      answer_end_.clear();
+      if (place == AnswerFramer::Place::kInside) return {};
       last_reply_line_ = n;
       if (outstanding_ > 0) --outstanding_;
       return {};
@@ -145,13 +146,7 @@ class Builder {
       return {};
     }
     open_code_ = 0;
-    std::string command;  // the one this line answers; none for a greeting
-    if (!awaiting_.empty()) {
-      command = std::move(awaiting_.front());
-      awaiting_.pop_front();
-    }
-    if (auto end = p_.MultiLineAnswerEnd(line, command)) {
-      answer_end_ = std::string(*end);
+    if (place == AnswerFramer::Place::kOpened) {
       answer_line_ = n;
       return {};
     }
@@ -195,13 +190,13 @@ class Builder {
   // One line the client sent.
   tl::expected<void, ImportError> Client(std::string_view line, int n) {
     if (done_) return {};
-    if (!answer_end_.empty()) {
+    if (framer_.open()) {
       if (bodies_shown_) {
         return unexpected(
             Error(n, fmt::format("a client line inside the answer over several "
                                  "lines begun on line {} (its \"{}\" line is "
                                  "missing)",
-                                 answer_line_, answer_end_)));
+                                 answer_line_, framer_.end())));
       }
       // The source does not show the answer's lines (curl -v and a
       // message it retrieved): the command is left to the responder.
@@ -227,7 +222,7 @@ class Builder {
       awaiting_secret_ = false;
       return {};
     }
-    awaiting_.emplace_back(line);
+    framer_.Command(line);
     switch (p_.Classify(line)) {
       case protocol::Command::kStartTls:
         starttls_pending_ = true;
@@ -260,13 +255,13 @@ class Builder {
   }
 
   tl::expected<Transcript, ImportError> Finish(int last_line) {
-    if (!answer_end_.empty() && !done_) {
+    if (framer_.open() && !done_) {
       if (bodies_shown_) {
         return unexpected(Error(
             answer_line_,
             fmt::format("the answer over several lines begun here never ends "
                         "(no \"{}\" line)",
-                        answer_end_)));
+                        framer_.end())));
       }
       LeaveAnswerToResponder(answer_line_);
     }
@@ -294,7 +289,7 @@ class Builder {
 
   bool done() const { return done_; }
   // True inside an answer over several lines (POP3 CAPA, RETR).
-  bool answer_open() const { return !answer_end_.empty(); }
+  bool answer_open() const { return framer_.open(); }
   int answer_line() const { return answer_line_; }
   bool tls() const { return tls_; }
   int tls_line() const { return tls_line_; }
@@ -313,7 +308,7 @@ class Builder {
   void LeaveAnswerToResponder(int n) {
     transcript_.items.resize(last_command_);
     segment_.clear();
-    answer_end_.clear();
+    framer_.Reset();
     transcript_.items.push_back(
         {.kind = TranscriptItem::Kind::kBodyUnknown, .source_line = n});
     done_ = true;
@@ -339,12 +334,10 @@ class Builder {
   int open_line_ = 0;
   int last_reply_line_ = 0;
   int outstanding_ = 1;  // replies owed: the greeting, then one per command
-  // The commands not answered yet, oldest first (secrets are no commands).
-  std::deque<std::string> awaiting_;
-  // Inside an answer over several lines: the line that ends it, and where
-  // it began. Empty outside one.
-  std::string answer_end_;
-  int answer_line_ = 0;
+  // The commands not answered yet (secrets are no commands), and the
+  // answer over several lines open now.
+  AnswerFramer framer_;
+  int answer_line_ = 0;  // where the open answer began
   bool awaiting_secret_ = false;
   bool starttls_pending_ = false;
   bool tls_ = false;
@@ -708,22 +701,11 @@ class ReplyTracker {
     while ((end = carry_.find("\r\n")) != std::string::npos) {
       std::string line = carry_.substr(0, end);
       carry_.erase(0, end + 2);
-      if (!answer_end_.empty()) {
-        // A line of an answer over several lines, whatever it looks like.
-        if (line == answer_end_) answer_end_.clear();
-        continue;
-      }
+      // A line of an answer over several lines says nothing, whatever it
+      // looks like.
+      if (framer_.Server(line) != AnswerFramer::Place::kOwn) continue;
       if (protocol_->IsContinuation(line)) ctx->auth_secret = true;
       if (!protocol_->IsFinalReply(line)) continue;
-      std::string command;
-      if (!awaiting_.empty()) {
-        command = std::move(awaiting_.front());
-        awaiting_.pop_front();
-      }
-      if (auto end = protocol_->MultiLineAnswerEnd(line, command)) {
-        answer_end_ = std::string(*end);
-        continue;
-      }
       ctx->auth_secret = protocol_->IsContinuation(line);
       if (message_command_) ctx->in_data = protocol_->IsMessageGoAhead(line);
       message_command_ = false;
@@ -739,7 +721,7 @@ class ReplyTracker {
       return;
     }
     message_command_ = protocol_->Classify(line) == protocol::Command::kMessage;
-    awaiting_.emplace_back(line);
+    framer_.Command(line);
     if (std::string_view tag = protocol_->Tag(line); !tag.empty()) {
       last_tag_ = std::string(tag);
     }
@@ -748,8 +730,7 @@ class ReplyTracker {
     *ctx = {};
     carry_.clear();
     message_command_ = false;
-    awaiting_.clear();
-    answer_end_.clear();
+    framer_.Reset();
   }
   // The tag of the client's last command; empty for a protocol without
   // tags.
@@ -760,8 +741,7 @@ class ReplyTracker {
   std::string carry_;
   bool message_command_ = false;
   std::string last_tag_;
-  std::deque<std::string> awaiting_;  // commands not answered yet
-  std::string answer_end_;  // inside an answer over several lines: its end
+  AnswerFramer framer_{*protocol_};
 };
 
 std::string ReplaceDates(std::string line) {

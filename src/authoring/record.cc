@@ -10,8 +10,8 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ssl.hpp>
 #include <cstdlib>
-#include <deque>
 
+#include "authoring/answer_framer.h"
 #include "authoring/import.h"
 #include "certs/catalogue.h"
 #include "common/ascii.h"
@@ -142,12 +142,12 @@ class ReplyReader {
       : protocol_(&protocol) {}
 
   // The client sent line `line` (before the server can have answered it).
-  void Command(std::string line) {
+  void Command(std::string_view line) {
     if (secret_next_) {
       secret_next_ = false;  // the answer to a challenge, no command
       return;
     }
-    awaiting_.push_back(std::move(line));
+    framer_.Command(line);
   }
 
   // The final reply lines completed in `bytes`.
@@ -161,22 +161,10 @@ class ReplyReader {
       std::string line = std::move(line_);
       line_.clear();
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!answer_end_.empty()) {
-        if (line == answer_end_) answer_end_.clear();
-        continue;
-      }
+      if (framer_.Server(line) != AnswerFramer::Place::kOwn) continue;
       if (protocol_->IsContinuation(line)) secret_next_ = true;
       if (!protocol_->IsFinalReply(line)) continue;
       secret_next_ = protocol_->IsContinuation(line);
-      std::string command;  // none for the greeting
-      if (!awaiting_.empty()) {
-        command = std::move(awaiting_.front());
-        awaiting_.pop_front();
-      }
-      if (auto end = protocol_->MultiLineAnswerEnd(line, command)) {
-        answer_end_ = std::string(*end);
-        continue;
-      }
       done.push_back(std::move(line));
     }
     return done;
@@ -185,8 +173,7 @@ class ReplyReader {
  private:
   const protocol::Protocol* protocol_;
   std::string line_;
-  std::deque<std::string> awaiting_;  // commands not answered yet
-  std::string answer_end_;    // inside an answer over several lines: its end
+  AnswerFramer framer_{*protocol_};  // commands, and answers of lines
   bool secret_next_ = false;  // a challenge asks for the client's next line
 };
 
@@ -354,7 +341,7 @@ class Recorder {
       }
       std::vector<std::string> lines;
       std::optional<size_t> starttls_end = commands_.Feed(pending, &lines);
-      for (std::string& line : lines) replies_.Command(std::move(line));
+      for (const std::string& line : lines) replies_.Command(line);
       std::string now =
           pending.substr(0, starttls_end.value_or(pending.size()));
       pending.erase(0, now.size());
