@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import argparse
 import base64
-import socket
-import ssl
 import sys
-import time
+
+from line_client import Failure, LineClient, main as run_main
 
 PROG = "bad_imap_client"
 
@@ -57,36 +56,10 @@ def announced(lines: list[str]) -> set[str]:
     return caps
 
 
-class Failure(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-class Client:
+class Client(LineClient):
     def __init__(self, args: argparse.Namespace):
-        self.args = args
-        self.bugs = set(args.bugs)
-        self.sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
-        self.buffer = b""
+        super().__init__(args)
         self.tag = 0
-
-    def line(self) -> str:
-        deadline = time.monotonic() + self.args.timeout
-        while b"\r\n" not in self.buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failure(1, "timeout waiting for the server")
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                raise Failure(1, "timeout waiting for the server") from None
-            if not data:
-                raise Failure(1, "the server closed the connection")
-            self.buffer += data
-        line, self.buffer = self.buffer.split(b"\r\n", 1)
-        return line.decode(errors="replace")
 
     def command(self, text: str, wait: bool = True,
                 continuation: str | None = None) -> tuple[str, list[str]]:
@@ -126,22 +99,6 @@ class Client:
         if status != "OK":
             raise Failure(1, f"CAPABILITY: {status}")
         return announced(lines)
-
-    def tls(self) -> None:
-        ctx = ssl.create_default_context(cafile=self.args.cafile)
-        if "no-verify" in self.bugs:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        self.sock.settimeout(self.args.timeout)
-        try:
-            self.sock = ctx.wrap_socket(self.sock, server_hostname=self.args.servername)
-        except ssl.SSLCertVerificationError as e:
-            raise Failure(7, f"certificate rejected: {e.verify_message}") from None
-        except (ssl.SSLError, OSError) as e:
-            raise Failure(8, f"TLS handshake failed: {e}") from None
-        # Whatever arrived before the handshake is not to be trusted.
-        if "buffered-after-tls" not in self.bugs:
-            self.buffer = b""
 
     def log_in_and_read(self, caps: set[str]) -> None:
         if "AUTH=PLAIN" in caps:
@@ -199,23 +156,7 @@ class Client:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(prog=PROG)
-    p.add_argument("--host", required=True)
-    p.add_argument("--port", required=True, type=int)
-    p.add_argument("--cafile")
-    p.add_argument("--servername")
-    p.add_argument("--timeout", type=float, default=10.0)
-    p.add_argument("--bug", dest="bugs", action="append", default=[], choices=sorted(BUGS))
-    args = p.parse_args()
-    args.servername = args.servername or args.host
-    try:
-        return Client(args).run()
-    except Failure as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return e.status
-    except OSError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 1
+    return run_main(PROG, BUGS, Client)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,10 @@ Standard library only; runs under /usr/bin/python3.
 
 from __future__ import annotations
 
-import argparse
 import base64
-import socket
-import ssl
 import sys
-import time
+
+from line_client import Failure, LineClient, main as run_main
 
 PROG = "bad_pop3_client"
 
@@ -46,36 +44,7 @@ BUGS = {
 MULTI_LINE = {"CAPA", "RETR", "TOP"}
 
 
-class Failure(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-class Client:
-    def __init__(self, args: argparse.Namespace):
-        self.args = args
-        self.bugs = set(args.bugs)
-        self.sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
-        self.buffer = b""
-
-    def line(self) -> str:
-        deadline = time.monotonic() + self.args.timeout
-        while b"\r\n" not in self.buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failure(1, "timeout waiting for the server")
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                raise Failure(1, "timeout waiting for the server") from None
-            if not data:
-                raise Failure(1, "the server closed the connection")
-            self.buffer += data
-        line, self.buffer = self.buffer.split(b"\r\n", 1)
-        return line.decode(errors="replace")
-
+class Client(LineClient):
     def reply(self, verb: str) -> tuple[bool, list[str]]:
         """One reply: whether it is +OK, and for a multi-line command its
         lines up to the "." (stuffing undone). A SASL challenge is +OK with
@@ -110,22 +79,6 @@ class Client:
                 if words[0] == "SASL":
                     caps |= {f"SASL={m}" for m in words[1:]}
         return caps
-
-    def tls(self) -> None:
-        ctx = ssl.create_default_context(cafile=self.args.cafile)
-        if "no-verify" in self.bugs:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        self.sock.settimeout(self.args.timeout)
-        try:
-            self.sock = ctx.wrap_socket(self.sock, server_hostname=self.args.servername)
-        except ssl.SSLCertVerificationError as e:
-            raise Failure(7, f"certificate rejected: {e.verify_message}") from None
-        except (ssl.SSLError, OSError) as e:
-            raise Failure(8, f"TLS handshake failed: {e}") from None
-        # Whatever arrived before the handshake is not to be trusted.
-        if "buffered-after-tls" not in self.bugs:
-            self.buffer = b""
 
     def log_in_and_read(self, caps: set[str] | None) -> None:
         if caps is not None and "SASL=PLAIN" in caps:
@@ -181,20 +134,7 @@ class Client:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(prog=PROG)
-    p.add_argument("--host", required=True)
-    p.add_argument("--port", required=True, type=int)
-    p.add_argument("--cafile")
-    p.add_argument("--servername")
-    p.add_argument("--timeout", type=float, default=10.0)
-    p.add_argument("--bug", dest="bugs", action="append", default=[], choices=sorted(BUGS))
-    args = p.parse_args()
-    args.servername = args.servername or args.host
-    try:
-        return Client(args).run()
-    except Failure as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return e.status
+    return run_main(PROG, BUGS, Client)
 
 
 if __name__ == "__main__":
