@@ -1,6 +1,7 @@
-// What the SMTP and IMAP sessions share: one transport, the deadlines that
-// bound every wait, the transcript, and the loop that feeds a reader until
-// it yields a complete reply. Internal to the client library.
+// What the SMTP, IMAP and POP3 sessions share: one transport, the deadlines
+// that bound every wait, the transcript, the loop that feeds a reader until
+// it yields a complete reply, and the TLS upgrade after the go-ahead.
+// Internal to the client library.
 #ifndef STARTTLS_CLIENT_CONVERSATION_H_
 #define STARTTLS_CLIENT_CONVERSATION_H_
 
@@ -22,6 +23,11 @@
 #include "starttls/transport.h"
 
 namespace starttls::client {
+
+// An error result, for `return Fail(code, message);`.
+inline tl::unexpected<Error> Fail(ErrorCode code, std::string message) {
+  return tl::unexpected(Error{code, std::move(message)});
+}
 
 class Conversation {
  public:
@@ -106,6 +112,32 @@ class Conversation {
       }
       reader.Feed(*bytes);
     }
+  }
+
+  // The TLS upgrade once the server said go ahead (`go_ahead` words that
+  // answer for messages: "its +OK to STLS"). `held` is what the reader
+  // holds past it: it came in plain text, and reading it over TLS as if the
+  // server had sent it there is response injection, so any at all is
+  // refused (kUnexpectedPlaintext) before a byte of TLS. Then the
+  // handshake, within `handshake` from now.
+  tl::expected<TlsInfo, Error> UpgradeAfterGoAhead(
+      std::string_view held, std::string_view go_ahead, const TlsOptions& tls,
+      std::chrono::milliseconds handshake) {
+    if (!held.empty()) {
+      return Fail(ErrorCode::kUnexpectedPlaintext,
+                  fmt::format("server sent plaintext after {}: {}", go_ahead,
+                              Quote(held)));
+    }
+    Log("-- TLS handshake --");
+    auto info = transport_.DoHandshake(tls, PhaseDeadline(handshake));
+    if (!info) {
+      Error error = std::move(info.error());
+      error.message = fmt::format("TLS handshake: {}", error.message);
+      return tl::unexpected(std::move(error));
+    }
+    Log(fmt::format("-- TLS established: {} {} --", info->version,
+                    info->cipher));
+    return info;
   }
 
  private:

@@ -16,10 +16,6 @@
 namespace starttls::client {
 namespace {
 
-tl::unexpected<Error> Fail(ErrorCode code, std::string message) {
-  return tl::unexpected(Error{code, std::move(message)});
-}
-
 std::string_view Keyword(std::string_view capability) {
   return capability.substr(0, capability.find(' '));
 }
@@ -157,23 +153,9 @@ tl::expected<TlsInfo, Error> Session::StartTls() {
   }
   // The server now expects a ClientHello, not a QUIT.
   can_quit_ = false;
-  // Anything received after the +OK came in plain text; reading it over TLS
-  // as if the server had sent it there is response injection.
-  if (!reader_.buffered().empty()) {
-    return Fail(ErrorCode::kUnexpectedPlaintext,
-                fmt::format("server sent plaintext after its +OK to STLS: {}",
-                            Quote(reader_.buffered())));
-  }
-  Log("-- TLS handshake --");
-  auto info = conversation_.transport().DoHandshake(
-      options_.tls, conversation_.PhaseDeadline(options_.timeouts.handshake));
-  if (!info) {
-    Error error = std::move(info.error());
-    error.message = fmt::format("TLS handshake: {}", error.message);
-    return tl::unexpected(std::move(error));
-  }
-  Log(fmt::format("-- TLS established: {} {} --", info->version, info->cipher));
-  return info;
+  return conversation_.UpgradeAfterGoAhead(reader_.buffered(),
+                                           "its +OK to STLS", options_.tls,
+                                           options_.timeouts.handshake);
 }
 
 tl::expected<void, Error> Session::Authenticate(

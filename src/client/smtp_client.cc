@@ -17,10 +17,6 @@
 namespace starttls::client {
 namespace {
 
-tl::unexpected<Error> Fail(ErrorCode code, std::string message) {
-  return tl::unexpected(Error{code, std::move(message)});
-}
-
 bool HasLineBreak(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;
 }
@@ -181,25 +177,12 @@ tl::expected<TlsInfo, Error> Session::StartTls() {
   // From here until the handshake succeeds the connection is in limbo: the
   // server expects a ClientHello, not a QUIT.
   can_quit_ = false;
-  // Anything already received after the 220 was sent in plaintext; reading
-  // it after the handshake as if it came over TLS is the classic STARTTLS
-  // response injection.
-  if (!parser_.buffered().empty()) {
-    return Fail(ErrorCode::kUnexpectedPlaintext,
-                fmt::format("server sent plaintext after its 220 reply to "
-                            "STARTTLS: {}",
-                            Quote(parser_.buffered())));
-  }
-  Log("-- TLS handshake --");
-  auto info = conversation_.transport().DoHandshake(
-      options_.tls, PhaseDeadline(options_.timeouts.handshake));
-  if (!info) {
-    Error error = std::move(info.error());
-    error.message = fmt::format("TLS handshake: {}", error.message);
-    return tl::unexpected(std::move(error));
-  }
-  tls_ = true;
-  Log(fmt::format("-- TLS established: {} {} --", info->version, info->cipher));
+  // Anything already received after the 220 was sent in plaintext: the
+  // classic STARTTLS response injection.
+  auto info = conversation_.UpgradeAfterGoAhead(
+      parser_.buffered(), "its 220 reply to STARTTLS", options_.tls,
+      options_.timeouts.handshake);
+  if (info) tls_ = true;
   return info;
 }
 
