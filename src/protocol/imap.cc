@@ -8,19 +8,12 @@
 
 #include "common/ascii.h"
 #include "protocol/protocol.h"
+#include "protocol/words.h"
 
 namespace starttls::protocol {
 namespace {
 
 // The first word of a line and the rest after one space.
-std::string_view FirstWord(std::string_view line) {
-  return line.substr(0, line.find_first_of(" \r\n"));
-}
-std::string_view AfterFirstWord(std::string_view line) {
-  size_t space = line.find(' ');
-  return space == std::string_view::npos ? std::string_view()
-                                         : line.substr(space + 1);
-}
 
 // A tag is any run of ASTRING-CHARs but "+" (RFC 9051 section 9); "*" and
 // "+" begin untagged and continuation responses instead.
@@ -58,13 +51,9 @@ class ImapProtocol final : public Protocol {
   }
 
   Command Classify(std::string_view line) const override {
-    struct Entry {
-      std::string_view verb;
-      Command command;
-    };
     // Every command of RFC 9051 and RFC 3501 and the common extensions a
     // mail reader sends; the mailbox commands work towards its goal.
-    static constexpr Entry kVerbs[] = {
+    static constexpr VerbCommand kVerbs[] = {
         {"STARTTLS", Command::kStartTls},
         {"CAPABILITY", Command::kGreeting},
         {"LOGOUT", Command::kQuit},
@@ -97,21 +86,15 @@ class ImapProtocol final : public Protocol {
         {"ID", Command::kOther},
         {"NAMESPACE", Command::kOther},
     };
-    std::string verb = Verb(line);
-    auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs),
-                           [&](const Entry& e) { return e.verb == verb; });
-    return it == std::end(kVerbs) ? Command::kUnknown : it->command;
+    return LookUpVerb(kVerbs, Verb(line));
   }
 
   bool IsCutShortQuit(std::string_view rest) const override {
     // "a9 LOGOUT\r\n" cut anywhere after the tag's space.
-    constexpr std::string_view kLogout = "LOGOUT\r\n";
     if (!IsTag(FirstWord(rest)) || rest.find(' ') == std::string_view::npos) {
       return false;
     }
-    std::string_view verb = AfterFirstWord(rest);
-    return verb.size() < kLogout.size() &&
-           kLogout.starts_with(AsciiUpper(verb));
+    return IsCutShort(AfterFirstWord(rest), "LOGOUT\r\n");
   }
 
   bool IsReplyLine(std::string_view line) const override {

@@ -9,18 +9,10 @@
 
 #include "common/ascii.h"
 #include "protocol/protocol.h"
+#include "protocol/words.h"
 
 namespace starttls::protocol {
 namespace {
-
-std::string_view FirstWord(std::string_view line) {
-  return line.substr(0, line.find_first_of(" \r\n"));
-}
-std::string_view AfterFirstWord(std::string_view line) {
-  size_t space = line.find(' ');
-  return space == std::string_view::npos ? std::string_view()
-                                         : line.substr(space + 1);
-}
 
 bool IsStatus(std::string_view line, std::string_view status) {
   return line.size() >= status.size() &&
@@ -50,14 +42,10 @@ class Pop3Protocol final : public Protocol {
   }
 
   Command Classify(std::string_view line) const override {
-    struct Entry {
-      std::string_view verb;
-      Command command;
-    };
     // RFC 1939's commands, CAPA (RFC 2449), STLS (RFC 2595) and AUTH (RFC
     // 5034). USER names the account: sent in plain text it gives away half
     // of the credentials, so it counts as credentials.
-    static constexpr Entry kVerbs[] = {
+    static constexpr VerbCommand kVerbs[] = {
         {"STLS", Command::kStartTls},    {"CAPA", Command::kGreeting},
         {"QUIT", Command::kQuit},        {"USER", Command::kCredentials},
         {"PASS", Command::kCredentials}, {"APOP", Command::kCredentials},
@@ -67,16 +55,11 @@ class Pop3Protocol final : public Protocol {
         {"DELE", Command::kTransaction}, {"NOOP", Command::kOther},
         {"RSET", Command::kOther},
     };
-    std::string verb = Verb(line);
-    auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs),
-                           [&](const Entry& e) { return e.verb == verb; });
-    return it == std::end(kVerbs) ? Command::kUnknown : it->command;
+    return LookUpVerb(kVerbs, Verb(line));
   }
 
   bool IsCutShortQuit(std::string_view rest) const override {
-    constexpr std::string_view kQuitLine = "QUIT\r\n";
-    return !rest.empty() && rest.size() < kQuitLine.size() &&
-           kQuitLine.starts_with(AsciiUpper(rest));
+    return !rest.empty() && IsCutShort(rest, "QUIT\r\n");
   }
 
   // A status line or a continuation. The lines inside a multi-line answer

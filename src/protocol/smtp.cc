@@ -5,6 +5,7 @@
 
 #include "common/ascii.h"
 #include "protocol/protocol.h"
+#include "protocol/words.h"
 
 namespace starttls::protocol {
 namespace {
@@ -32,15 +33,11 @@ class SmtpProtocol final : public Protocol {
   }
 
   std::string Verb(std::string_view line) const override {
-    return AsciiUpper(line.substr(0, line.find_first_of(" \r\n")));
+    return AsciiUpper(FirstWord(line));
   }
 
   Command Classify(std::string_view line) const override {
-    struct Entry {
-      std::string_view verb;
-      Command command;
-    };
-    static constexpr Entry kVerbs[] = {
+    static constexpr VerbCommand kVerbs[] = {
         {"STARTTLS", Command::kStartTls}, {"EHLO", Command::kGreeting},
         {"HELO", Command::kGreeting},     {"LHLO", Command::kGreeting},
         {"QUIT", Command::kQuit},         {"AUTH", Command::kCredentials},
@@ -50,15 +47,11 @@ class SmtpProtocol final : public Protocol {
         {"VRFY", Command::kOther},        {"EXPN", Command::kOther},
         {"HELP", Command::kOther},
     };
-    std::string verb = Verb(line);
-    auto it = std::find_if(std::begin(kVerbs), std::end(kVerbs),
-                           [&](const Entry& e) { return e.verb == verb; });
-    return it == std::end(kVerbs) ? Command::kUnknown : it->command;
+    return LookUpVerb(kVerbs, Verb(line));
   }
 
   bool IsCutShortQuit(std::string_view rest) const override {
-    constexpr std::string_view kQuit = "QUIT\r\n";
-    return rest.size() < kQuit.size() && kQuit.starts_with(AsciiUpper(rest));
+    return IsCutShort(rest, "QUIT\r\n");
   }
 
   bool IsReplyLine(std::string_view line) const override {
