@@ -15,18 +15,18 @@ only.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
-from stdio_smtp import Closed, Peer, Timeout, drive
+from stdio_smtp import Peer, log_in_step_by_step
 
 PROG = "stdio_imap"
 
 
-def tagged(peer: Peer, tag: str, timeout: float) -> str:
-    """The status of the tagged response to `tag`; untagged lines and the
-    command's own chatter are skipped."""
+def tagged(peer: Peer, sent: str, timeout: float) -> str:
+    """The tagged response to the command line `sent`; untagged lines and
+    the command's own chatter are skipped."""
+    tag = sent.split(" ", 1)[0]
     deadline = time.monotonic() + timeout
     while True:
         line = peer.line(deadline).decode(errors="replace")
@@ -35,30 +35,12 @@ def tagged(peer: Peer, tag: str, timeout: float) -> str:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("--timeout", type=float, default=10.0)
-    p.add_argument("--user", default="bob")
-    p.add_argument("--password", default="secret")
-    p.add_argument("command", nargs="+")
-    args = p.parse_args(argv)
-    steps = [("s1", f"LOGIN {args.user} {args.password}"), ("s2", "SELECT INBOX")]
-
-    def dialogue(peer: Peer) -> int:
-        for tag, command in steps:
-            peer.send(f"{tag} {command}\r\n".encode())
-            line = tagged(peer, tag, args.timeout)
-            if line.split(" ", 2)[1:2] != ["OK"]:
-                print(f"{PROG}: {command.split(' ')[0]} answered {line!r}", file=sys.stderr)
-                return 1
-        print("logged in, INBOX selected")
-        peer.send(b"s3 LOGOUT\r\n")
-        try:
-            tagged(peer, "s3", args.timeout)
-        except (Timeout, Closed):
-            pass
-        return 0
-
-    return drive(PROG, args.command, args.timeout, dialogue)
+    return log_in_step_by_step(
+        PROG, __doc__.split("\n\n")[0], argv,
+        lambda user, password: [("LOGIN", f"s1 LOGIN {user} {password}"),
+                                ("SELECT", "s2 SELECT INBOX")],
+        tagged, lambda line: line.split(" ", 2)[1:2] == ["OK"],
+        "logged in, INBOX selected", "s3 LOGOUT")
 
 
 if __name__ == "__main__":

@@ -14,18 +14,17 @@ within S seconds (the command is killed). Standard library only.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
-from stdio_smtp import Closed, Peer, Timeout, drive
+from stdio_smtp import Peer, log_in_step_by_step
 
 PROG = "stdio_pop3"
 
 
-def status(peer: Peer, timeout: float) -> str:
-    """The next status line ("+OK ..." or "-ERR ..."); the command's own
-    chatter is skipped."""
+def status(peer: Peer, sent: str, timeout: float) -> str:
+    """The next status line ("+OK ..." or "-ERR ...") after `sent`; the
+    command's own chatter is skipped."""
     deadline = time.monotonic() + timeout
     while True:
         line = peer.line(deadline).decode(errors="replace")
@@ -34,30 +33,12 @@ def status(peer: Peer, timeout: float) -> str:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("--timeout", type=float, default=10.0)
-    p.add_argument("--user", default="bob")
-    p.add_argument("--password", default="secret")
-    p.add_argument("command", nargs="+")
-    args = p.parse_args(argv)
-    steps = [f"USER {args.user}", f"PASS {args.password}", "STAT"]
-
-    def dialogue(peer: Peer) -> int:
-        for command in steps:
-            peer.send(f"{command}\r\n".encode())
-            line = status(peer, args.timeout)
-            if not line.upper().startswith("+OK"):
-                print(f"{PROG}: {command.split(' ')[0]} answered {line!r}", file=sys.stderr)
-                return 1
-        print("logged in, STAT answered")
-        peer.send(b"QUIT\r\n")
-        try:
-            status(peer, args.timeout)
-        except (Timeout, Closed):
-            pass
-        return 0
-
-    return drive(PROG, args.command, args.timeout, dialogue)
+    return log_in_step_by_step(
+        PROG, __doc__.split("\n\n")[0], argv,
+        lambda user, password: [("USER", f"USER {user}"), ("PASS", f"PASS {password}"),
+                                ("STAT", "STAT")],
+        status, lambda line: line.upper().startswith("+OK"),
+        "logged in, STAT answered", "QUIT")
 
 
 if __name__ == "__main__":

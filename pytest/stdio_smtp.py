@@ -102,6 +102,40 @@ def drive(prog: str, command: list[str], timeout: float, dialogue) -> int:
     return status
 
 
+def log_in_step_by_step(prog: str, description: str, argv: list[str], steps, answer,
+                        accepted, done: str, farewell: str) -> int:
+    """The main of the mailbox wrappers (stdio_imap, stdio_pop3): parses
+    --timeout, --user, --password and the command, then over the command's
+    standard input and output sends each line of steps(user, password) as
+    (name, line) after `answer(peer, line, deadline_s)`, the status line
+    answering the one before, was `accepted`; prints `done` once all were,
+    and says `farewell` (its answer not awaited past the timeout). A refusal
+    is its line on stderr and status 1; see drive() for the rest."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--user", default="bob")
+    p.add_argument("--password", default="secret")
+    p.add_argument("command", nargs="+")
+    args = p.parse_args(argv)
+
+    def dialogue(peer: Peer) -> int:
+        for name, line in steps(args.user, args.password):
+            peer.send(f"{line}\r\n".encode())
+            status = answer(peer, line, args.timeout)
+            if not accepted(status):
+                print(f"{prog}: {name} answered {status!r}", file=sys.stderr)
+                return 1
+        print(done)
+        peer.send(f"{farewell}\r\n".encode())
+        try:
+            answer(peer, farewell, args.timeout)
+        except (Timeout, Closed):
+            pass
+        return 0
+
+    return drive(prog, args.command, args.timeout, dialogue)
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--timeout", type=float, default=10.0)
