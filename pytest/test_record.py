@@ -311,16 +311,41 @@ def test_curl_verbose_output_imports_to_a_scenario_curl_delivers_to(tmp_path):
     assert session["verdict"] == "pass", session["reasons"]
 
 
+ARTICLE = harness.ROOT / "src" / "authoring" / "testdata" / "hotmail-2009-article.txt"
+
+
 def test_the_articles_telnet_text_imports_to_the_hotmail_scenario(tmp_path):
-    article = harness.ROOT / "src" / "authoring" / "testdata" / "hotmail-2009-article.txt"
+    """The session as the article published it: the prompt line, blank
+    lines, no-break spaces (src/authoring/testdata)."""
+    assert ARTICLE.read_text().startswith("\n\u00a0\n\n>telnet smtp.live.com 587\n\n220 ")
     committed = (harness.SCENARIOS / "control" / "hotmail-2009.smtp").read_text()
     summary = re.search(r"^Summary: (.*)$", committed, re.M).group(1)
-    done = run_import(article, tmp_path / "h.smtp", "--summary", summary)
+    done = run_import(ARTICLE, tmp_path / "h.smtp", "--summary", summary,
+                      "--host", "mail.example.test")
     assert done.returncode == 0, done.stderr
 
     def steps(text):
         return [l for l in text.splitlines() if not l.startswith("#")]
     assert steps((tmp_path / "h.smtp").read_text()) == steps(committed)
+
+
+def test_the_articles_text_replays_as_smtp_live_com_and_the_reference_client_delivers(
+        tmp_path):
+    done = run_import(ARTICLE, tmp_path / "article.smtp")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "article.smtp").read_text()
+    assert "\nHost: smtp.live.com\n" in text and "ready at  Mon" in text, text
+    server = harness.MockServer([tmp_path / "article.smtp"], tmp_path / "server",
+                                sessions=1).start()
+    try:
+        client = harness.run_client(harness.reference_client(server, "smtp.live.com"))
+        assert server.wait() == 0, server.stderr
+    finally:
+        server.kill()
+    assert client.returncode == 0, client.stdout + client.stderr
+    [session] = server.sessions_reports()
+    assert (session["verdict"], session["observed"]) == ("pass", "delivered"), session["reasons"]
+    assert session["script"]["matched"] and session["script"]["completed"]
 
 
 def test_an_ambiguous_transcript_is_refused_with_its_line_and_nothing_written(tmp_path):

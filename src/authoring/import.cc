@@ -357,16 +357,50 @@ bool IsTelnetChatter(std::string_view line) {
                      [&](const char* p) { return line.starts_with(p); });
 }
 
+// The host of the console command that opened a pasted session, after any
+// prompt: ">telnet smtp.live.com 587", "C:\>telnet ...", "$ telnet ...",
+// "% nc -C host port", "user@box:~$ ncat host 25". Nullopt for any other
+// line.
+std::optional<std::string> ConsoleCommandHost(std::string_view line) {
+  static const std::regex kCommand(
+      R"(^(?:[A-Za-z]:\\[^>]*>|[^\s>$%#]*[>$%#] ?)?(?:telnet|nc|ncat|netcat))"
+      R"((?:\s+-\S+)*\s+(\S+)\s+\d{1,5}\s*$)");
+  std::match_results<std::string_view::const_iterator> m;
+  if (!std::regex_match(line.begin(), line.end(), m, kCommand)) {
+    return std::nullopt;
+  }
+  return m[1].str();
+}
+
+// `text` with each no-break space (U+00A0, UTF-8 C2 A0) made a space: a web
+// page shows a run of spaces as spaces and no-break spaces, and a paste
+// from it keeps them.
+std::string WithPlainSpaces(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\xC2' && i + 1 < text.size() && text[i + 1] == '\xA0') {
+      out += ' ';
+      ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 bool IsForeignHostClose(std::string_view line) {
   return line.starts_with("Connection closed by foreign host") ||
          (line.starts_with("Connection to ") &&
           line.find("closed by foreign host") != std::string_view::npos);
 }
 
-tl::expected<Transcript, ImportError> ParseTelnet(std::string_view text) {
+tl::expected<Transcript, ImportError> ParseTelnet(std::string_view pasted) {
   Builder b(/*bodies_shown=*/true, protocol::Smtp());
+  const std::string text = WithPlainSpaces(pasted);
   std::vector<std::string_view> lines = SplitLines(text);
   bool started = false;
+  std::string host;  // from the console command the paste starts with
   int closed_line = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
     const int n = static_cast<int>(i) + 1;
@@ -389,7 +423,14 @@ tl::expected<Transcript, ImportError> ParseTelnet(std::string_view text) {
       if (auto r = b.Client(line, n); !r) return unexpected(r.error());
       continue;
     }
-    if (blank || IsTelnetChatter(line)) continue;
+    if (blank) continue;
+    if (!started && host.empty()) {
+      if (auto named = ConsoleCommandHost(line)) {
+        host = std::move(*named);
+        continue;
+      }
+    }
+    if (IsTelnetChatter(line)) continue;
     if (b.tls()) {
       return unexpected(Error(
           n, fmt::format("telnet cannot show what follows the 220 reply to "
@@ -438,7 +479,9 @@ tl::expected<Transcript, ImportError> ParseTelnet(std::string_view text) {
     }
     if (auto r = b.Client(line, n); !r) return unexpected(r.error());
   }
-  return b.Finish(static_cast<int>(lines.size()));
+  auto transcript = b.Finish(static_cast<int>(lines.size()));
+  if (transcript) transcript->host = std::move(host);
+  return transcript;
 }
 
 // --- S: and C: -------------------------------------------------------------
@@ -591,9 +634,12 @@ tl::expected<Transcript, ImportError> ParseCurl(
   return b.Finish(static_cast<int>(lines.size()));
 }
 
-ImportFormat Detect(std::string_view text) {
+ImportFormat Detect(std::string_view pasted) {
+  const std::string text = WithPlainSpaces(pasted);
   for (std::string_view line : SplitLines(text)) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    // A console command line ("C:\>telnet" would read as a C: line).
+    if (ConsoleCommandHost(line)) return ImportFormat::kTelnet;
     if (line.starts_with("S:") || line.starts_with("C:") ||
         line.starts_with("#")) {
       return ImportFormat::kScript;
@@ -978,16 +1024,27 @@ tl::expected<std::string, ImportError> ImportTranscript(
       options.format == ImportFormat::kAuto ? Detect(text) : options.format;
   auto transcript = ParseTranscript(text, format, *options.protocol);
   if (!transcript) return unexpected(transcript.error());
+  std::string host = options.host.value_or("");
+  std::vector<std::string> comment = {
+      fmt::format("Imported by `starttls-mock import` from {} ({} format).",
+                  options.source_name, ImportFormatName(format)),
+      "Client lines are patterns: volatile parts are `*`, secrets were not "
+      "copied."};
+  if (!options.host) {
+    if (IsHostName(transcript->host)) {
+      host = transcript->host;
+      comment.push_back(
+          fmt::format("Host: the host the pasted command line connected to."));
+    } else {
+      host = "mail.example.test";
+    }
+  }
   WriteScenarioOptions write{
-      .comment = {fmt::format("Imported by `starttls-mock import` from {} "
-                              "({} format).",
-                              options.source_name, ImportFormatName(format)),
-                  "Client lines are patterns: volatile parts are `*`, "
-                  "secrets were not copied."},
+      .comment = std::move(comment),
       .summary = options.summary.empty()
                      ? fmt::format("imported from {}", options.source_name)
                      : options.summary,
-      .host = options.host,
+      .host = host,
       .expect = options.expect,
       .protocol = options.protocol};
   return WriteScenario(*transcript, write);

@@ -40,6 +40,9 @@ struct TranscriptItem {
 
 struct Transcript {
   std::vector<TranscriptItem> items;
+  // The host the session was opened to, when the source says (the console
+  // command a paste starts with: `telnet smtp.live.com 587`); else empty.
+  std::string host;
 };
 
 struct WriteScenarioOptions {
@@ -118,7 +121,11 @@ struct ImportError {
   std::string message;
 };
 
-// Reads a pasted session of `protocol`. Input that cannot be read as one
+// Reads a pasted session of `protocol`. A console paste (telnet format) may
+// start with the command line that opened it (`>telnet host port`,
+// `C:\>telnet host port`, `$ telnet host port`, `% nc -C host port`), which
+// names the host; a no-break space (U+00A0), which web pages put for a run
+// of spaces, is read as a space there. Input that cannot be read as one
 // session without
 // guessing (a line that is neither a reply nor a command, a reply that is
 // interrupted, a marker of another format, a line that elides or annotates
@@ -131,7 +138,9 @@ struct ImportOptions {
   ImportFormat format = ImportFormat::kAuto;
   std::string source_name = "<stdin>";  // named in the comment
   std::string summary;                  // empty: "imported from <source>"
-  std::string host = "mail.example.test";
+  // The scenario's Host; unset: the host the source names (Transcript::
+  // host) when it is one Host: accepts, else mail.example.test.
+  std::optional<std::string> host;
   std::optional<Expectation> expect;
   // The session's protocol: IMAP sessions are read from the script and
   // curl formats (the telnet and swaks formats are SMTP's). Must outlive

@@ -61,11 +61,64 @@ TEST(ImportTelnet, TheArticlesSessionImportsToTheCommittedHotmailScenario) {
   std::string committed =
       ReadFile(STARTTLS_SOURCE_DIR "/scenarios/control/hotmail-2009.smtp");
   ASSERT_FALSE(article.empty());
+  // As published: a blank line of one no-break space, the prompt, blank
+  // lines, and "ready at" followed by a no-break space and a space.
+  ASSERT_THAT(article, HasSubstr("\xC2\xA0\n\n>telnet smtp.live.com 587\n\n"));
+  ASSERT_THAT(article, HasSubstr("ready at\xC2\xA0 Mon"));
   auto imported = ImportTranscript(
       article, {.summary = "smtp.live.com:587 in 2009: EHLO, STARTTLS, 220, "
-                           "deferred TLS handshake, delivery"});
-  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+                           "deferred TLS handshake, delivery",
+                .host = "mail.example.test"});
+  ASSERT_TRUE(imported.has_value())
+      << imported.error().line << ": " << imported.error().message;
   EXPECT_EQ(WithoutComments(*imported), WithoutComments(committed));
+}
+
+TEST(ImportTelnet, TheHostIsTheOneThePastedCommandLineNamesUnlessGiven) {
+  std::string article = ReadFile(
+      STARTTLS_SOURCE_DIR "/src/authoring/testdata/hotmail-2009-article.txt");
+  auto imported = ImportTranscript(article, {.summary = "s"});
+  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+  EXPECT_THAT(*imported, HasSubstr("\nHost: smtp.live.com\n"));
+  EXPECT_THAT(*imported, HasSubstr("# Host: the host the pasted command line "
+                                   "connected to.\n"));
+  auto given = ImportTranscript(article, {.summary = "s", .host = "mx.test"});
+  ASSERT_TRUE(given.has_value());
+  EXPECT_THAT(*given, HasSubstr("\nHost: mx.test\n"));
+  EXPECT_THAT(*given, Not(HasSubstr("pasted command line")));
+}
+
+class ConsolePrompt : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ConsolePrompt, AConsoleCommandLineBeforeTheGreetingNamesTheHost) {
+  std::string paste = std::string(GetParam()) +
+                      "\n\n220 mx.example.test ESMTP\nQUIT\n221 bye\n";
+  auto t = ParseTranscript(paste, ImportFormat::kAuto);
+  ASSERT_TRUE(t.has_value()) << t.error().line << ": " << t.error().message;
+  EXPECT_EQ(t->host, "mx.example.test");
+  EXPECT_EQ(t->items.front().bytes, "220 mx.example.test ESMTP\r\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Forms, ConsolePrompt,
+    ::testing::Values(
+        ">telnet mx.example.test 587", "C:\\>telnet mx.example.test 25",
+        "C:\\Users\\me>telnet mx.example.test 25",
+        "$ telnet mx.example.test 25", "% nc -C mx.example.test 25",
+        "user@box:~$ ncat -v mx.example.test 25", "telnet mx.example.test 25"));
+
+TEST(ImportTelnet, ACommandLineAfterTheGreetingIsNoPrompt) {
+  auto t = ParseTranscript("220 ready\n>telnet other.test 25\n",
+                           ImportFormat::kTelnet);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_EQ(t.error().line, 2);
+}
+
+TEST(ImportTelnet, ANoBreakSpaceIsTheSpaceItStandsFor) {
+  auto t = ParseTranscript("\xC2\xA0\n220 a\xC2\xA0 b\nQUIT\n221 bye\n",
+                           ImportFormat::kTelnet);
+  ASSERT_TRUE(t.has_value()) << t.error().message;
+  EXPECT_EQ(t->items.front().bytes, "220 a  b\r\n");
 }
 
 TEST(ImportTelnet, TelnetChatterIsSkippedAndAForeignHostCloseIsAClose) {

@@ -22,7 +22,7 @@ struct ImportArgs {
   std::string format = "auto";
   std::string out;
   std::string summary;
-  std::string host = "mail.example.test";
+  std::string host;  // empty: as the paste says, else mail.example.test
   std::string expect;
   std::string protocol = "smtp";
 };
@@ -42,8 +42,8 @@ int Import(const ImportArgs& args) {
     }
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
-  server::ImportOptions options{
-      .source_name = name, .summary = args.summary, .host = args.host};
+  server::ImportOptions options{.source_name = name, .summary = args.summary};
+  if (!args.host.empty()) options.host = args.host;
   auto format = server::ParseImportFormat(args.format);
   if (!format) {
     std::cerr << "starttls-mock: --format must be auto, telnet, script, "
@@ -111,8 +111,9 @@ Runner AddImport(CLI::App* sub) {
                   "write the scenario here (default: stdout)");
   sub->add_option("--summary", args->summary,
                   "the scenario's Summary (default: imported from FILE)");
-  sub->add_option("--host", args->host, "the scenario's Host")
-      ->capture_default_str();
+  sub->add_option("--host", args->host,
+                  "the scenario's Host (default: the host the paste's "
+                  "command line names, else mail.example.test)");
   sub->add_option("--protocol", args->protocol,
                   "the session's protocol: smtp, or imap or pop3 (these two "
                   "from the script and curl formats)")

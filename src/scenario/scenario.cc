@@ -207,14 +207,6 @@ bool IsHeaderName(std::string_view s) {
          });
 }
 
-bool IsHostName(std::string_view s) {
-  return !s.empty() && s.size() <= 253 &&
-         std::all_of(s.begin(), s.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-                  c == '-' || c == ':';
-         });
-}
-
 // The schema of the header fields: each checks its value (already trimmed,
 // never empty) and stores it in the scenario, or says what is wrong with it.
 struct HeaderSpec {
@@ -947,6 +939,14 @@ std::span<const Step> ConnectionSteps(const Scenario& scenario, int n) {
     return s.kind == Step::Kind::kConnection;
   });
   return {begin, end};
+}
+
+bool IsHostName(std::string_view s) {
+  return !s.empty() && s.size() <= 253 &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                  c == '-' || c == ':';
+         });
 }
 
 std::string ParseError::ToString() const {

@@ -83,6 +83,10 @@ inline constexpr int kSessionTimeoutFactor = 20;
 [[nodiscard]] std::span<const Step> ConnectionSteps(const Scenario& scenario,
                                                     int n);
 
+// True for what `Host:` accepts: a host name or an IP address (letters,
+// digits, '.', '-' and ':'), at most 253 characters.
+[[nodiscard]] bool IsHostName(std::string_view s);
+
 // Parses "250ms", "10s" or "1.5s".
 [[nodiscard]] std::optional<std::chrono::milliseconds> ParseDuration(
     std::string_view s);
