@@ -13,9 +13,9 @@ namespace starttls::fuzz {
 int FuzzImport(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   constexpr server::ImportFormat kFormats[] = {
-      server::ImportFormat::kAuto, server::ImportFormat::kTelnet,
+      server::ImportFormat::kAuto,   server::ImportFormat::kTelnet,
       server::ImportFormat::kScript, server::ImportFormat::kSwaks,
-      server::ImportFormat::kCurl};
+      server::ImportFormat::kCurl,   server::ImportFormat::kSClient};
   server::ImportFormat format = kFormats[data[0] % std::size(kFormats)];
   // The same byte picks the protocol: SMTP, or IMAP or POP3 (script and
   // curl).

@@ -348,6 +348,49 @@ def test_the_articles_text_replays_as_smtp_live_com_and_the_reference_client_del
     assert session["script"]["matched"] and session["script"]["completed"]
 
 
+TYPED = [["EHLO me"], ["MAIL FROM:<a@example.test>"], ["rcpt TO:<b@example.test>"],
+         ["DATA"], ["Subject: typed into s_client", "", "hello", "."], ["QUIT"]]
+
+
+def test_s_client_output_as_a_terminal_shows_it_imports_and_replays_to_the_same_session(
+        tmp_path):
+    """openssl s_client -starttls smtp -crlf, typed into as a person would:
+    the report becomes comments, the dialogue over TLS the script's TLS
+    part, and s_client's own plain-text part stands in before `tls`. The
+    scenario then plays the same session to s_client again."""
+    from s_client_terminal import s_client_session
+
+    def session_through(scenario: Path, work: Path) -> tuple[str, dict]:
+        server = harness.MockServer([scenario], work, sessions=1).start()
+        try:
+            shown = s_client_session(server.port, server.cafile, HOST_NAME, TYPED)
+            assert server.wait() == 0, server.stderr
+        finally:
+            server.kill()
+        [session] = server.sessions_reports()
+        return shown, session
+
+    first, _ = session_through(harness.SCENARIOS / "control" / "hotmail-2009.smtp",
+                               tmp_path / "first")
+    assert "CONNECTED(" in first and "EHLO me\n" in first and "250 2.1.0" in first, first
+    (tmp_path / "s_client.txt").write_text(first)
+    done = run_import(tmp_path / "s_client.txt", tmp_path / "s_client.smtp")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "s_client.smtp").read_text()
+    assert "(s_client format)" in text and "# s_client: Verify return code: 0 (ok)" in text
+    assert "# s_client:  0 s:O = starttls-mock test PKI, CN = mail.example.test" in text
+    assert "S: 220 2.0.0 Ready to start TLS\ntls\nC: EHLO *\n" in text, text
+    assert "C: rcpt TO:<b@example.test>\n" in text and "C: hello\n" in text, text
+    again, session = session_through(tmp_path / "s_client.smtp", tmp_path / "again")
+    assert session["verdict"] == "pass", session["reasons"]
+    assert session["script"]["matched"] and session["script"]["completed"], session["ended"]
+
+    def dialogue(shown: str) -> list[str]:
+        return [line for line in shown.split("---\n")[-1].splitlines()
+                if re.match(r"^\d{3}[ -]", line)]
+    assert dialogue(again) == dialogue(first)
+
+
 def test_an_ambiguous_transcript_is_refused_with_its_line_and_nothing_written(tmp_path):
     source = tmp_path / "pasted.txt"
     source.write_text("220 mail.example.test ESMTP\nEHLO a\n250-first\nSTARTTLS\n")

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstring>
 #include <regex>
+#include <sstream>
 
 #include "authoring/answer_framer.h"
 #include "common/ascii.h"
@@ -395,61 +396,63 @@ bool IsForeignHostClose(std::string_view line) {
           line.find("closed by foreign host") != std::string_view::npos);
 }
 
-tl::expected<Transcript, ImportError> ParseTelnet(std::string_view pasted) {
-  Builder b(/*bodies_shown=*/true, protocol::Smtp());
-  const std::string text = WithPlainSpaces(pasted);
-  std::vector<std::string_view> lines = SplitLines(text);
-  bool started = false;
-  std::string host;  // from the console command the paste starts with
-  int closed_line = 0;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const int n = static_cast<int>(i) + 1;
-    std::string_view line = lines[i];
+// The lines of a console session, where the server's replies are told from
+// typed lines by their codes: telnet and nc, and openssl s_client's
+// dialogue after its report.
+class TypedSession {
+ public:
+  // `b` must outlive the session. shows_tls: the source goes on over TLS
+  // (s_client); telnet cannot.
+  TypedSession(Builder* b, bool shows_tls) : b_(*b), shows_tls_(shows_tls) {}
+
+  // Says the greeting came already (s_client's, which it does not show).
+  void Started() { started_ = true; }
+  // The host of the console command the paste starts with, if any.
+  std::string& host() { return host_; }
+
+  tl::expected<void, ImportError> Line(std::string_view line, int n) {
     bool blank = line.find_first_not_of(" \t") == std::string_view::npos;
-    if (closed_line != 0) {
-      if (blank) continue;
+    if (closed_line_ != 0) {
+      if (blank) return {};
       return unexpected(
           Error(n, fmt::format("text after the server closed the connection on "
                                "line {}",
-                               closed_line)));
+                               closed_line_)));
     }
     if (IsForeignHostClose(line)) {
-      b.ServerClosed(n);
-      closed_line = n;
-      continue;
+      Closed(n);
+      return {};
     }
-    if (b.in_body()) {
+    if (b_.in_body()) {
       // Inside a message every line is the client's, digits or not.
-      if (auto r = b.Client(line, n); !r) return unexpected(r.error());
-      continue;
+      return b_.Client(line, n);
     }
-    if (blank) continue;
-    if (!started && host.empty()) {
+    if (blank) return {};
+    if (!started_ && host_.empty()) {
       if (auto named = ConsoleCommandHost(line)) {
-        host = std::move(*named);
-        continue;
+        host_ = std::move(*named);
+        return {};
       }
     }
-    if (IsTelnetChatter(line)) continue;
-    if (b.tls()) {
+    if (IsTelnetChatter(line)) return {};
+    if (b_.tls() && !shows_tls_) {
       return unexpected(Error(
           n, fmt::format("telnet cannot show what follows the 220 reply to "
                          "STARTTLS on line {}: TLS starts there, so the "
                          "session must end there",
-                         b.tls_line())));
+                         b_.tls_line())));
     }
     std::optional<ReplyLine> reply = ParseReplyLine(line);
     if (reply) {
-      if (!b.reply_open() && b.outstanding() == 0) {
+      if (!b_.reply_open() && b_.outstanding() == 0) {
         return unexpected(Error(
             n, fmt::format("a second reply with no client line since the "
                            "reply that ended on line {}: was a typed line "
                            "left out?",
-                           b.last_reply_line())));
+                           b_.last_reply_line())));
       }
-      started = true;
-      if (auto r = b.Server(line, n, true); !r) return unexpected(r.error());
-      continue;
+      started_ = true;
+      return b_.Server(line, n, true);
     }
     if (StartsWithDigits(line)) {
       return unexpected(
@@ -458,29 +461,231 @@ tl::expected<Transcript, ImportError> ParseTelnet(std::string_view pasted) {
                 "must be followed by a space, '-' or the end of the line)",
                 4));
     }
-    if (!started) {
+    if (!started_) {
       return unexpected(
           Error(n,
                 "the session must start with the server's greeting (a line "
                 "starting with a reply code), not a client line"));
     }
-    if (b.reply_open()) {
+    if (b_.reply_open()) {
       return unexpected(Error(
           n, fmt::format("a client line inside the multi-line reply begun on "
                          "line {} (its last line, with a space after the "
                          "code, is missing)",
-                         b.open_line())));
+                         b_.open_line())));
     }
-    if (!b.awaiting_secret() && !LooksLikeCommand(line)) {
+    if (!b_.awaiting_secret() && !LooksLikeCommand(line)) {
       return unexpected(Error(
           n,
           "neither a server reply (three digits, then a space or '-') nor "
           "an SMTP command (a verb of 4 to 8 letters)"));
     }
-    if (auto r = b.Client(line, n); !r) return unexpected(r.error());
+    return b_.Client(line, n);
+  }
+
+  // The server ended the connection at line `n`: only blank lines may
+  // follow.
+  void Closed(int n) {
+    b_.ServerClosed(n);
+    closed_line_ = n;
+  }
+
+ private:
+  Builder& b_;
+  const bool shows_tls_;
+  bool started_ = false;
+  std::string host_;
+  int closed_line_ = 0;
+};
+
+tl::expected<Transcript, ImportError> ParseTelnet(std::string_view pasted) {
+  Builder b(/*bodies_shown=*/true, protocol::Smtp());
+  TypedSession session(&b, /*shows_tls=*/false);
+  const std::string text = WithPlainSpaces(pasted);
+  std::vector<std::string_view> lines = SplitLines(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (auto r = session.Line(lines[i], static_cast<int>(i) + 1); !r) {
+      return unexpected(r.error());
+    }
   }
   auto transcript = b.Finish(static_cast<int>(lines.size()));
-  if (transcript) transcript->host = std::move(host);
+  if (transcript) transcript->host = std::move(session.host());
+  return transcript;
+}
+
+// --- openssl s_client -starttls smtp ----------------------------------------
+
+// The host of an `openssl s_client ... -connect HOST:PORT` command line,
+// after any prompt, and its -starttls value in *starttls; nullopt for any
+// other line.
+std::optional<std::string> SClientCommandHost(std::string_view line,
+                                              std::string* starttls) {
+  static const std::regex kCommand(
+      R"(^(?:[A-Za-z]:\\[^>]*>|[^\s>$%#]*[>$%#] ?)?openssl\s+s_client(\s.*)?$)");
+  std::match_results<std::string_view::const_iterator> m;
+  if (!std::regex_match(line.begin(), line.end(), m, kCommand)) {
+    return std::nullopt;
+  }
+  std::istringstream words(m[1].str());
+  std::string word, host;
+  while (words >> word) {
+    std::string value;
+    if (word == "-connect" && words >> value) {
+      size_t colon = value.rfind(':');
+      host = value.substr(0, colon);
+      if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+      }
+    } else if (word == "-starttls" && words >> value) {
+      *starttls = value;
+    }
+  }
+  return host;
+}
+
+// A line of s_client's handshake report worth keeping as a comment: the
+// certificate chain, verification results and the handshake summary.
+bool IsReportNote(std::string_view line) {
+  static const std::regex kChain(R"( *\d+ s:.*|   i:.*)");
+  static constexpr std::array kPrefixes = {
+      "verify error:",       "Verification",           "New, ",
+      "Verify return code:", "SSL handshake has read", "Server Temp Key:",
+      "Peer signature type:"};
+  return std::regex_match(line.begin(), line.end(), kChain) ||
+         std::any_of(kPrefixes.begin(), kPrefixes.end(),
+                     [&](const char* p) { return line.starts_with(p); });
+}
+
+// s_client's own lines in the dialogue, which nothing sent: what it reports
+// of reads and renegotiations, OpenSSL's error lines, section rules.
+bool IsSClientChatter(std::string_view line) {
+  static const std::regex kError(R"([0-9A-F]+:error:.*)");
+  return line == "read R BLOCK" || line == "RENEGOTIATING" ||
+         line == "KEYUPDATE" || line == "---" ||
+         std::regex_match(line.begin(), line.end(), kError);
+}
+
+tl::expected<Transcript, ImportError> ParseSClient(std::string_view pasted) {
+  const std::string text = WithPlainSpaces(pasted);
+  std::vector<std::string_view> lines = SplitLines(text);
+  std::vector<std::string> notes;
+  std::string host, starttls = "smtp";
+  size_t i = 0;
+  int connected = 0;  // the line of CONNECTED(...)
+  bool verify_seen = false;
+  // The report: up to the rule after "Verify return code:".
+  for (; i < lines.size(); ++i) {
+    std::string_view line = lines[i];
+    const int n = static_cast<int>(i) + 1;
+    if (connected == 0 && host.empty()) {
+      std::string asked;
+      if (auto named = SClientCommandHost(line, &asked)) {
+        host = std::move(*named);
+        if (!asked.empty()) starttls = asked;
+        if (starttls != "smtp") {
+          return unexpected(Error(
+              n, fmt::format("an s_client session with -starttls {}: this "
+                             "format reads -starttls smtp sessions",
+                             starttls)));
+        }
+        continue;
+      }
+    }
+    if (line.starts_with("CONNECTED(")) connected = n;
+    if (IsReportNote(line)) notes.push_back(std::string(line));
+    if (line.starts_with("Verify return code:")) verify_seen = true;
+    if (verify_seen && line == "---") break;
+  }
+  if (connected == 0 || i == lines.size()) {
+    return unexpected(Error(
+        std::max(1, connected),
+        connected == 0
+            ? std::string("no \"CONNECTED(\" line: this is not openssl "
+                          "s_client output")
+            : std::string("the handshake report never ends (no \"Verify "
+                          "return code:\" line and \"---\" after it): did the "
+                          "handshake fail?")));
+  }
+  // What s_client did before TLS without showing it (-starttls smtp): it
+  // read the greeting, sent EHLO, found STARTTLS in the reply and sent it.
+  // Of all that it shows, right after its report, only the EHLO reply's
+  // last line.
+  std::string ehlo_last = "250 STARTTLS";
+  if (i + 1 < lines.size() && lines[i + 1].starts_with("250 ")) {
+    ehlo_last = std::string(lines[++i]);
+  }
+  Builder b(/*bodies_shown=*/true, protocol::Smtp());
+  const std::string name = IsHostName(host) ? host : "mail.example.test";
+  std::vector<std::pair<bool, std::string>> plain = {
+      {true, fmt::format("220 {} ESMTP", name)},
+      {false, "EHLO openssl.client.net"},
+      {true, fmt::format("250-{}", name)}};
+  if (ehlo_last.find("STARTTLS") == std::string::npos) {
+    plain.emplace_back(true, "250-STARTTLS");
+  }
+  plain.emplace_back(true, ehlo_last);
+  plain.emplace_back(false, "STARTTLS");
+  plain.emplace_back(true, "220 2.0.0 Ready to start TLS");
+  for (const auto& [server, line] : plain) {
+    auto r =
+        server ? b.Server(line, connected, true) : b.Client(line, connected);
+    if (!r) return unexpected(r.error());
+  }
+  TypedSession session(&b, /*shows_tls=*/true);
+  session.Started();
+  bool ticket = false;  // inside a "Post-Handshake New Session Ticket" block
+  for (++i; i < lines.size(); ++i) {
+    std::string_view line = lines[i];
+    const int n = static_cast<int>(i) + 1;
+    if (ticket) {
+      // The block's own lines are indented, blank or "SSL-Session:"; a
+      // typed line can be echoed into its middle.
+      if (line == "---") {
+        ticket = false;
+        continue;
+      }
+      if (line.empty() || line.front() == ' ' || line == "SSL-Session:") {
+        continue;
+      }
+    }
+    if (line.starts_with("Post-Handshake New Session Ticket arrived")) {
+      ticket = true;
+      continue;
+    }
+    if (!b.in_body() && IsSClientChatter(line)) continue;
+    // A typed line that starts with R, K or k is s_client's own command
+    // (without -nocommands): it renegotiates or updates keys instead of
+    // sending the line ("RCPT TO:..."). The terminal shows the line, then
+    // what s_client did.
+    // So is one that starts with Q: s_client closes the connection instead
+    // ("QUIT" typed shows as the line, then "DONE"), and the session ends.
+    if (!b.in_body() && i + 1 < lines.size() &&
+        (lines[i + 1] == "RENEGOTIATING" || lines[i + 1] == "KEYUPDATE" ||
+         (lines[i + 1] == "DONE" && line.starts_with("Q")))) {
+      notes.push_back(fmt::format(
+          "line {} (\"{}\") was never sent: s_client took it as its {} "
+          "command",
+          n, line, line.substr(0, 1)));
+      if (lines[++i] == "DONE") break;
+      continue;
+    }
+    if (!b.in_body() && line == "closed") {
+      session.Closed(n);
+      continue;
+    }
+    if (!b.in_body() && line == "DONE") break;  // its input ended
+    if (auto r = session.Line(line, n); !r) return unexpected(r.error());
+  }
+  auto transcript = b.Finish(static_cast<int>(lines.size()));
+  if (!transcript) return transcript;
+  transcript->host = host;
+  transcript->notes.push_back(
+      "openssl s_client -starttls smtp read the greeting, sent EHLO and "
+      "STARTTLS itself and showed only the EHLO reply's last line: the "
+      "plain-text lines before `tls` stand for the rest.");
+  for (std::string& note : notes) {
+    transcript->notes.push_back("s_client: " + std::move(note));
+  }
   return transcript;
 }
 
@@ -640,6 +845,11 @@ ImportFormat Detect(std::string_view pasted) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     // A console command line ("C:\>telnet" would read as a C: line).
     if (ConsoleCommandHost(line)) return ImportFormat::kTelnet;
+    std::string starttls;
+    if (SClientCommandHost(line, &starttls) || line.starts_with("CONNECTED(") ||
+        line.starts_with("depth=")) {
+      return ImportFormat::kSClient;
+    }
     if (line.starts_with("S:") || line.starts_with("C:") ||
         line.starts_with("#")) {
       return ImportFormat::kScript;
@@ -971,6 +1181,7 @@ std::optional<ImportFormat> ParseImportFormat(std::string_view name) {
   if (name == "script") return ImportFormat::kScript;
   if (name == "swaks") return ImportFormat::kSwaks;
   if (name == "curl") return ImportFormat::kCurl;
+  if (name == "s_client") return ImportFormat::kSClient;
   return std::nullopt;
 }
 
@@ -986,6 +1197,8 @@ std::string_view ImportFormatName(ImportFormat format) {
       return "swaks";
     case ImportFormat::kCurl:
       return "curl";
+    case ImportFormat::kSClient:
+      return "s_client";
   }
   return "?";
 }
@@ -999,8 +1212,10 @@ tl::expected<Transcript, ImportError> ParseTranscript(
     case ImportFormat::kTelnet:
     case ImportFormat::kAuto:
     case ImportFormat::kSwaks:
+    case ImportFormat::kSClient:
       // Telnet lines tell replies from typed commands by their SMTP reply
-      // codes, and swaks speaks SMTP only.
+      // codes, swaks speaks SMTP only, and s_client's plain-text part here
+      // is SMTP's.
       if (!smtp) {
         return unexpected(Error(
             1, fmt::format("the {} format reads SMTP sessions only; give a {} "
@@ -1008,6 +1223,7 @@ tl::expected<Transcript, ImportError> ParseTranscript(
                            "curl -v output (--format curl)",
                            ImportFormatName(format), protocol.name())));
       }
+      if (format == ImportFormat::kSClient) return ParseSClient(text);
       return format == ImportFormat::kSwaks ? ParseSwaks(text)
                                             : ParseTelnet(text);
     case ImportFormat::kScript:
@@ -1033,12 +1249,13 @@ tl::expected<std::string, ImportError> ImportTranscript(
   if (!options.host) {
     if (IsHostName(transcript->host)) {
       host = transcript->host;
-      comment.push_back(
-          fmt::format("Host: the host the pasted command line connected to."));
+      comment.push_back("Host: the host the pasted command line connected to.");
     } else {
       host = "mail.example.test";
     }
   }
+  comment.insert(comment.end(), transcript->notes.begin(),
+                 transcript->notes.end());
   WriteScenarioOptions write{
       .comment = std::move(comment),
       .summary = options.summary.empty()

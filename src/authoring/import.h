@@ -43,6 +43,9 @@ struct Transcript {
   // The host the session was opened to, when the source says (the console
   // command a paste starts with: `telnet smtp.live.com 587`); else empty.
   std::string host;
+  // What the source says beside the session, for the scenario's comment
+  // (an s_client paste's certificate chain and handshake summary).
+  std::vector<std::string> notes;
 };
 
 struct WriteScenarioOptions {
@@ -109,6 +112,9 @@ enum class ImportFormat {
   kScript,  // S: and C: lines
   kSwaks,   // swaks output: "<- ", " -> ", "<~ ", " ~> ", "=== "
   kCurl,    // curl -v output: "< ", "> ", "* ", "{ ", "} "
+  // openssl s_client -starttls smtp output: its handshake report, then the
+  // dialogue over TLS as a terminal shows it (replies and typed lines)
+  kSClient,
 };
 
 [[nodiscard]] std::optional<ImportFormat> ParseImportFormat(

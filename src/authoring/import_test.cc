@@ -599,6 +599,111 @@ TEST(ImportPop3,
   ASSERT_TRUE(parsed.has_value()) << parsed.error().ToString();
 }
 
+// --- openssl s_client
+// ---------------------------------------------------------
+
+// The shape of an s_client -starttls smtp -crlf session as a terminal shows
+// it (the report shortened to what the reader looks at): a typed line
+// echoed into a session-ticket block, "RCPT" taken as s_client's R command,
+// "QUIT" as its Q command.
+constexpr std::string_view kSClientPaste =
+    "$ openssl s_client -starttls smtp -connect mx.example.test:587 -crlf\n"
+    "depth=0 CN = mx.example.test\n"
+    "verify error:num=18:self-signed certificate\n"
+    "verify return:1\n"
+    "CONNECTED(00000003)\n"
+    "---\n"
+    "Certificate chain\n"
+    " 0 s:CN = mx.example.test\n"
+    "   i:CN = mx.example.test\n"
+    "---\n"
+    "Server certificate\n"
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIB\n"
+    "-----END CERTIFICATE-----\n"
+    "---\n"
+    "SSL handshake has read 1824 bytes and written 436 bytes\n"
+    "Verification error: self-signed certificate\n"
+    "---\n"
+    "New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384\n"
+    "Verify return code: 18 (self-signed certificate)\n"
+    "---\n"
+    "250 CHUNKING\n"
+    "---\n"
+    "Post-Handshake New Session Ticket arrived:\n"
+    "SSL-Session:\n"
+    "    Protocol  : TLSv1.3\n"
+    "EHLO me\n"
+    "    0000 - 1b 51 3a 43\n"
+    "\n"
+    "---\n"
+    "read R BLOCK\n"
+    "250-mx.example.test\n"
+    "250 CHUNKING\n"
+    "MAIL FROM:<a@example.test>\n"
+    "250 2.1.0 Ok\n"
+    "RCPT TO:<b@example.test>\n"
+    "RENEGOTIATING\n"
+    "40A7:error:0A00010A:SSL routines:can_renegotiate:wrong ssl version\n"
+    "QUIT\n"
+    "DONE\n";
+
+TEST(ImportSClient, TheReportIsCommentsAndTheDialogueIsTheTlsPart) {
+  auto t = ParseTranscript(kSClientPaste, ImportFormat::kAuto);
+  ASSERT_TRUE(t.has_value()) << t.error().line << ": " << t.error().message;
+  EXPECT_EQ(t->host, "mx.example.test");
+  EXPECT_THAT(t->notes,
+              ::testing::IsSupersetOf(
+                  {"s_client: verify error:num=18:self-signed certificate",
+                   "s_client:  0 s:CN = mx.example.test",
+                   "s_client: Verify return code: 18 (self-signed "
+                   "certificate)",
+                   "s_client: line 36 (\"RCPT TO:<b@example.test>\") was "
+                   "never sent: s_client took it as its R command",
+                   "s_client: line 39 (\"QUIT\") was never sent: s_client "
+                   "took it as its Q command"}));
+  auto out = ImportTranscript(kSClientPaste, {.summary = "s"});
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  // s_client's own plain-text part, ending in the EHLO reply line it shows.
+  EXPECT_THAT(*out, HasSubstr("S: 220 mx.example.test ESMTP\nC: EHLO *\n"
+                              "S: 250-mx.example.test\nS: 250-STARTTLS\n"
+                              "S: 250 CHUNKING\nC: STARTTLS\n"
+                              "S: 220 2.0.0 Ready to start TLS\ntls\n"
+                              "C: EHLO *\nS: 250-mx.example.test\n"));
+  EXPECT_THAT(*out, HasSubstr("C: MAIL FROM:<a@example.test>\n"
+                              "S: 250 2.1.0 Ok\n"));
+  EXPECT_THAT(*out, Not(HasSubstr("C: RCPT")));
+  EXPECT_THAT(*out, Not(HasSubstr("C: QUIT")));
+  EXPECT_THAT(*out, HasSubstr("\nHost: mx.example.test\n"));
+  ExpectParses(*out);
+}
+
+TEST(ImportSClient, OutputWithoutConnectedIsRefused) {
+  auto t = ParseTranscript("depth=0 CN = x\nverify return:1\n",
+                           ImportFormat::kSClient);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_THAT(t.error().message, HasSubstr("no \"CONNECTED(\" line"));
+}
+
+TEST(ImportSClient, AReportThatNeverEndsIsRefusedAtItsStart) {
+  auto t = ParseTranscript(
+      "CONNECTED(00000003)\n---\nCertificate chain\n"
+      "40A7:error:0A000086:SSL routines::certificate verify failed\n",
+      ImportFormat::kSClient);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_EQ(t.error().line, 1);
+  EXPECT_THAT(t.error().message, HasSubstr("did the handshake fail?"));
+}
+
+TEST(ImportSClient, AnotherStartTlsProtocolIsRefusedOnItsCommandLine) {
+  auto t = ParseTranscript(
+      "$ openssl s_client -starttls imap -connect h:143\nCONNECTED(3)\n",
+      ImportFormat::kAuto);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_EQ(t.error().line, 1);
+  EXPECT_THAT(t.error().message, HasSubstr("-starttls imap"));
+}
+
 // --- the writer
 // ---------------------------------------------------------------
 

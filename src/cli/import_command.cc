@@ -47,7 +47,7 @@ int Import(const ImportArgs& args) {
   auto format = server::ParseImportFormat(args.format);
   if (!format) {
     std::cerr << "starttls-mock: --format must be auto, telnet, script, "
-                 "swaks or curl, not \""
+                 "swaks, curl or s_client, not \""
               << args.format << "\"\n";
     return kExitUsage;
   }
@@ -105,7 +105,7 @@ Runner AddImport(CLI::App* sub) {
                   "output; - for stdin")
       ->capture_default_str();
   sub->add_option("--format", args->format,
-                  "auto, telnet, script, swaks or curl")
+                  "auto, telnet, script, swaks, curl or s_client")
       ->capture_default_str();
   sub->add_option("--out", args->out,
                   "write the scenario here (default: stdout)");
