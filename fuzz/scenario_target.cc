@@ -20,6 +20,21 @@ int FuzzScenario(const uint8_t* data, size_t size) {
     FUZZ_CHECK(e.ToString().find('\n') == std::string::npos);
     return 0;
   }
+  // A family is played once per protocol it lists, each member protocol-
+  // neutral: no step says a protocol's words.
+  auto members = server::ParseScenarios(text, "fuzz.scenario");
+  FUZZ_CHECK(members.has_value());
+  FUZZ_CHECK(members->size() == std::max<size_t>(1, scenario->family.size()));
+  for (const server::Scenario& member : *members) {
+    FUZZ_CHECK(member.steps.size() == scenario->steps.size());
+    if (scenario->family.empty()) continue;
+    FUZZ_CHECK(member.path == "fuzz." + std::string(member.protocol->name()));
+    for (const server::Step& step : member.steps) {
+      FUZZ_CHECK(step.kind != server::Step::Kind::kSend &&
+                 step.kind != server::Step::Kind::kExpect &&
+                 step.kind != server::Step::Kind::kRaw);
+    }
+  }
   int connections = server::ConnectionCount(*scenario);
   FUZZ_CHECK(connections >= 1);
   size_t steps = 0;
