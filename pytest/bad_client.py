@@ -76,6 +76,7 @@ BUGS = {
     "success-after-truncated-data": "report success when the connection closes "
                                     "after the final '.' without a reply",
     "accept-tls10": "allow TLS 1.0 at OpenSSL security level 0",
+    "ignore-greeting-code": "go on after a greeting of any code, as after 220",
 }
 
 # The credentials auth-before-tls leaks; a test server can recognise them.
@@ -478,7 +479,7 @@ def dialogue(conn: Connection, opts: Options, message: bytes, plain_only: bool) 
 
     `plain_only` is plaintext-fallback's second connection: no STARTTLS."""
     greeting = conn.read_reply("greeting")
-    if greeting.code != 220:
+    if greeting.code != 220 and not opts.bug("ignore-greeting-code"):
         raise Failure("protocol-error", f"server refused the session: {greeting}")
 
     extensions = ehlo(conn, opts)

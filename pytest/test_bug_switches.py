@@ -64,7 +64,8 @@ NAME_MISMATCHES = ["cn-matches-san-does-not", "ip-mismatch", "wildcard-too-broad
                    "wrong-host"]
 STRIPPING = ["ehlo-refused-500", "ehlo-refused-helo-accepted", "starttls-not-advertised",
              "starttls-refused-354", "starttls-refused-454", "starttls-refused-501",
-             "starttls-refused-502", "starttls-refused-530"]
+             "starttls-refused-502", "starttls-refused-530", "starttls-refused-500",
+             "auth-offered-no-starttls", "ehlo-refused-530"]
 
 PINS: dict[str, dict[str, tuple[str, ...]]] = {
     "no-verify": {
@@ -148,6 +149,7 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
     "tls-on-any-2xx": {
         "stripping/starttls-answered-250": (WITHOUT_220,),
         "stripping/starttls-answered-252": (WITHOUT_220,),
+        "stripping/starttls-answered-221": (WITHOUT_220,),
         "stripping/starttls-refused-454": QUIET,
         "stripping/starttls-refused-354": QUIET,
         "control/responder-only": QUIET,
@@ -169,6 +171,10 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         # The injected 220 is read as the reply to MAIL: no delivery, but
         # MAIL went out in plain text.
         "injection/454-then-injected-success": (AFTER_REFUSAL,),
+        # The server closed after its 421 or 221: MAIL goes out into the
+        # closing connection, nothing is delivered.
+        "stripping/starttls-refused-421": (AFTER_REFUSAL,),
+        "stripping/starttls-answered-221": (AFTER_REFUSAL,),
         # Connection 2 of the script no longer offers STARTTLS.
         "reconnect/alert-then-plain": (DOWNGRADE, REFUSE_DELIVERED),
         "reconnect/reset-then-plain": (DOWNGRADE, REFUSE_DELIVERED),
@@ -183,6 +189,7 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "ordering/starttls-reply-held": (CREDENTIALS,),
         "stripping/starttls-not-advertised": (CREDENTIALS,),
         "stripping/starttls-refused-454": (CREDENTIALS,),
+        "stripping/auth-offered-no-starttls": (CREDENTIALS,),
         # EHLO is never answered, so AUTH never goes out.
         "timing/stall-after-ehlo": QUIET,
     },
@@ -191,6 +198,7 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "timing/stall-after-ehlo": (HANG, REFUSE_HUNG),
         "truncation/220-cut-held-open": (HANG, REFUSE_HUNG),
         "tls/stall-mid-handshake": (HANG, REFUSE_HUNG),
+        "truncation/greeting-continuation-never-ends": (HANG, REFUSE_HUNG),
         "control/responder-only": QUIET,
         "truncation/close-after-starttls": QUIET,
     },
@@ -198,6 +206,15 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "truncation/close-after-data": (EXIT0_UNDELIVERED,),
         "truncation/close-after-starttls": QUIET,
         "tls/no-close-notify": QUIET,
+        "control/responder-only": QUIET,
+    },
+    "ignore-greeting-code": {
+        # The responder serves whoever goes on after a 554 greeting.
+        "stripping/greeting-554": (REFUSE_DELIVERED,),
+        # A 999 is no reply line to the client's parser; a 421 comes with
+        # the close.
+        "stripping/greeting-nonsense-code": QUIET,
+        "stripping/greeting-421": QUIET,
         "control/responder-only": QUIET,
     },
     "accept-tls10": {
