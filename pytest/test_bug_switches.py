@@ -171,10 +171,12 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         # The injected 220 is read as the reply to MAIL: no delivery, but
         # MAIL went out in plain text.
         "injection/454-then-injected-success": (AFTER_REFUSAL,),
-        # The server closed after its 421 or 221: MAIL goes out into the
-        # closing connection, nothing is delivered.
-        "stripping/starttls-refused-421": (AFTER_REFUSAL,),
-        "stripping/starttls-answered-221": (AFTER_REFUSAL,),
+        # The responder serves whoever goes on after a 421 or a 221.
+        "stripping/starttls-refused-421": (AFTER_REFUSAL, REFUSE_DELIVERED),
+        "stripping/starttls-answered-221": (AFTER_REFUSAL, REFUSE_DELIVERED),
+        # The injected 235, 250s and 354 answer AUTH (not sent), MAIL, RCPT
+        # and DATA; the desynchronised session delivers nothing.
+        "field/curl-test-980": (AFTER_REFUSAL,),
         # Connection 2 of the script no longer offers STARTTLS.
         "reconnect/alert-then-plain": (DOWNGRADE, REFUSE_DELIVERED),
         "reconnect/reset-then-plain": (DOWNGRADE, REFUSE_DELIVERED),
@@ -209,12 +211,11 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "control/responder-only": QUIET,
     },
     "ignore-greeting-code": {
-        # The responder serves whoever goes on after a 554 greeting.
+        # The responder serves whoever goes on after a 554 or 421 greeting.
         "stripping/greeting-554": (REFUSE_DELIVERED,),
-        # A 999 is no reply line to the client's parser; a 421 comes with
-        # the close.
+        "stripping/greeting-421": (REFUSE_DELIVERED,),
+        # A 999 is no reply line to the client's parser.
         "stripping/greeting-nonsense-code": QUIET,
-        "stripping/greeting-421": QUIET,
         "control/responder-only": QUIET,
     },
     "accept-tls10": {

@@ -141,8 +141,8 @@ def test_scenario_globs_select_and_ids_are_paths(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     ids = sorted(line.split("[", 1)[1].rstrip("]") for line in done.stdout.splitlines()
                  if "::test_scenario[" in line)
-    assert ids == ["stripping/starttls-refused-454.smtp", "tls/tls10-only.smtp",
-                   "tls/tls12-only.smtp"]
+    assert ids == ["stripping/starttls-refused-421.smtp", "stripping/starttls-refused-454.smtp",
+                   "tls/tls10-only.smtp", "tls/tls12-only.smtp"]
 
 
 # --- the fixtures, used by a test file of another project (-p starttls_mock.plugin)

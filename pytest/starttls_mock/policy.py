@@ -15,21 +15,20 @@ POLICIES = ("require-tls", "opportunistic")
 # docs/pytest-plugin.md ("Policies").
 OPPORTUNISTIC: dict[str, tuple[str, frozenset[str]]] = {
     # STARTTLS not offered: plain text is what an opportunistic client
-    # promises, and the message must get through.
+    # promises, and the message must get through (credentials still must
+    # not: credentials-in-plaintext counts).
     "stripping/starttls-not-advertised.smtp": ("deliver", frozenset({"plaintext-after-refusal"})),
+    "stripping/auth-offered-no-starttls.smtp":
+        ("deliver", frozenset({"plaintext-after-refusal"})),
     # EHLO refused: falling back to HELO (and plain text) is a SHOULD of
     # RFC 5321 section 3.2, so giving up is allowed too.
-    "stripping/ehlo-refused-500.smtp":
-        ("deliver-or-refuse", frozenset({"plaintext-after-refusal"})),
-    "stripping/ehlo-refused-helo-accepted.smtp":
-        ("deliver-or-refuse", frozenset({"plaintext-after-refusal"})),
+    **{f"stripping/{name}.smtp": ("deliver-or-refuse", frozenset({"plaintext-after-refusal"}))
+       for name in ("ehlo-refused-500", "ehlo-refused-530", "ehlo-refused-helo-accepted")},
     # STARTTLS offered and refused: RFC 3207 section 4 leaves it to the
     # client to go on (in plain text) or to quit.
     **{f"stripping/starttls-refused-{code}.smtp":
        ("deliver-or-refuse", frozenset({"plaintext-after-refusal"}))
-       for code in (354, 454, 501, 502, 530)},
-    "injection/454-then-injected-success.smtp":
-        ("deliver-or-refuse", frozenset({"plaintext-after-refusal"})),
+       for code in (354, 454, 500, 501, 502, 530)},
     "injection/220-before-starttls-then-454.smtp":
         ("deliver-or-refuse", frozenset({"plaintext-after-refusal"})),
     # STARTTLS answered with a 2xx that is not 220: no TLS was offered; TLS
@@ -43,6 +42,17 @@ OPPORTUNISTIC: dict[str, tuple[str, frozenset[str]]] = {
         ("deliver-or-refuse", frozenset({"downgrade-by-reconnect", "plaintext-after-refusal"})),
     "reconnect/reset-then-plain.smtp":
         ("deliver-or-refuse", frozenset({"downgrade-by-reconnect", "plaintext-after-refusal"})),
+    # What no promise lets a client go on after, stated so that every
+    # stripping scenario has its line here: a greeting that is no 220, a 421
+    # or 221 (the server is closing), a reply that is none to EHLO, and a
+    # refusal with replies nobody asked for behind it (curl gives up there
+    # even with --ssl, its opportunistic mode).
+    **{f"stripping/{name}.smtp": ("refuse", frozenset())
+       for name in ("greeting-421", "greeting-554", "greeting-nonsense-code",
+                    "starttls-refused-421", "starttls-answered-221", "ehlo-refused-421",
+                    "ehlo-answered-220")},
+    "injection/454-then-injected-success.smtp": ("refuse", frozenset()),
+    "field/curl-test-980.smtp": ("refuse", frozenset()),
 }
 
 def allowed(expected: str, goal: str) -> set[str]:
