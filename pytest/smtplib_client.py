@@ -59,7 +59,12 @@ def deliver(args: argparse.Namespace) -> int:
     context = ssl.create_default_context(cafile=args.cafile)
     smtp = Smtp(args.servername or args.host, timeout=args.timeout)
     try:
-        smtp.connect(args.host, args.port)
+        # connect() hands back the greeting's code without judging it (only
+        # SMTP(host, port) raises on a greeting that is no 220): an
+        # application checks it.
+        code, greeting = smtp.connect(args.host, args.port)
+        if code != 220:
+            return fail(1, f"the server refused the session: {code} {greeting!r}")
         smtp.ehlo()
         if not smtp.has_extn("starttls"):
             return fail(5, "the server does not offer STARTTLS and TLS is required")
