@@ -84,6 +84,25 @@ def first_tls_command(peer) -> str:
     return peer.commands("tls")[0]
 
 
+@pytest.mark.parametrize("bugs, goes_on", [([], False), (["ignore-greeting-code"], True)])
+def test_a_554_greeting_ends_the_session(pki, good_tls, bugs, goes_on):
+    """RFC 5321 section 3.1: a 554 greeting says there is no SMTP service.
+    The server here serves on regardless; only the buggy client uses it."""
+    def script(peer):
+        peer.send(f"554 5.3.2 {HOST_NAME} No SMTP service here\r\n")
+        respond(peer, good_tls)
+
+    with ScriptedServer(script) as server:
+        result = client(server.port, pki, bugs=bugs)
+        [peer] = server.join()
+    if goes_on:
+        assert_delivered(result)
+        assert peer.tls and len(peer.messages) == 1
+    else:
+        assert_failed(result, "protocol-error", "554")
+        assert not peer.tls and peer.messages == []
+
+
 # --------------------------------------------------------------------------
 # The correct client against aiosmtpd.
 # --------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def test_a_malformed_listen_address(tmp_path, listen):
 @pytest.mark.parametrize("args, status, words", [
     (["import", "/nonexistent/t.txt"], 2, "/nonexistent/t.txt: cannot read"),
     (["import", "{transcript}", "--format", "frob"], 2,
-     '--format must be auto, telnet, script, swaks or curl, not "frob"'),
+     '--format must be auto, telnet, script, swaks, curl or s_client, not "frob"'),
     (["import", "{transcript}", "--expect", "maybe"], 2, "--expect must be"),
     (["import", "{transcript}", "--out", "/nonexistent/dir/x.smtp"], 1,
      "/nonexistent/dir/x.smtp"),

@@ -20,7 +20,7 @@ import dovecot_private
 from dovecot_private import ADDRESS, PASSWORD, USER, curl_fetch
 from smtp_test_server import HOST_NAME, make_pki
 from starttls_mock import harness
-from test_record import Recorder, dialogue, import_and_replay, replay
+from test_record import dialogue, import_and_replay, record_and_replay
 
 CLIENT_TIMEOUT = "10"
 
@@ -105,20 +105,13 @@ def test_a_wrong_password_is_auth_failed(dovecot, pki):
 
 
 def test_a_recorded_dovecot_session_replays_with_the_same_dialogue(dovecot, pki, tmp_path):
-    out = tmp_path / "recorded.imap"
-    recorder = Recorder(dovecot.port, pki.ca, out, "--protocol", "imap",
-                        upstream_host=ADDRESS)
-    live = imap_client(recorder.port, recorder.cafile, "--verbose", host="127.0.0.1")
-    assert live.returncode == 0, explain(live, dovecot)
-    scenario = recorder.wait()
+    live, replayed, scenario, _ = record_and_replay(
+        dovecot.port, pki, lambda port, ca, *extra: imap_client(port, ca, *extra,
+                                                                host="127.0.0.1"),
+        tmp_path, "--verbose", protocol="imap", upstream_host=ADDRESS)
     assert "Protocol: imap\nExpect: log-in\n" in scenario, scenario
     assert "C: AUTHENTICATE PLAIN *" in scenario and "S: $tag OK" in scenario, scenario
     assert PASSWORD not in scenario
-    replayed, session = replay(out, lambda port, ca: imap_client(
-        port, ca, "--verbose", host="127.0.0.1"), tmp_path / "replay")
-    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-    assert session["verdict"] == "pass", session["reasons"]
-    assert session["script"]["matched"] and session["script"]["completed"], session["ended"]
     assert dialogue(replayed.stderr) == dialogue(live.stderr)
 
 

@@ -22,7 +22,7 @@ import dovecot_private
 from dovecot_private import ADDRESS, PASSWORD, SUBJECT, USER, curl_fetch
 from smtp_test_server import HOST_NAME, make_pki
 from starttls_mock import harness
-from test_record import Recorder, dialogue, import_and_replay, replay
+from test_record import dialogue, import_and_replay, record_and_replay
 
 CLIENT_TIMEOUT = "10"
 
@@ -106,23 +106,14 @@ def test_a_recorded_dovecot_session_replays_with_the_same_dialogue(dovecot, pki,
     """Dovecot's answers to CAPA and RETR go on over several lines; the
     recorder frames them by the command they answer, so TLS starts at the
     +OK to STLS and the message's lines are replayed as they came."""
-    out = tmp_path / "recorded.pop3"
-    recorder = Recorder(dovecot.port, pki.ca, out, "--protocol", "pop3",
-                        upstream_host=ADDRESS)
-    live = pop3_client(recorder.port, recorder.cafile, "--verbose",
-                       host="127.0.0.1")
-    assert live.returncode == 0, explain(live, dovecot)
-    scenario = recorder.wait()
+    live, replayed, scenario, _ = record_and_replay(
+        dovecot.port, pki, lambda port, ca, *extra: pop3_client(port, ca, *extra,
+                                                                host="127.0.0.1"),
+        tmp_path, "--verbose", protocol="pop3", upstream_host=ADDRESS)
     assert "Protocol: pop3\nExpect: log-in\n" in scenario, scenario
     assert "C: STLS\nS: +OK" in scenario and "\ntls\nC: CAPA" in scenario, scenario
     assert f"S: Subject: {SUBJECT}" in scenario and "C: RETR 1" in scenario, scenario
     assert PASSWORD not in scenario
-    replayed, session = replay(out, lambda port, ca: pop3_client(
-        port, ca, "--verbose", host="127.0.0.1"),
-        tmp_path / "replay")
-    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-    assert session["verdict"] == "pass", session["reasons"]
-    assert session["script"]["matched"] and session["script"]["completed"], session["ended"]
     assert dialogue(replayed.stderr) == dialogue(live.stderr)
 
 

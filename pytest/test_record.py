@@ -123,12 +123,19 @@ def import_and_replay(transcript: str, protocol: str, run_client, work: Path) ->
 
 
 def record_and_replay(upstream_port: int, pki, run_client, tmp_path: Path,
-                      *client_extra: str):
-    recorder = Recorder(upstream_port, pki.ca, tmp_path / "recorded.smtp")
+                      *client_extra: str, protocol: str = "smtp",
+                      upstream_host: str = "127.0.0.1"):
+    """Records run_client(port, cafile, *client_extra) through `starttls-mock
+    record --protocol protocol` to the upstream, then replays the scenario
+    to the same client, which must pass the whole script; returns (live
+    run, replayed run, scenario text, replayed session)."""
+    out = tmp_path / f"recorded.{protocol}"
+    recorder = Recorder(upstream_port, pki.ca, out, "--protocol", protocol,
+                        upstream_host=upstream_host)
     live = run_client(recorder.port, recorder.cafile, *client_extra)
     assert live.returncode == 0, live.stdout + live.stderr
     scenario = recorder.wait()
-    replayed, session = replay(tmp_path / "recorded.smtp",
+    replayed, session = replay(out,
                                lambda p, ca: run_client(p, ca, *client_extra),
                                tmp_path / "replay")
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
