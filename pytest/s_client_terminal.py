@@ -48,10 +48,16 @@ class Terminal:
             self.shown += data
 
     def type(self, lines: list[str]) -> None:
-        """Types `lines` and waits for one more reply shown after them."""
-        replies = len(REPLY_END.findall(self.shown))
+        """Types `lines` and waits until the terminal has echoed the last of
+        them and then shown the last line of a reply."""
+        start = len(self.shown)
         os.write(self.master, "".join(f"{line}\n" for line in lines).encode())
-        self.wait_for(lambda shown: len(REPLY_END.findall(shown)) > replies)
+        echo = f"{lines[-1]}\r\n".encode()
+
+        def answered(shown: bytes) -> bool:
+            at = shown.find(echo, start)
+            return at >= 0 and REPLY_END.search(shown, at + len(echo)) is not None
+        self.wait_for(answered)
 
     def close(self) -> str:
         """Waits for s_client to end (the server closed after QUIT), kills it
@@ -75,7 +81,11 @@ def s_client_session(port: int, cafile: Path, servername: str, typed: list[list[
                      "-connect", f"127.0.0.1:{port}", "-servername", servername,
                      "-CAfile", str(cafile)], timeout)
     try:
-        term.wait_for(lambda shown: re.search(rb"Verify return code:.*\n---", shown, re.S))
+        # The report, then the last line of the EHLO reply s_client read
+        # before STARTTLS, which it shows after the report: a person types
+        # once the screen has settled.
+        term.wait_for(lambda shown: re.search(
+            rb"Verify return code:.*?\n---\r?\n\d{3} [^\n]*\n", shown, re.S))
         for group in typed:
             term.type(group)
     finally:
