@@ -77,6 +77,8 @@ BUGS = {
                                     "after the final '.' without a reply",
     "accept-tls10": "allow TLS 1.0 at OpenSSL security level 0",
     "ignore-greeting-code": "go on after a greeting of any code, as after 220",
+    "trust-on-retry": "on the new connection after a 4xx, accept any certificate, "
+                      "as if the first connection's trust carried over",
 }
 
 # The credentials auth-before-tls leaks; a test server can recognise them.
@@ -91,11 +93,14 @@ PROG = "bad_client"
 class Failure(Exception):
     """Ends the session; `name` is a key of EXIT_CODES."""
 
-    def __init__(self, name: str, message: str, eof: bool = False):
+    def __init__(self, name: str, message: str, eof: bool = False,
+                 temporary: bool = False):
         super().__init__(message)
         self.name = name
         self.code = EXIT_CODES[name]
         self.eof = eof  # the peer closed or reset the connection
+        # A 4xx to the transaction: worth one more try on a new connection.
+        self.temporary = temporary
 
 
 class Reconnect(Exception):
@@ -134,9 +139,10 @@ class Options:
 # --------------------------------------------------------------------------
 
 class Connection:
-    def __init__(self, sock: socket.socket, opts: Options):
+    def __init__(self, sock: socket.socket, opts: Options, retry: bool = False):
         self.sock = sock
         self.opts = opts
+        self.retry = retry  # the new connection after a 4xx
         self.buf = bytearray()  # received, not yet consumed
         self.tls: str | None = None  # "TLSv1.3 TLS_AES_256_GCM_SHA384" once up
         # True while the server waits for a command on a connection we still
@@ -253,7 +259,10 @@ class Connection:
     def upgrade(self) -> None:
         """Runs the client handshake on the connected socket."""
         opts = self.opts
-        context = tls_context(opts)
+        # trust-on-retry: imitates clients whose trust decision (a user's
+        # exception, a pinned fingerprint) outlives the connection it was
+        # made for, so a later, different certificate goes unchecked.
+        context = tls_context(opts, unchecked=self.retry and opts.bug("trust-on-retry"))
         self.log("-- TLS handshake --")
         try:
             self._arm(self.deadline(), "TLS handshake")
@@ -281,7 +290,7 @@ class Connection:
             pass
 
 
-def tls_context(opts: Options) -> ssl.SSLContext:
+def tls_context(opts: Options, unchecked: bool = False) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, host name checked
     if opts.cafile:
         context.load_verify_locations(cafile=opts.cafile)
@@ -300,7 +309,7 @@ def tls_context(opts: Options) -> ssl.SSLContext:
         # (OpenSSL used without X509_VERIFY_PARAM_set1_host; many STARTTLS
         # clients in the 2021 "Why TLS is better without STARTTLS" study).
         context.check_hostname = False
-    if opts.bug("no-verify"):
+    if opts.bug("no-verify") or unchecked:
         # Imitates the most common STARTTLS client bug: SSL_VERIFY_NONE, or
         # "ssl.wrap_socket()" without a context; any man in the middle wins.
         context.check_hostname = False
@@ -312,7 +321,7 @@ def tls_context(opts: Options) -> ssl.SSLContext:
 # The SMTP dialogue.
 # --------------------------------------------------------------------------
 
-def connect(opts: Options) -> Connection:
+def connect(opts: Options, retry: bool = False) -> Connection:
     timeout = None if opts.bug("no-timeouts") else opts.timeout
     try:
         sock = socket.create_connection((opts.host, opts.port), timeout=timeout)
@@ -321,7 +330,7 @@ def connect(opts: Options) -> Connection:
                                  f"not connected within {opts.timeout:g}s") from None
     except OSError as e:
         raise Failure("connect-failed", f"connect to {opts.host}:{opts.port}: {e}") from None
-    conn = Connection(sock, opts)
+    conn = Connection(sock, opts, retry)
     conn.log(f"-- connected to {opts.host}:{opts.port} --")
     return conn
 
@@ -461,7 +470,8 @@ def check(reply: Reply, expected_class: int, step: str) -> None:
     if reply.code // 100 == expected_class:
         return
     if reply.code >= 400:
-        raise Failure("message-rejected", f"{step} rejected: {reply}")
+        raise Failure("message-rejected", f"{step} rejected: {reply}",
+                      temporary=reply.code < 500)
     raise Failure("protocol-error", f"unexpected reply to {step}: {reply}")
 
 
@@ -552,8 +562,9 @@ def quit_politely(conn: Connection) -> None:
         conn.log(f"-- ignored: {failure} --")
 
 
-def session(opts: Options, message: bytes, plain_only: bool = False) -> str:
-    conn = connect(opts)
+def session(opts: Options, message: bytes, plain_only: bool = False,
+            retry: bool = False) -> str:
+    conn = connect(opts, retry)
     try:
         result = dialogue(conn, opts, message, plain_only)
         quit_politely(conn)
@@ -565,14 +576,28 @@ def session(opts: Options, message: bytes, plain_only: bool = False) -> str:
         conn.close()
 
 
-def deliver(opts: Options, message: bytes) -> str:
+def attempt(opts: Options, message: bytes, retry: bool = False) -> str:
     try:
-        return session(opts, message)
+        return session(opts, message, retry=retry)
     except Reconnect as reconnect:
         if opts.verbose:
             print(f"-- plaintext-fallback: {reconnect.cause}; reconnecting --",
                   file=sys.stderr)
-        return session(opts, message, plain_only=True)
+        return session(opts, message, plain_only=True, retry=retry)
+
+
+def deliver(opts: Options, message: bytes) -> str:
+    """One attempt, and one more on a new connection after a 4xx to the
+    transaction, as MTAs retry deferred mail: the new connection gets the
+    same checks (trust-on-retry drops them)."""
+    try:
+        return attempt(opts, message)
+    except Failure as failure:
+        if not failure.temporary:
+            raise
+        if opts.verbose:
+            print(f"-- {failure}; trying again on a new connection --", file=sys.stderr)
+        return attempt(opts, message, retry=True)
 
 
 # --------------------------------------------------------------------------

@@ -73,6 +73,8 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "certificates/valid": QUIET,
         "certificates/cn-only-no-san": QUIET,  # deliver-or-refuse
         "control/responder-only": QUIET,
+        # The retry after the 421 meets the self-signed certificate.
+        "reconnect/second-certificate-self-signed": (BAD_CERT, REFUSE_DELIVERED),
     },
     "no-hostname-check": {
         **{f"certificates/{c}": (BAD_CERT, REFUSE_DELIVERED) for c in NAME_MISMATCHES},
@@ -183,6 +185,8 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         # The script is replayed on the client's second connection.
         "certificates/expired": (DOWNGRADE, REFUSE_DELIVERED),
         "tls/server-alert": (DOWNGRADE,),
+        # The retry after the 451 finds no STARTTLS and goes on.
+        "reconnect/message-deferred-then-no-starttls": (AFTER_REFUSAL, REFUSE_DELIVERED),
         "control/responder-only": QUIET,
         "certificates/valid": QUIET,
     },
@@ -192,6 +196,7 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "stripping/starttls-not-advertised": (CREDENTIALS,),
         "stripping/starttls-refused-454": (CREDENTIALS,),
         "stripping/auth-offered-no-starttls": (CREDENTIALS,),
+        "control/auth-offered-with-starttls": (CREDENTIALS,),
         # EHLO is never answered, so AUTH never goes out.
         "timing/stall-after-ehlo": QUIET,
     },
@@ -201,8 +206,12 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         "truncation/220-cut-held-open": (HANG, REFUSE_HUNG),
         "tls/stall-mid-handshake": (HANG, REFUSE_HUNG),
         "truncation/greeting-continuation-never-ends": (HANG, REFUSE_HUNG),
+        # Lines keep coming: only the session's deadline ends the reading.
+        "truncation/ehlo-reply-never-ends": (HANG, REFUSE_HUNG),
         "control/responder-only": QUIET,
         "truncation/close-after-starttls": QUIET,
+        # The megabyte line is over the client's line bound: it refuses.
+        "truncation/reply-line-megabyte": QUIET,
     },
     "success-after-truncated-data": {
         "truncation/close-after-data": (EXIT0_UNDELIVERED,),
@@ -214,9 +223,20 @@ PINS: dict[str, dict[str, tuple[str, ...]]] = {
         # The responder serves whoever goes on after a 554 or 421 greeting.
         "stripping/greeting-554": (REFUSE_DELIVERED,),
         "stripping/greeting-421": (REFUSE_DELIVERED,),
+        "stripping/greeting-221": (REFUSE_DELIVERED,),
+        "stripping/greeting-354": (REFUSE_DELIVERED,),
         # A 999 is no reply line to the client's parser.
         "stripping/greeting-nonsense-code": QUIET,
         "control/responder-only": QUIET,
+    },
+    "trust-on-retry": {
+        "reconnect/second-certificate-self-signed": (BAD_CERT, REFUSE_DELIVERED),
+        # The same retry, checked as carefully as the first connection: the
+        # retry itself is no fault.
+        "reconnect/message-deferred-then-no-starttls": QUIET,
+        # No 4xx, no retry: the first connection's checks apply.
+        "certificates/self-signed": QUIET,
+        "certificates/valid": QUIET,
     },
     "accept-tls10": {
         "tls/tls10-only": (REFUSE_DELIVERED,),

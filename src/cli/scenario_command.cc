@@ -20,6 +20,10 @@ double Seconds(std::chrono::milliseconds d) {
 }
 
 nlohmann::json Describe(const server::Scenario& s) {
+  nlohmann::json certificates = nlohmann::json::array();
+  for (int n = 1; n <= server::ConnectionCount(s); ++n) {
+    certificates.push_back(server::ConnectionCertificate(s, n));
+  }
   return {
       {"path", s.path},
       {"source", s.source},
@@ -29,6 +33,7 @@ nlohmann::json Describe(const server::Scenario& s) {
       {"host", s.host},
       {"expect", server::ExpectationName(s.expect, *s.protocol)},
       {"certificate", s.certificate},
+      {"certificates", certificates},
       {"connections", server::ConnectionCount(s)},
       {"timeout_s", Seconds(s.timeout)},
       {"session_timeout_s", Seconds(server::SessionTimeout(s))},
@@ -82,7 +87,8 @@ Runner AddScenario(CLI::App* sub) {
       ->required();
   sub->add_flag("--json", args->json,
                 "print a JSON array, one object per file: path, name, "
-                "summary, protocol, host, expect, certificate, connections, "
+                "summary, protocol, host, expect, certificate, certificates (one "
+                "per connection), connections, "
                 "timeout_s, session_timeout_s, scripted_pauses_s, stalls");
   return [args] { return Run(*args); };
 }

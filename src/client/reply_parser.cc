@@ -68,6 +68,10 @@ tl::expected<std::optional<Reply>, Error> ReplyParser::Next() {
     partial_.code = code;
     partial_.lines.emplace_back(line.size() > 4 ? line.substr(4) : "");
     scan_ = lf + 1;
+    if (!last && scan_ > kMaxReply) {
+      return Fail(
+          fmt::format("a multi-line reply longer than {} bytes", kMaxReply));
+    }
     if (last) {
       buffer_.erase(0, scan_);
       scan_ = 0;

@@ -151,6 +151,31 @@ TEST(ReplyParser, ALineAtTheLengthLimitIsAccepted) {
   EXPECT_EQ(reply.code, 250);
 }
 
+TEST(ReplyParser, AMultiLineReplyThatNeverEndsIsAnErrorAtTheBound) {
+  ReplyParser parser;
+  const std::string line = "250-PIPELINING\r\n";
+  std::size_t fed = 0;
+  tl::expected<std::optional<Reply>, Error> reply = std::nullopt;
+  while (fed <= ReplyParser::kMaxReply + line.size()) {
+    parser.Feed(line);
+    fed += line.size();
+    reply = parser.Next();
+    if (!reply) break;
+    EXPECT_FALSE(*reply) << "no reply is complete";
+  }
+  ASSERT_FALSE(reply) << "still waiting after " << fed << " bytes";
+  EXPECT_EQ(reply.error().code, ErrorCode::kProtocol);
+  EXPECT_THAT(reply.error().message, ::testing::HasSubstr("multi-line reply"));
+  EXPECT_GT(fed, ReplyParser::kMaxReply);
+}
+
+TEST(ReplyParser, ALongMultiLineReplyUnderTheBoundIsAccepted) {
+  std::string bytes;
+  while (bytes.size() < ReplyParser::kMaxReply - 64) bytes += "250-X\r\n";
+  Reply reply = ParseOne(bytes + "250 end\r\n");
+  EXPECT_EQ(reply.lines.back(), "end");
+}
+
 TEST(ReplyParser, ErrorsAreSticky) {
   ReplyParser parser;
   parser.Feed("bad\r\n");

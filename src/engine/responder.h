@@ -80,6 +80,14 @@ class Responder {
   // for something else.
   [[nodiscard]] virtual bool IsDetour(std::string_view line) const = 0;
 
+  // True when `line` is part of a message the client is sending and not its
+  // end (SMTP: any line after DATA's 354 but the lone "."). A script waiting
+  // for the end (`C: .`) lets such lines pass to FollowScriptedLine().
+  [[nodiscard]] virtual bool IsMessageContent(std::string_view line) const {
+    (void)line;
+    return false;
+  }
+
   // The session calls this once TLS is established: the server forgets
   // everything learned before (RFC 3207 section 4.2).
   virtual void OnTlsStarted() = 0;

@@ -141,7 +141,30 @@ class Interpreter {
     co_return false;
   }
 
+  // Sends the queue step.write.repeat times (or, with forever, until the
+  // client goes away or the session deadline passes), each copy after the
+  // step's pauses.
   asio::awaitable<bool> Write(const Step& step) {
+    const std::string copy = step.write.repeat > 1 || step.write.forever
+                                 ? pending_
+                                 : std::string();
+    for (int k = 0; step.write.forever || k < step.write.repeat; ++k) {
+      if (k > 0) {
+        if (std::chrono::steady_clock::now() >= session_deadline_) {
+          // A client that reads an answer that never ends, without a bound.
+          Ended({WireError::Kind::kTimeout, "the client was still reading"},
+                fmt::format("after {} copies of the repeated write {}", k,
+                            Where(step)));
+          co_return false;
+        }
+        pending_ = copy;
+      }
+      if (!co_await WriteOnce(step)) co_return false;
+    }
+    co_return true;
+  }
+
+  asio::awaitable<bool> WriteOnce(const Step& step) {
     if (auto delay = step.write.delay; delay.count() > 0) {
       if (auto paused = co_await wire_->Pause(delay); !paused) {
         Ended(paused.error(), Where(step));
@@ -171,8 +194,9 @@ class Interpreter {
     }
   }
 
-  // Reads the client line a `C:` step waits for. A client on another legal
-  // path is not failed for it: a detour (a line the protocol allows at any
+  // Reads the client line a `C:` step waits for. Inside a message the
+  // client is sending, the lines before the one awaited are its content. A
+  // client on another legal path is not failed for it: a detour (a line the protocol allows at any
   // point) is answered by the responder while the step keeps waiting; a
   // client that quits ends the session; any other line leaves the script
   // ("off script"), and the responder serves the rest of the connection.
@@ -190,6 +214,12 @@ class Interpreter {
         // so that `serve` can take over at any point.
         responder_->FollowScriptedLine(*line);
         co_return true;
+      }
+      if (responder_->IsMessageContent(*line)) {
+        // The message's lines before the one the script waits for (its
+        // end): the responder keeps them, nobody answers them.
+        responder_->FollowScriptedLine(*line);
+        continue;
       }
       if (responder_->IsDetour(*line)) {
         record_->events.Mark(

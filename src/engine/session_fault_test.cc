@@ -255,10 +255,13 @@ class SessionFaultTest : public ::testing::Test {
   // Plays `scenario` on one loopback connection. `early` is written by the
   // client before the session starts; then `client` runs on its own thread
   // with the socket's descriptor (blocking, every wait bounded), and the
-  // client's side is shut down when it returns.
+  // client's side is shut down when it returns, or closed with `close`
+  // (what a client that gives up does: the server's next write meets a
+  // reset).
   SessionRecord Play(const Scenario& scenario,
                      const std::function<void(int fd)>& client,
-                     SessionContext ctx = {}, std::string_view early = {}) {
+                     SessionContext ctx = {}, std::string_view early = {},
+                     bool close = false) {
     asio::io_context io;
     tcp::acceptor acceptor(io,
                            tcp::endpoint(asio::ip::address_v4::loopback(), 0));
@@ -276,7 +279,11 @@ class SessionFaultTest : public ::testing::Test {
     if (ctx.connection == 0) ctx.connection = 1;
     std::thread client_thread([&] {
       client(fd);
-      ::shutdown(fd, SHUT_WR);
+      if (close) {
+        ::close(client_socket.release());
+      } else {
+        ::shutdown(fd, SHUT_WR);
+      }
     });
     asio::co_spawn(io, RunSession(&wire, ctx, &record),
                    [](std::exception_ptr e) {
@@ -443,6 +450,87 @@ TEST_F(SessionFaultTest, StallEndsWithTheClientsCloseWhenItCloses) {
       << "a stalled server still records";
   EXPECT_TRUE(HasNote(r, Event::Kind::kClosed, "fin"));
   EXPECT_THAT(FindingIds(r), IsEmpty());
+}
+
+// ---- write repeat= ----
+
+TEST_F(SessionFaultTest, WriteRepeatSendsTheQueueThatManyTimesEachItsOwnWrite) {
+  Scenario scenario =
+      Parse("Summary: x\nS: 250-more\nwrite repeat=3\nS: 250 end\nclose\n");
+  Received got;
+  SessionRecord r = Play(scenario, [&](int fd) { got = ReadUntilClosed(fd); });
+  EXPECT_EQ(got.data, "250-more\r\n250-more\r\n250-more\r\n250 end\r\n");
+  auto writes = BytesFrom(r, Peer::kServer, Layer::kPlain);
+  ASSERT_EQ(writes.size(), 4u);
+  EXPECT_EQ(writes[2].bytes, "250-more\r\n");
+}
+
+constexpr std::string_view kEndlessReply =
+    "Summary: x\nTimeout: 2s\nSession-Timeout: 2s\n"
+    "S: 250-first\nwrite\n"
+    "S: 250-and more\nwrite repeat=forever delay=1ms\n";
+
+TEST_F(SessionFaultTest, AnEndlessWriteEndsInAHangForAClientThatKeepsReading) {
+  Scenario scenario = Parse(kEndlessReply);
+  Received got;
+  SessionRecord r = Play(scenario, [&](int fd) { got = ReadUntilClosed(fd); });
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_THAT(r.ended, HasSubstr("the client was still reading"));
+  EXPECT_THAT(r.ended, HasSubstr("the session deadline passed"));
+  EXPECT_THAT(FindingIds(r), Contains("hang"));
+  EXPECT_THAT(got.data, ::testing::StartsWith(
+                            "250-first\r\n250-and more\r\n250-and more\r\n"));
+}
+
+TEST_F(SessionFaultTest, AnEndlessWriteEndsQuietlyWhenTheClientGivesUp) {
+  Scenario scenario = Parse(kEndlessReply);
+  SessionRecord r = Play(
+      scenario,
+      [&](int fd) {
+        // A client that bounds a reply: a few lines, then it closes.
+        for (int i = 0; i < 5; ++i) EXPECT_THAT(ReadLine(fd), HasSubstr("250-"));
+      },
+      {}, {}, /*close=*/true);
+  EXPECT_FALSE(r.timed_out) << r.ended;
+  EXPECT_THAT(FindingIds(r), IsEmpty());
+  EXPECT_THAT(r.ended, HasSubstr("(scenario line 7)"));
+}
+
+// ---- a scripted message ----
+
+std::string DeferredMessage(std::string_view answer) {
+  return fmt::format(
+      "Summary: x\nTimeout: 5s\nS: 220 mx\nC: EHLO *\nS: 250 mx\n"
+      "C: MAIL FROM:*\nS: 250 ok\nC: RCPT TO:*\nS: 250 ok\nC: DATA\n"
+      "S: 354 go\nC: .\nS: {}\nC: QUIT\nS: 221 bye\nclose\n",
+      answer);
+}
+
+void SendMessage(int fd) {
+  SendAll(fd,
+          "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"
+          "Subject: hi\r\n\r\nbody with MAIL FROM:<x@y> in it\r\n..dot\r\n"
+          ".\r\nQUIT\r\n");
+  ReadUntilClosed(fd);
+}
+
+TEST_F(SessionFaultTest, AScriptWaitingForTheEndOfAMessageLetsItsLinesPass) {
+  SessionRecord r =
+      Play(Parse(DeferredMessage("250 accepted")), [](int fd) { SendMessage(fd); });
+  EXPECT_FALSE(r.mismatch.has_value()) << r.mismatch->actual;
+  EXPECT_TRUE(r.script_completed);
+  ASSERT_EQ(r.messages.size(), 1u);
+  EXPECT_EQ(r.messages[0].data,
+            "Subject: hi\r\n\r\nbody with MAIL FROM:<x@y> in it\r\n.dot\r\n");
+}
+
+TEST_F(SessionFaultTest, AMessageTheScriptDefersIsNotDelivered) {
+  SessionRecord r = Play(Parse(DeferredMessage("451 4.3.0 try later")),
+                         [](int fd) { SendMessage(fd); });
+  EXPECT_FALSE(r.mismatch.has_value());
+  EXPECT_TRUE(r.script_completed);
+  EXPECT_THAT(r.messages, IsEmpty());
+  EXPECT_FALSE(r.reached_goal);
 }
 
 // ---- close ----

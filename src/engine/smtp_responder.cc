@@ -197,6 +197,10 @@ void SmtpResponder::ScriptLine(std::string_view line) {
   }
 }
 
+bool SmtpResponder::IsMessageContent(std::string_view line) const {
+  return state_ == State::kData && line != ".";
+}
+
 bool SmtpResponder::IsDetour(std::string_view line) const {
   if (state_ == State::kData) return false;
   std::string verb = AsciiUpper(line.substr(0, line.find(' ')));

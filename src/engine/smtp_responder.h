@@ -58,6 +58,8 @@ class SmtpResponder final : public Responder {
   // reply the responder waits for are ignored (greetings, injected lines).
   void ScriptLine(std::string_view line) override;
 
+  // A line after DATA's 354 other than the lone "." that ends the message.
+  [[nodiscard]] bool IsMessageContent(std::string_view line) const override;
   // True when a client may send `line` at any point of the session without
   // taking another path: SMTP's EHLO, HELO, NOOP and RSET outside DATA
   // (RFC 5321 4.1.4). The session lets the responder answer such a line while

@@ -236,7 +236,8 @@ std::string SessionReportText(const Scenario& scenario,
   PrettyWriter w(&out);
   // Keys in sorted order, as in SessionReport's std::map.
   w.BeginObject();
-  w.StringField("certificate", scenario.certificate);
+  w.StringField("certificate",
+                ConnectionCertificate(scenario, record.script_connection));
   w.IntField("connection", record.connection);
   w.BoolField("delivered", !record.messages.empty());
   w.DoubleField("duration_s", Seconds(record.duration));
@@ -410,7 +411,8 @@ json SessionReport(const Scenario& scenario, const SessionRecord& record,
       {"summary", scenario.summary},
       {"connection", record.connection},
       {"script_connection", record.script_connection},
-      {"certificate", scenario.certificate},
+      {"certificate",
+       ConnectionCertificate(scenario, record.script_connection)},
       {"peer", record.peer},
       {"started_at",
        fmt::format(

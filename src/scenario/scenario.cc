@@ -36,6 +36,8 @@ enum class OptionType {
   kText,      // an OpenSSL list (ciphers, groups), passed through
   kChoice,    // one of `choices`
   kAlert,     // a TLS alert name (scenario/tls_alert.h)
+  kRepeat,    // a count from 1, or `forever` (stored as 0)
+  kProfile,   // a certificate profile of the catalogue (certs/catalogue.h)
 };
 
 // A checked value, as its OptionType gives it: the bytes, text or choice;
@@ -75,7 +77,11 @@ const std::vector<std::pair<std::string_view, WordStep>>& WordSteps() {
       std::pair<std::string_view, WordStep>>{
       {"send",
        {Step::Kind::kRaw,
-        {{"data", {T::kBytes, [](V v, Step* s) { s->text = Text(v); }}}},
+        {{"data", {T::kBytes, [](V v, Step* s) { s->text = Text(v); }}},
+         // Expanded by CheckCombination, which also bounds the result.
+         {"repeat",
+          {T::kCount,
+           [](V v, Step* s) { s->write.repeat = Number(v); }}}},
         {"data"}}},
       {"write",
        {Step::Kind::kWrite,
@@ -105,6 +111,11 @@ const std::vector<std::pair<std::string_view, WordStep>>& WordSteps() {
           {T::kCount,
            [](V v, Step* s) {
              s->write.shape.truncate_record = Number(v);
+           }}},
+         {"repeat",
+          {T::kRepeat, [](V v, Step* s) {
+             s->write.repeat = std::max(Number(v), 1);
+             s->write.forever = Number(v) == 0;
            }}}}}},
       {"tls",
        {Step::Kind::kTls,
@@ -158,7 +169,10 @@ const std::vector<std::pair<std::string_view, WordStep>>& WordSteps() {
           {T::kChoice,
            [](V v, Step* s) { s->close.notify = Text(v) == "yes"; },
            {"yes", "no"}}}}}},
-      {"connection", {Step::Kind::kConnection, {}}},
+      {"connection",
+       {Step::Kind::kConnection,
+        {{"certificate",
+          {T::kProfile, [](V v, Step* s) { s->certificate = Text(v); }}}}}},
   };
   return *steps;
 }
@@ -187,6 +201,10 @@ std::string OptionNames(const WordStep& spec) {
   for (const auto& [key, option] : spec.options) names.push_back(key);
   return fmt::format("{}", fmt::join(names, ", "));
 }
+
+// What one `send repeat=` may queue: enough for any line a client should
+// bound, far below what a session may hold.
+constexpr size_t kMaxRepeatedBytes = 16 << 20;
 
 // Longer waits would only hide a hang.
 constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(1);
@@ -592,6 +610,20 @@ class Parser {
     if (auto r = CheckCombination(step, given, n); !r) {
       return unexpected(r.error());
     }
+    if (step.kind == Step::Kind::kRaw && step.write.repeat > 1) {
+      if (step.text.size() > kMaxRepeatedBytes / step.write.repeat) {
+        return unexpected(Error(
+            n, 1,
+            fmt::format("send repeat= would queue more than {} MiB; write "
+                        "an answer that never ends with `write "
+                        "repeat=forever`",
+                        kMaxRepeatedBytes >> 20)));
+      }
+      std::string one = std::move(step.text);
+      step.text.reserve(one.size() * step.write.repeat);
+      for (int k = 0; k < step.write.repeat; ++k) step.text += one;
+      step.write.repeat = 1;
+    }
     scenario_.steps.push_back(std::move(step));
     return {};
   }
@@ -699,6 +731,14 @@ class Parser {
       case OptionType::kAlert:
         if (auto code = AlertCode(value)) return int64_t{*code};
         return bad("a TLS alert name such as handshake_failure");
+      case OptionType::kRepeat:
+        if (value == "forever") return int64_t{0};
+        if (auto v = count(value)) return *v;
+        return bad("a whole number from 1 or \"forever\"");
+      case OptionType::kProfile:
+        if (certs::FindProfile(value) != nullptr) return value;
+        return bad(
+            "a certificate profile (see `starttls-mock certs --list`)");
     }
     return bad("valid");
   }
@@ -734,6 +774,15 @@ class Parser {
         step.tls.min_version > step.tls.max_version) {
       return unexpected(Error(n, 1, "min= is above max="));
     }
+    if (step.kind == Step::Kind::kWrite && step.write.forever &&
+        step.write.delay.count() == 0) {
+      // Without a pause a client that keeps reading would fill the record
+      // as fast as loopback carries bytes.
+      return unexpected(
+          Error(n, 1,
+                "repeat=forever needs delay= (the pause before each copy, "
+                "at least 1ms)"));
+    }
     return {};
   }
 
@@ -760,14 +809,20 @@ class Parser {
       // the responder is done.
       bool close_after_serve =
           last.kind == Step::Kind::kServe && next == Step::Kind::kClose;
-      if (IsFinal(last.kind) && !close_after_serve) {
+      if ((IsFinal(last.kind) || IsEndless(last)) && !close_after_serve) {
         return unexpected(
             Error(n, 1,
                   fmt::format("step after \"{}\" at line {} can never run",
-                              FinalName(last.kind), last.line)));
+                              IsEndless(last) ? "write repeat=forever"
+                                              : FinalName(last.kind),
+                              last.line)));
       }
     }
     return {};
+  }
+
+  static bool IsEndless(const Step& step) {
+    return step.kind == Step::Kind::kWrite && step.write.forever;
   }
 
   static bool IsFinal(Step::Kind kind) {
@@ -915,6 +970,8 @@ bool Stalls(const Scenario& scenario) {
   return std::any_of(scenario.steps.begin(), scenario.steps.end(),
                      [](const Step& s) {
                        return s.kind == Step::Kind::kStall ||
+                              (s.kind == Step::Kind::kWrite &&
+                               s.write.forever) ||
                               (s.kind == Step::Kind::kTls &&
                                s.tls.abort == TlsOptions::Abort::kStall);
                      });
@@ -939,6 +996,28 @@ std::span<const Step> ConnectionSteps(const Scenario& scenario, int n) {
     return s.kind == Step::Kind::kConnection;
   });
   return {begin, end};
+}
+
+const std::string& ConnectionCertificate(const Scenario& scenario, int n) {
+  int k = 1;
+  const std::string* profile = &scenario.certificate;
+  for (const Step& s : scenario.steps) {
+    if (s.kind != Step::Kind::kConnection) continue;
+    if (++k > n) break;
+    if (!s.certificate.empty()) profile = &s.certificate;
+  }
+  return *profile;
+}
+
+std::vector<std::string> Certificates(const Scenario& scenario) {
+  std::vector<std::string> profiles;
+  for (int n = 1; n <= ConnectionCount(scenario); ++n) {
+    const std::string& p = ConnectionCertificate(scenario, n);
+    if (std::find(profiles.begin(), profiles.end(), p) == profiles.end()) {
+      profiles.push_back(p);
+    }
+  }
+  return profiles;
 }
 
 bool IsHostName(std::string_view s) {

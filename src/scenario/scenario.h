@@ -72,8 +72,9 @@ inline constexpr int kSessionTimeoutFactor = 20;
     const Scenario& scenario);
 
 // True when the script leaves a client waiting for an answer that never
-// comes (a `stall` step, or a `tls` step with abort=stall): a correct client
-// ends such a connection by its own deadline.
+// comes (a `stall` step, a `tls` step with abort=stall, or a `write
+// repeat=forever`, whose answer never ends): a correct client ends such a
+// connection by its own deadline or bound.
 [[nodiscard]] bool Stalls(const Scenario& scenario);
 
 // How many connections the scenario scripts (1 + its `connection` steps).
@@ -82,6 +83,15 @@ inline constexpr int kSessionTimeoutFactor = 20;
 // The steps of connection `n` (1-based, at most ConnectionCount()).
 [[nodiscard]] std::span<const Step> ConnectionSteps(const Scenario& scenario,
                                                     int n);
+
+// The certificate profile connection `n` (1-based) presents: that of the
+// latest `connection certificate=` step before it, else the Certificate
+// header's. A `connection` step without certificate= keeps the profile.
+[[nodiscard]] const std::string& ConnectionCertificate(
+    const Scenario& scenario, int n);
+
+// Every profile the scenario's connections present, once each, in order.
+[[nodiscard]] std::vector<std::string> Certificates(const Scenario& scenario);
 
 // True for what `Host:` accepts: a host name or an IP address (letters,
 // digits, '.', '-' and ':'), at most 253 characters.

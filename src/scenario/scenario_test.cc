@@ -321,6 +321,69 @@ TEST(ParseScenarioErrors, OptionValuesAreCheckedWhereTheyAreWritten) {
             "`starttls-mock certs --list`)");
 }
 
+TEST(ParseScenario, SendRepeatQueuesTheDataThatManyTimes) {
+  auto r = ParseScenario("Summary: x\nsend data=ab repeat=3\nclose\n",
+                         "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->steps[0].text, "ababab");
+}
+
+TEST(ParseScenario, WriteRepeatIsACountOrForever) {
+  auto r = ParseScenario(
+      "Summary: x\nS: 250-a\nwrite repeat=3\nwrite repeat=forever "
+      "delay=5ms\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->steps[1].write.repeat, 3);
+  EXPECT_FALSE(r->steps[1].write.forever);
+  EXPECT_TRUE(r->steps[2].write.forever);
+  EXPECT_TRUE(Stalls(*r)) << "an answer that never ends holds the client";
+}
+
+TEST(ParseScenarioErrors, RepeatsAreBoundedAndAnEndlessWriteIsTheLastStep) {
+  EXPECT_EQ(ErrorOf("Summary: x\nwrite repeat=0\n"),
+            "t.smtp:2:14: repeat= must be a whole number from 1 or "
+            "\"forever\", not \"0\"");
+  EXPECT_EQ(ErrorOf("Summary: x\nS: 250-a\nwrite repeat=forever\n"),
+            "t.smtp:3:1: repeat=forever needs delay= (the pause before each "
+            "copy, at least 1ms)");
+  EXPECT_EQ(ErrorOf("Summary: x\nS: 250-a\nwrite repeat=forever "
+                    "delay=1ms\nS: 250 b\n"),
+            "t.smtp:4:1: step after \"write repeat=forever\" at line 3 can "
+            "never run");
+  EXPECT_EQ(ErrorOf("Summary: x\nsend data=abcdefgh repeat=3000000\n"),
+            "t.smtp:2:1: send repeat= would queue more than 16 MiB; write an "
+            "answer that never ends with `write repeat=forever`");
+  EXPECT_EQ(ErrorOf("Summary: x\nsend data=x repeat=forever\n"),
+            "t.smtp:2:20: repeat= must be a whole number from 1, not "
+            "\"forever\"");
+}
+
+TEST(ConnectionCertificate, AConnectionStepNamesTheProfileFromThereOn) {
+  auto r = ParseScenario(
+      "Summary: x\nCertificate: expired\nserve\n"
+      "connection certificate=self-signed\nserve\n"
+      "connection\nserve\n",
+      "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(ConnectionCertificate(*r, 1), "expired");
+  EXPECT_EQ(ConnectionCertificate(*r, 2), "self-signed");
+  EXPECT_EQ(ConnectionCertificate(*r, 3), "self-signed")
+      << "a connection step without certificate= keeps the profile";
+  EXPECT_THAT(Certificates(*r), ElementsAre("expired", "self-signed"));
+  EXPECT_EQ(ErrorOf("Summary: x\nserve\nconnection certificate=bogus\n"
+                    "serve\n"),
+            "t.smtp:3:24: certificate= must be a certificate profile (see "
+            "`starttls-mock certs --list`), not \"bogus\"");
+}
+
+TEST(ConnectionCertificate, WithoutConnectionStepsEveryConnectionHasTheHeaders) {
+  auto r = ParseScenario("Summary: x\nserve\n", "t.smtp");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(ConnectionCertificate(*r, 1), "valid");
+  EXPECT_THAT(Certificates(*r), ElementsAre("valid"));
+}
+
 TEST(ParseScenario, TlsMayStartOncePerConnection) {
   auto r = ParseScenario("Summary: x\ntls\nclose\nconnection\ntls\nserve\n",
                          "t.smtp");

@@ -31,6 +31,11 @@ struct WriteOptions {
   // Then wait until the client has sent nothing for this long.
   std::chrono::milliseconds quiet{0};
   WriteShape shape;
+  // The queue is written this many times, each copy its own write with the
+  // pauses above before it; `forever`: until the client goes away or the
+  // session deadline passes (an answer that never ends).
+  int repeat = 1;
+  bool forever = false;
 };
 
 // How the server plays its side of one TLS handshake (the `tls` step).
@@ -87,6 +92,9 @@ struct Step {
   WriteOptions write;  // kWrite
   TlsOptions tls;      // kTls
   CloseOptions close;  // kClose
+  // kConnection: the certificate profile the connections from here on
+  // present (certificate=); empty: the Certificate header's.
+  std::string certificate;
   int line = 0;        // 1-based line in the scenario file
 };
 

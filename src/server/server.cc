@@ -114,12 +114,14 @@ class Server {
     std::vector<std::string> hosts;
     std::vector<std::string> profiles;
     for (const Scenario& s : options_.scenarios) {
-      if (certs::FindProfile(s.certificate) == nullptr) {
-        return unexpected(fmt::format("{}: unknown certificate profile \"{}\"",
-                                      s.path, s.certificate));
+      for (std::string& profile : Certificates(s)) {
+        if (certs::FindProfile(profile) == nullptr) {
+          return unexpected(fmt::format(
+              "{}: unknown certificate profile \"{}\"", s.path, profile));
+        }
+        profiles.push_back(std::move(profile));
       }
       hosts.push_back(s.host);
-      profiles.push_back(s.certificate);
     }
     auto port = Listen(*endpoint);
     if (!port) return unexpected(port.error());
@@ -343,8 +345,10 @@ class Server {
     if (stopping) wire.Abort();
     // Named, not a temporary in the co_await expression: g++ 12 destroys
     // such temporaries twice.
+    const std::string& certificate =
+        ConnectionCertificate(scenario, script_connection);
     SessionContext context{.scenario = &scenario,
-                           .tls = pki_.Context(scenario.certificate),
+                           .tls = pki_.Context(certificate),
                            .connection = n,
                            .script_connection = script_connection,
                            .run = this_run,
@@ -352,7 +356,7 @@ class Server {
     co_await RunSession(&wire, std::move(context), record.get());
     registered.reset();
 
-    const certs::Profile* profile = certs::FindProfile(scenario.certificate);
+    const certs::Profile* profile = certs::FindProfile(certificate);
     // A revoked leaf is only bad for a client that was given the CRL, and
     // scenarios do not give clients one.
     bool bad_certificate = profile != nullptr && profile->must_be_refused();

@@ -28,6 +28,10 @@ class ReplyParser {
   // RFC 5321 allows 512 octets per reply line; real servers exceed that, so
   // the bound only stops a peer from growing the buffer without end.
   static constexpr std::size_t kMaxLineLength = 4096;
+  // RFC 5321 does not bound the number of lines of a multi-line reply; real
+  // EHLO replies take well under a kilobyte. The bound stops a reply that
+  // never ends (every line legal) before the reply deadline does.
+  static constexpr std::size_t kMaxReply = 64 * 1024;
 
   // Appends bytes received from the server.
   void Feed(std::string_view bytes);
