@@ -14,6 +14,10 @@ packages=(
   python3-jsonschema
   swaks libnet-ssleay-perl curl msmtp chromium
   s-nail mutt git-email php-cli libphp-phpmailer python3-aiosmtplib
+  # git send-email's own modules, only recommended by git-email: Debian's git
+  # has no CPAN fallback for Mail::Address, and Net::SMTP needs
+  # IO::Socket::SSL for STARTTLS.
+  libmailtools-perl libio-socket-ssl-perl
   dovecot-imapd dovecot-pop3d isync fetchmail
 )
 
