@@ -244,14 +244,15 @@ def respond(peer: Peer, tls_context: ssl.SSLContext | None = None, *,
             plain_extensions: tuple[str, ...] = ("PIPELINING", "8BITMIME"),
             tls_extensions: tuple[str, ...] = ("PIPELINING", "8BITMIME", "AUTH PLAIN LOGIN"),
             starttls_reply: str = "220 2.0.0 Ready to start TLS",
-            ehlo_refused: bool = False, reply_to_data: bool = True) -> None:
+            ehlo_refused: bool = False, reply_to_data: bool = True,
+            message_reply: str = "250 2.0.0 queued") -> None:
     """Plays an RFC 5321 server until QUIT, EOF or a failed handshake.
 
     STARTTLS is offered when `tls_context` is given and TLS is not up yet; it
     is answered with `starttls_reply` and the handshake runs only when that
     is a 220. `ehlo_refused` answers EHLO 502, as a server that only knows
     HELO. Without `reply_to_data` the session ends after the message's final
-    "." with no reply. Messages and credentials are recorded on the peer."""
+    "." with no reply; else the "." is answered with `message_reply`. Messages and credentials are recorded on the peer."""
     mail_from, rcpt_to = None, []
     while True:
         try:
@@ -309,7 +310,7 @@ def respond(peer: Peer, tls_context: ssl.SSLContext | None = None, *,
                                          peer.tls))
             if not reply_to_data:
                 return
-            peer.send("250 2.0.0 queued\r\n")
+            peer.send(f"{message_reply}\r\n")
         elif verb in ("RSET", "NOOP"):
             peer.send("250 2.0.0 OK\r\n")
         elif verb == "QUIT":

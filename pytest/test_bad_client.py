@@ -436,6 +436,35 @@ def test_plaintext_fallback_reconnects_after_a_failed_handshake(pki, bugs):
         assert not reconnected, "the client came back after the failed handshake"
 
 
+@pytest.mark.parametrize("bugs", [[], ["trust-on-retry"]])
+def test_a_retry_after_a_4xx_checks_the_new_certificate(pki, good_tls, bugs):
+    """A 451 to the message: the client tries once more on a new
+    connection, where a self-signed certificate waits. Checked as the first
+    one was, it is refused; trust-on-retry takes it."""
+    bad = server_context(pki.self_signed, pki.self_signed_key)
+    deferred = serve(good_tls, message_reply="451 4.3.0 try again later")
+    with ScriptedServer(deferred, serve(bad)) as server:
+        result = client(server.port, pki, bugs=bugs)
+        peers = server.join()
+    assert peers[0].tls and [m.over_tls for m in peers[0].messages] == [True]
+    if bugs:
+        assert_delivered(result)
+        assert [m.over_tls for m in peers[1].messages] == [True]
+    else:
+        assert_failed(result, "certificate-rejected")
+        assert peers[1].tls_error and peers[1].messages == []
+
+
+def test_a_5xx_to_the_message_is_not_retried(pki, good_tls):
+    with ScriptedServer(serve(good_tls, message_reply="554 5.6.0 rejected")) as server:
+        result = client(server.port, pki)
+        peers = server.join()
+        came_back = server.connection_waiting()
+    assert_failed(result, "message-rejected")
+    assert len(peers[0].messages) == 1
+    assert not came_back, "the client came back after a permanent refusal"
+
+
 # --------------------------------------------------------------------------
 # Credentials.
 # --------------------------------------------------------------------------

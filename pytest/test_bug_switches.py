@@ -387,3 +387,21 @@ def test_the_docs_count_the_pairs_that_are_pinned():
     said = tuple(int(x.replace(",", "")) for x in m.groups())
     assert said == (len(list(switch_cases())),
                     len(PINS) * len(harness.scenario_files(("smtp",))))
+
+
+def test_each_connection_presents_the_certificate_its_connection_step_names(tmp_path):
+    """reconnect/second-certificate-self-signed: connection 1 presents the
+    header's profile, connection 2 the one `connection certificate=` names,
+    and each session is judged by its own: the retry that trusted the
+    self-signed certificate is the finding, the first connection is clean."""
+    scenario = smtp_scenario("reconnect/second-certificate-self-signed")
+    checked = run(scenario, tmp_path / "checked", bad_client_adapter())
+    trusting = run(scenario, tmp_path / "trusting", bad_client_adapter("trust-on-retry"))
+    for result in (checked, trusting):
+        assert [s["certificate"] for s in result.sessions] == ["valid", "self-signed"], \
+            result.explain()
+        assert result.sessions[0]["oracles"] == [], result.explain()
+    assert checked.passed, checked.explain()
+    assert checked.sessions[1]["tls"]["client_alert"] is not None, checked.explain()
+    assert [o["id"] for o in trusting.sessions[1]["oracles"]] == [BAD_CERT], trusting.explain()
+    assert trusting.sessions[1]["delivered"]

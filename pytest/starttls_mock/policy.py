@@ -42,15 +42,19 @@ OPPORTUNISTIC: dict[str, tuple[str, frozenset[str]]] = {
         ("deliver-or-refuse", frozenset({"downgrade-by-reconnect", "plaintext-after-refusal"})),
     "reconnect/reset-then-plain.smtp":
         ("deliver-or-refuse", frozenset({"downgrade-by-reconnect", "plaintext-after-refusal"})),
+    # A deferred message retried on a connection without STARTTLS: the same
+    # cleartext fallback.
+    "reconnect/message-deferred-then-no-starttls.smtp":
+        ("deliver-or-refuse", frozenset({"plaintext-after-refusal"})),
     # What no promise lets a client go on after, stated so that every
     # stripping scenario has its line here: a greeting that is no 220, a 421
     # or 221 (the server is closing), a reply that is none to EHLO, and a
     # refusal with replies nobody asked for behind it (curl gives up there
     # even with --ssl, its opportunistic mode).
     **{f"stripping/{name}.smtp": ("refuse", frozenset())
-       for name in ("greeting-421", "greeting-554", "greeting-nonsense-code",
-                    "starttls-refused-421", "starttls-answered-221", "ehlo-refused-421",
-                    "ehlo-answered-220")},
+       for name in ("greeting-221", "greeting-354", "greeting-421", "greeting-554",
+                    "greeting-nonsense-code", "starttls-refused-421", "starttls-answered-221",
+                    "ehlo-refused-421", "ehlo-answered-220", "ehlo-answered-354")},
     "injection/454-then-injected-success.smtp": ("refuse", frozenset()),
     "field/curl-test-980.smtp": ("refuse", frozenset()),
 }

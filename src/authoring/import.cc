@@ -358,14 +358,23 @@ bool IsTelnetChatter(std::string_view line) {
                      [&](const char* p) { return line.starts_with(p); });
 }
 
+// A regular expression for the console prompt, if any, before a command a
+// paste shows typed: "C:\Users\me>", ">", "$ ", "% ", "user@box:~$ ".
+constexpr std::string_view kOptionalPrompt =
+    R"(^(?:[A-Za-z]:\\[^>]*>|[^\s>$%#]*[>$%#] ?)?)";
+
+// `command` (a regular expression) typed after an optional prompt.
+std::regex TypedCommand(std::string_view command) {
+  return std::regex(std::string(kOptionalPrompt) + std::string(command));
+}
+
 // The host of the console command that opened a pasted session, after any
 // prompt: ">telnet smtp.live.com 587", "C:\>telnet ...", "$ telnet ...",
 // "% nc -C host port", "user@box:~$ ncat host 25". Nullopt for any other
 // line.
 std::optional<std::string> ConsoleCommandHost(std::string_view line) {
-  static const std::regex kCommand(
-      R"(^(?:[A-Za-z]:\\[^>]*>|[^\s>$%#]*[>$%#] ?)?(?:telnet|nc|ncat|netcat))"
-      R"((?:\s+-\S+)*\s+(\S+)\s+\d{1,5}\s*$)");
+  static const std::regex kCommand =
+      TypedCommand(R"((?:telnet|nc|ncat|netcat)(?:\s+-\S+)*\s+(\S+)\s+\d{1,5}\s*$)");
   std::match_results<std::string_view::const_iterator> m;
   if (!std::regex_match(line.begin(), line.end(), m, kCommand)) {
     return std::nullopt;
@@ -520,8 +529,8 @@ tl::expected<Transcript, ImportError> ParseTelnet(std::string_view pasted) {
 // other line.
 std::optional<std::string> SClientCommandHost(std::string_view line,
                                               std::string* starttls) {
-  static const std::regex kCommand(
-      R"(^(?:[A-Za-z]:\\[^>]*>|[^\s>$%#]*[>$%#] ?)?openssl\s+s_client(\s.*)?$)");
+  static const std::regex kCommand =
+      TypedCommand(R"(openssl\s+s_client(\s.*)?$)");
   std::match_results<std::string_view::const_iterator> m;
   if (!std::regex_match(line.begin(), line.end(), m, kCommand)) {
     return std::nullopt;
