@@ -77,6 +77,11 @@ const std::vector<std::string>& ScenarioTexts() {
       "write split=2,5\nC: STARTTLS\nS: 454 no\nserve\n",
       "S: 220 mx\nC: EHLO *\nS: 250 mx\nstall\n",
       "S: 220-mx\nS: 220 mx\nC: HELO *\nS: 250 mx\nconnection\nserve\n",
+      // A scripted message (its lines pass while the script waits for the
+      // end) answered 451, and a reply written three times.
+      "S: 220 mx\nC: EHLO *\nS: 250-mx\nwrite repeat=3\nS: 250 mx\n"
+      "C: MAIL FROM:*\nS: 250 OK\nC: RCPT TO:*\nS: 250 OK\nC: DATA\n"
+      "S: 354 go\nC: .\nS: 451 later\nserve\n",
   };
   return *texts;
 }

@@ -64,10 +64,10 @@ def open_fds(pid: int) -> int:
 
 
 def fds_after_sessions(server: harness.MockServer, count: int, timeout: float = 30) -> int:
-    """The descriptor count once `count` sessions are over. The aggregate
-    report is the last thing the server writes for a session (replaced
-    atomically, so it is read whole); once it lists them, nothing of theirs
-    is open any more. An event, not a quiet spell: a count taken while some
+    """The descriptor count once `count` sessions are over. The report
+    stream's line is the last thing the server writes for a session (its
+    line feed last, so a complete line is a whole report); once the stream
+    lists them, nothing of theirs is open any more. An event, not a quiet spell: a count taken while some
     file was briefly open could only hide a leak."""
     wait_for_sessions(server, count)
     deadline = time.monotonic() + timeout
@@ -77,7 +77,7 @@ def fds_after_sessions(server: harness.MockServer, count: int, timeout: float = 
                 return open_fds(server.proc.pid)
         except FileNotFoundError:
             pass
-        assert time.monotonic() < deadline, f"the aggregate report lists no {count} sessions"
+        assert time.monotonic() < deadline, f"the report stream lists no {count} sessions"
         time.sleep(0.02)
 
 
@@ -270,8 +270,8 @@ def raise_fd_limit(wanted: int) -> None:
 
 
 def start_server_without_aggregate(scenarios, run_dir: Path, sessions: int):
-    """starttls-mock serve without --report: the aggregate file is rewritten
-    after every session, which a thousand sessions would turn quadratic."""
+    """starttls-mock serve without --report: the sessions' own files are
+    what the test reads."""
     run_dir.mkdir(parents=True)
     argv = [str(harness.binary("starttls-mock")), "serve", *map(str, scenarios),
             "--run-dir", str(run_dir), "--sessions", str(sessions)]

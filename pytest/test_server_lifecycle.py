@@ -4,6 +4,7 @@ server down, and a stop signal still writes every report."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import smtplib
@@ -229,3 +230,44 @@ def test_a_session_in_progress_at_sigterm_finishes_by_itself_within_the_grace(st
     assert server.wait(10) == 0, server.stderr
     [session] = server.sessions_reports()
     assert (session["observed"], session["verdict"]) == ("delivered", "pass")
+
+
+def wait_for_streamed(server: harness.MockServer, count: int, timeout: float = 30) -> list[dict]:
+    """The streamed sessions once there are `count` (an event: the server
+    appends a session's line as the session ends, after the client may
+    already have exited)."""
+    deadline = time.monotonic() + timeout
+    while len(sessions := harness.streamed_sessions(server.stream_path)) < count:
+        assert time.monotonic() < deadline, f"{len(sessions)} of {count} sessions streamed"
+        time.sleep(0.02)
+    return sessions
+
+
+def test_the_report_streams_each_session_and_the_file_comes_at_the_end(starttls_server):
+    server = starttls_server(harness.scenario_file("hotmail-2009"))
+    for _ in range(3):
+        done = harness.run_client(harness.reference_client(server))
+        assert done.returncode == 0, done.stderr
+    streamed = wait_for_streamed(server, 3)
+    # While the run goes on the file holds the run's facts and no session;
+    # the harness's report() reads the stream.
+    written = json.loads(server.report_path.read_text())
+    assert written["sessions"] == []
+    assert written["run_dir"] == str(server.run_dir)
+    assert [s["connection"] for s in server.report()["sessions"]] == [1, 2, 3]
+    lines = server.stream_path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 4, "one line per session, each ended"
+    assert server.stop() == 0, server.stderr
+    final = server.report()
+    assert final["sessions"] == streamed
+    assert final["scenarios"] == written["scenarios"]
+    # The same reports as the sessions' own files.
+    files = sorted((server.run_dir / "sessions").glob("*.json"))
+    assert [json.loads(f.read_text()) for f in files] == final["sessions"]
+
+
+def test_a_reader_of_the_stream_keeps_only_complete_lines(tmp_path):
+    stream = tmp_path / "sessions.jsonl"
+    stream.write_bytes(b'{"connection": 2, "x": 1}\n{"connection": 1}\n{"connection": 3, "x"')
+    assert harness.streamed_sessions(stream) == [{"connection": 1}, {"connection": 2, "x": 1}]
+    assert harness.streamed_sessions(tmp_path / "missing.jsonl") == []

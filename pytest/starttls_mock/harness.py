@@ -64,6 +64,18 @@ def read_ready_line(proc: subprocess.Popen, timeout: float) -> tuple[int, Path]:
     return int(fields["port"]), Path(fields["cafile"])
 
 
+def streamed_sessions(stream: Path) -> list[dict]:
+    """The complete session reports of a server's stream (a last line
+    without its line feed is still being written), in connection order."""
+    try:
+        data = stream.read_bytes()
+    except FileNotFoundError:
+        return []
+    complete = data[:data.rfind(b"\n") + 1]
+    sessions = [json.loads(line) for line in complete.splitlines() if line]
+    return sorted(sessions, key=lambda s: s["connection"])
+
+
 @dataclass
 class MockServer:
     """One `starttls-mock serve` process, listening on an ephemeral port."""
@@ -122,8 +134,22 @@ class MockServer:
             _, err = self.proc.communicate()
             self.stderr = err.decode(errors="replace")
 
+    @property
+    def stream_path(self) -> Path:
+        """The JSON Lines stream of the sessions that have ended, appended
+        by the server as each one ends (docs/reports.md)."""
+        return self.run_dir / "sessions.jsonl"
+
     def report(self) -> dict:
-        return json.loads(self.report_path.read_text())
+        """The aggregate report: once the server has exited, the file it
+        wrote at its end; while it runs, that file's run facts with the
+        sessions streamed so far (complete lines only), in connection
+        order."""
+        running = self.proc is not None and self.proc.poll() is None
+        report = json.loads(self.report_path.read_text())
+        if running:
+            report["sessions"] = streamed_sessions(self.stream_path)
+        return report
 
     def sessions_reports(self) -> list[dict]:
         return self.report()["sessions"]

@@ -94,7 +94,9 @@ Runner AddServe(CLI::App* sub) {
                   "end the whole run this long after READY, aborting the "
                   "sessions in progress; exit status 3");
   sub->add_option("--report", args->report,
-                  "write all session reports to FILE");
+                  "write all session reports to FILE at the end, in "
+                  "connection order (while running: sessions.jsonl in the "
+                  "run directory, one line per ended session)");
   sub->add_option("--run-dir", args->run_dir,
                   "directory for certificates and session reports");
   args->options.threads =

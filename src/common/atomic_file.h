@@ -65,17 +65,21 @@ inline bool CreateWhole(const std::filesystem::path& path,
 
 }  // namespace atomic_file_internal
 
-// Writes `content` to a temporary file beside `path` with permissions `mode`,
-// then renames it over `path`. On failure `path` is untouched and the
-// temporary file is removed; the error names the path and errno's text.
-[[nodiscard]] inline tl::expected<void, std::string> WriteFileAtomically(
-    const std::filesystem::path& path, std::string_view content,
-    mode_t mode = 0644) {
+// Writes what `produce` gives to a temporary file beside `path` with
+// permissions `mode`, then renames it over `path`. `produce(put)` calls
+// put(bytes) for each piece in order (false: the write failed, stop) and
+// returns an error message, or an empty string when it gave everything; so
+// a file larger than memory can be written whole or not at all. On failure
+// `path` is untouched and the temporary file is removed; the error names the
+// path and errno's text (or produce's message).
+template <typename Produce>
+[[nodiscard]] tl::expected<void, std::string> WriteFileAtomicallyFrom(
+    const std::filesystem::path& path, Produce&& produce, mode_t mode = 0644) {
   std::string tmp = path.string() + ".tmp-XXXXXX";
   int fd = mkstemp(tmp.data());
-  auto fail = [&](const char* what) {
-    std::string message =
-        path.string() + ": " + what + ": " + std::strerror(errno);
+  auto fail = [&](const std::string& what, bool with_errno = true) {
+    std::string message = path.string() + ": " + what;
+    if (with_errno) message += std::string(": ") + std::strerror(errno);
     if (fd >= 0) close(fd);
     unlink(tmp.c_str());
     return tl::unexpected(message);
@@ -83,7 +87,13 @@ inline bool CreateWhole(const std::filesystem::path& path,
   if (fd < 0)
     return tl::unexpected(path.string() + ": " + std::strerror(errno));
   if (fchmod(fd, mode) != 0) return fail("chmod");
-  if (!atomic_file_internal::WriteAll(fd, content)) return fail("write");
+  bool written = true;
+  std::string produced = produce([&](std::string_view piece) {
+    written = written && atomic_file_internal::WriteAll(fd, piece);
+    return written;
+  });
+  if (!written) return fail("write");
+  if (!produced.empty()) return fail(produced, false);
   if (close(fd) != 0) {
     fd = -1;
     return fail("close");
@@ -91,6 +101,21 @@ inline bool CreateWhole(const std::filesystem::path& path,
   fd = -1;
   if (rename(tmp.c_str(), path.c_str()) != 0) return fail("rename");
   return {};
+}
+
+// Writes `content` to a temporary file beside `path` with permissions `mode`,
+// then renames it over `path`. On failure `path` is untouched and the
+// temporary file is removed; the error names the path and errno's text.
+[[nodiscard]] inline tl::expected<void, std::string> WriteFileAtomically(
+    const std::filesystem::path& path, std::string_view content,
+    mode_t mode = 0644) {
+  return WriteFileAtomicallyFrom(
+      path,
+      [&](const auto& put) {
+        put(content);
+        return std::string();
+      },
+      mode);
 }
 
 // WriteFileAtomically() for a `path` that usually does not exist yet: it is

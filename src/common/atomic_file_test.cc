@@ -66,5 +66,35 @@ TEST_F(AtomicFileTest, AMissingDirectoryIsAnErrorNamingThePath) {
   EXPECT_NE(written.error().find(p.string()), std::string::npos);
 }
 
+TEST_F(AtomicFileTest, AProducedFileIsItsPiecesInOrder) {
+  std::filesystem::path p = dir_ / "report.json";
+  auto written = WriteFileAtomicallyFrom(p, [](const auto& put) {
+    for (std::string_view piece : {"a", "bc", "", "d\n"}) {
+      if (!put(piece)) return std::string("write failed");
+    }
+    return std::string();
+  });
+  ASSERT_TRUE(written) << written.error();
+  EXPECT_EQ(Read(p), "abcd\n");
+}
+
+TEST_F(AtomicFileTest, AProducerThatFailsLeavesTheOldFileAndNoTemporary) {
+  std::filesystem::path p = dir_ / "report.json";
+  ASSERT_TRUE(WriteFileAtomically(p, "old\n"));
+  auto written = WriteFileAtomicallyFrom(p, [](const auto& put) {
+    put("half of the new");
+    return std::string("the source went away");
+  });
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.error(), p.string() + ": the source went away");
+  EXPECT_EQ(Read(p), "old\n");
+  int files = 0;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator(dir_)) {
+    ++files;
+  }
+  EXPECT_EQ(files, 1);
+}
+
 }  // namespace
 }  // namespace starttls

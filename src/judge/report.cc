@@ -227,6 +227,20 @@ double Seconds(std::chrono::microseconds d) {
 
 }  // namespace
 
+std::string OnOneLine(std::string_view report) {
+  std::string out;
+  out.reserve(report.size());
+  size_t at = 0;
+  while (at < report.size()) {
+    size_t lf = report.find('\n', at);
+    if (lf == std::string_view::npos) lf = report.size();
+    out.append(report.data() + at, lf - at);
+    at = lf + 1;
+    while (at < report.size() && report[at] == ' ') ++at;
+  }
+  return out;
+}
+
 std::string SessionReportText(const Scenario& scenario,
                               const SessionRecord& record,
                               const Verdict& verdict) {

@@ -22,6 +22,11 @@ namespace starttls::server {
                                             const SessionRecord& record,
                                             const Verdict& verdict);
 
+// `report` (SessionReportText's output) on one line, for a JSON Lines
+// stream: the line breaks and indentation between tokens are dropped
+// (strings hold none: theirs are escaped).
+[[nodiscard]] std::string OnOneLine(std::string_view report);
+
 // Serializes a report; bytes that are not UTF-8 become U+FFFD.
 [[nodiscard]] std::string DumpReport(const nlohmann::json& report);
 

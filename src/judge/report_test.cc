@@ -118,5 +118,22 @@ TEST(SessionReportText, EqualsTheDumpedTree) {
             DumpReport(SessionReport(bare, empty, none)));
 }
 
+TEST(OnOneLine, IsTheSameReportOnOneLine) {
+  Scenario scenario;
+  scenario.summary = "two  spaces,\n   and a line break kept as an escape";
+  SessionRecord record;
+  record.ended = "the client quit\r\n    indented";
+  record.events.Bytes(Peer::kServer, Layer::kPlain, "250-a\r\n  250 b\r\n");
+  record.events.Mark(Event::Kind::kClosed, Peer::kClient, "");
+  Verdict verdict = Judge(scenario, record);
+  std::string line =
+      OnOneLine(SessionReportText(scenario, record, verdict));
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(line),
+            SessionReport(scenario, record, verdict));
+  EXPECT_EQ(OnOneLine("{\n  \"a\": [\n    1,\n    2\n  ]\n}"),
+            "{\"a\": [1,2]}");
+}
+
 }  // namespace
 }  // namespace starttls::server

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -139,6 +140,14 @@ class Server {
     if (!pki) return unexpected(pki.error());
     pki_ = std::move(*pki);
     run_dir_ = run_dir->path();
+    if (options_.report) {
+      stream_path_ = run_dir_ / kStreamName;
+      stream_.open(stream_path_, std::ios::binary | std::ios::trunc);
+      if (!stream_) {
+        return unexpected(fmt::format("{}: {}", stream_path_.string(),
+                                      std::strerror(errno)));
+      }
+    }
     {
       std::lock_guard lock(mu_);
       if (auto r = WriteAggregate(); !r) return unexpected(r.error());
@@ -365,24 +374,15 @@ class Server {
         run_dir_ / "sessions" / fmt::format("{:04}-{}.json", n, scenario.name);
     // Written without a JSON tree: building and dumping one cost a quarter of
     // a session's CPU.
-    auto written = WriteNewFileAtomically(
-        file, SessionReportText(scenario, *record, verdict));
-    // Kept in memory only for the aggregate: without --report a long run
-    // would otherwise hold every session's report.
-    nlohmann::json report;
-    if (options_.report) report = SessionReport(scenario, *record, verdict);
+    const std::string text = SessionReportText(scenario, *record, verdict);
+    auto written = WriteNewFileAtomically(file, text);
+    std::string line;
+    if (options_.report) line = OnOneLine(text) + '\n';
     {
       std::lock_guard lock(mu_);
       if (!written) internal_errors_.push_back(written.error());
       if (options_.report) {
-        // Keep the aggregate in connection order, whatever order sessions end
-        // in.
-        auto at = std::upper_bound(reports_.begin(), reports_.end(), n,
-                                   [](int k, const nlohmann::json& r) {
-                                     return k < r["connection"].get<int>();
-                                   });
-        reports_.insert(at, std::move(report));
-        if (auto r = WriteAggregate(); !r)
+        if (auto r = StreamLocked(n, line); !r)
           internal_errors_.push_back(r.error());
       }
     }
@@ -407,15 +407,62 @@ class Server {
     if (stop) Stop(kStopGrace);
   }
 
-  // Needs mu_.
+  // Appends a finished session's report, `line` (one line of JSON and its
+  // line feed), to the stream, and remembers where it is. The line feed is
+  // written last, so a reader that keeps only complete lines sees only
+  // complete sessions. O(1) in the sessions already served. Needs mu_.
+  tl::expected<void, std::string> StreamLocked(int connection,
+                                               std::string_view line) {
+    stream_.write(line.data(), static_cast<std::streamsize>(line.size()));
+    stream_.flush();
+    if (!stream_) {
+      return unexpected(fmt::format("{}: cannot append a session",
+                                    stream_path_.string()));
+    }
+    streamed_.push_back({.connection = connection,
+                         .offset = stream_size_,
+                         .size = line.size() - 1});
+    stream_size_ += line.size();
+    return {};
+  }
+
+  // Writes the aggregate report (--report): the run's scenarios and run
+  // directory, and every streamed session in connection order, read back
+  // from the stream one at a time, so that memory does not grow with the
+  // report. Atomic: readers see the previous document or this one. Called
+  // when the run opens (no session yet) and when it ends. Needs mu_.
   tl::expected<void, std::string> WriteAggregate() {
     if (!options_.report) return {};
     std::vector<std::string> paths;
     for (const Scenario& s : options_.scenarios) paths.push_back(s.path);
-    nlohmann::json all = {{"scenarios", paths},
-                          {"run_dir", run_dir_.string()},
-                          {"sessions", reports_}};
-    return WriteFileAtomically(*options_.report, DumpReport(all));
+    std::vector<Streamed> order = streamed_;
+    std::sort(order.begin(), order.end(),
+              [](const Streamed& a, const Streamed& b) {
+                return a.connection < b.connection;
+              });
+    std::ifstream in;
+    if (!order.empty()) in.open(stream_path_, std::ios::binary);
+    return WriteFileAtomicallyFrom(
+        *options_.report, [&](const auto& put) -> std::string {
+          // Keys in sorted order, as a JSON tree would dump them.
+          put(fmt::format("{{\"run_dir\": {},\n\"scenarios\": {},\n"
+                          "\"sessions\": [",
+                          nlohmann::json(run_dir_.string()).dump(),
+                          nlohmann::json(paths).dump()));
+          std::string report;
+          for (size_t i = 0; i < order.size(); ++i) {
+            report.resize(order[i].size);
+            in.seekg(static_cast<std::streamoff>(order[i].offset));
+            in.read(report.data(), static_cast<std::streamsize>(report.size()));
+            if (!in) {
+              return fmt::format("cannot read session {} back from {}",
+                                 order[i].connection, stream_path_.string());
+            }
+            if (!put(i == 0 ? "\n" : ",\n") || !put(report)) return {};
+          }
+          put("\n]}\n");
+          return {};
+        });
   }
 
   const ServerOptions& options_;
@@ -443,7 +490,18 @@ class Server {
   int live_ = 0;  // sessions spawned and not yet done
   int done_ = 0;
   std::map<Wire*, asio::io_context*> active_;
-  std::vector<nlohmann::json> reports_;
+  // The stream of finished sessions' reports (--report), one JSON line
+  // each, in the order they end; where each one is, for the aggregate.
+  static constexpr std::string_view kStreamName = "sessions.jsonl";
+  struct Streamed {
+    int connection;
+    uint64_t offset;
+    uint64_t size;  // without the line feed
+  };
+  std::filesystem::path stream_path_;
+  std::ofstream stream_;
+  uint64_t stream_size_ = 0;
+  std::vector<Streamed> streamed_;
   std::vector<std::string> internal_errors_;
   RunSummary summary_;
 };

@@ -36,7 +36,12 @@ struct ServerOptions {
   // Certificates and per-session reports go here; empty: a new directory
   // under $TMPDIR.
   std::filesystem::path run_dir;
-  // Also keep all reports in this one file, rewritten after every session.
+  // Also keep all reports in this one file, `{"run_dir", "scenarios",
+  // "sessions"}` in connection order, written when the run opens (no
+  // session) and when it ends. While it runs, each session's report is
+  // appended as it ends to the JSON Lines stream `sessions.jsonl` in the run
+  // directory (one line per session, in the order they end), at a cost that
+  // does not grow with the sessions already served.
   std::optional<std::filesystem::path> report;
   // Threads serving sessions, each with its own event loop; a session stays
   // on the thread it started on.
