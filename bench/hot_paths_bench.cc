@@ -1,7 +1,8 @@
 // Micro-benchmarks of the per-session hot paths (bench/RESULTS.md): the
 // reference client's reply parser, the scenario's client-line matching, the
-// memory-BIO send path the server's Wire uses once TLS is up, and a whole
-// TLS 1.3 handshake in memory (the floor a session cannot go below).
+// memory-BIO send path the server's Wire uses once TLS is up, a whole TLS 1.3
+// handshake in memory (the floor a session cannot go below), and the oracles
+// over a message body written a byte at a time (linear in the writes).
 #include <benchmark/benchmark.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "certs/catalogue.h"
+#include "judge/oracles.h"
 #include "scenario/scenario.h"
 #include "starttls/ossl.h"
 #include "starttls/reply_parser.h"
@@ -162,5 +164,44 @@ void BM_MemoryBioSend(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_MemoryBioSend)->Arg(30)->Arg(135)->Arg(16384);
+
+// The oracles over a plain-text session whose message body arrived one byte
+// per read, range(0) reads: the worst a client can make of the event record.
+// Time per read must not grow with the number of reads.
+void BM_OraclesOverOneByteReads(benchmark::State& state) {
+  using starttls::server::Layer;
+  using starttls::server::Peer;
+  starttls::server::SessionRecord record;
+  auto server = [&](std::string_view s) {
+    record.events.Bytes(Peer::kServer, Layer::kPlain, s);
+  };
+  auto client = [&](std::string_view s) {
+    record.events.Bytes(Peer::kClient, Layer::kPlain, s);
+  };
+  server("220 mx\r\n");
+  client("EHLO c\r\n");
+  server("250 mx\r\n");
+  client("MAIL FROM:<a@b>\r\n");
+  server("250 ok\r\n");
+  client("RCPT TO:<c@d>\r\n");
+  server("250 ok\r\n");
+  client("DATA\r\n");
+  server("354 go\r\n");
+  const std::string line = std::string(98, 'y') + "\r\n";
+  for (int64_t i = 0; i < state.range(0); ++i) {
+    client(std::string_view(&line[static_cast<size_t>(i) % line.size()], 1));
+  }
+  client(".\r\n");
+  for (auto _ : state) {
+    auto findings = starttls::server::RunOracles({.record = &record});
+    benchmark::DoNotOptimize(findings);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_OraclesOverOneByteReads)
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Arg(1'000'000)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -174,29 +174,22 @@ class Checker {
 
   // The first handshake record the client sent in plain text at or after
   // stream offset `from`: at the start of a chunk's line (offset 0 or after
-  // an LF).
+  // an LF). Linear in the stream's bytes: the chunks tile the stream in
+  // order, so the byte before a chunk is the last of the one before it.
   std::optional<FirstByte> HandshakeFrom(uint64_t from) const {
+    char before = '\n';  // offset 0 starts a line
     for (const Stream::Chunk& c : client_plain_.chunks) {
       for (size_t k = 0; k < c.bytes.size(); ++k) {
         uint64_t at = c.offset + k;
-        if (at < from) continue;
-        bool line_start = at == 0 || (k > 0 && c.bytes[k - 1] == '\n') ||
-                          (k == 0 && PlainByteAt(at - 1) == '\n');
-        if (line_start && IsHandshakeStart(c.bytes.substr(k))) {
+        char previous = k > 0 ? c.bytes[k - 1] : before;
+        if (at >= from && previous == '\n' &&
+            IsHandshakeStart(c.bytes.substr(k))) {
           return FirstByte{c.event, at, 0x16, c.bytes.substr(k)};
         }
       }
+      if (!c.bytes.empty()) before = c.bytes.back();
     }
     return std::nullopt;
-  }
-
-  char PlainByteAt(uint64_t offset) const {
-    for (const Stream::Chunk& c : client_plain_.chunks) {
-      if (offset >= c.offset && offset < c.offset + c.bytes.size()) {
-        return c.bytes[static_cast<size_t>(offset - c.offset)];
-      }
-    }
-    return '\0';
   }
 
   // tls-without-starttls: a ClientHello where no STARTTLS was sent.

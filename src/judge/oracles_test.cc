@@ -8,9 +8,11 @@
 namespace starttls::server {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 // A session's event log written by hand, one call per event. Each call
 // returns the index of the event it added, for checking evidence.
@@ -724,6 +726,20 @@ TEST(Oracles, TlsWithoutStartTlsFiresOnAClientHelloInTheSameWriteAsEhlo) {
   t.S("220 mx\r\n");
   t.C(std::string("EHLO c\r\n") + std::string(Transcript::kClientHello));
   EXPECT_THAT(Ids(t.Run()), ElementsAre("tls-without-starttls"));
+}
+
+TEST(Oracles, TlsWithoutStartTlsIsQuietOnA0x16ByteThatStartsAWriteMidLine) {
+  // A handshake byte counts only where a line starts; one that starts a
+  // write in the middle of a line (here, of a message body sent a byte at a
+  // time) is a byte of that line.
+  Transcript t;
+  t.S("220 mx\r\n");
+  t.C("EHLO c\r\n");
+  t.S("250 mx\r\n");
+  t.C("MAIL FROM:<a");
+  t.C(Transcript::kClientHello);
+  t.C(">\r\n");
+  EXPECT_THAT(Ids(t.Run()), Not(Contains("tls-without-starttls")));
 }
 
 TEST(Oracles, TlsWithoutStartTlsIsQuietAfterStartTls) {
