@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from starttls_mock import harness, running
+from starttls_mock import harness
 
 
 
-def test_scenario(starttls_scenario, starttls_mock, starttls_client, starttls_policy,
-                  starttls_timeout, starttls_record, tmp_path):
-    starttls_mock.serve(starttls_scenario)
-    result = running.run(starttls_scenario, tmp_path, starttls_client, starttls_policy,
-                         timeout=starttls_timeout, server=starttls_mock.server)
+def test_scenario(starttls_result, starttls_client, starttls_record):
+    result = starttls_result
     starttls_record(result)
     if result.verdict == "off-script" and starttls_client.pinned:
         # The reference client follows every script; any other client may

@@ -20,12 +20,19 @@ Fixtures (in the style of pytest-httpserver and aiosmtpd's tests):
   id = its path under scenarios/, chosen with --scenario GLOB).
 - `starttls_client`, `starttls_policy`: the adapter and policy from the
   command line.
+- `starttls_result` (function): the catalogue parameter's scenario run
+  against the client under the policy (a running.Result). Outside an xdist
+  worker the plugin starts these runs as the session starts, up to
+  --scenario-jobs at once, slowest first, and the test waits for its own:
+  a scenario's waiting on purpose (stalls, quiet windows, delays) costs no
+  CPU, so it overlaps the others' work instead of holding a core.
 - `starttls_record`: call it with a running.Result to put the run in the
   JSON/HTML reports and its fields in the JUnit properties.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import fnmatch
 import json
@@ -79,6 +86,10 @@ def pytest_addoption(parser):
     g.addoption("--scenario", action="append", default=[], metavar="GLOB",
                 help="run only scenarios whose path under scenarios/ matches "
                      "(e.g. 'stripping/*', 'certificates/wrong-host'); repeatable")
+    g.addoption("--scenario-jobs", default=None, type=int, metavar="N",
+                help="catalogue scenarios run at once in this process (default: "
+                     "4 per core; 1: one at a time, as each test comes); an xdist "
+                     "worker runs its tests one at a time")
     g.addoption("--report-json", default=None, metavar="FILE",
                 help="write the catalogue results as JSON")
     g.addoption("--report-html", default=None, metavar="FILE",
@@ -123,6 +134,7 @@ ADAPTER = pytest.StashKey["adapters.Adapter"]()
 POLICY = pytest.StashKey[str]()
 RESULTS = pytest.StashKey[list]()
 STARTED = pytest.StashKey[tuple]()
+AHEAD = pytest.StashKey[dict]()
 
 
 def selected_scenarios(config) -> list[Path]:
@@ -164,6 +176,54 @@ def pytest_collection_modifyitems(session, config, items):
                      key=lambda it: -expected_cost(it.callspec.params["starttls_scenario"]))
     for i, item in zip(slots, ordered):
         items[i] = item
+
+
+def scenario_jobs(config) -> int:
+    jobs = config.getoption("--scenario-jobs")
+    if jobs is None:
+        jobs = 4 * (os.cpu_count() or 1)
+    if jobs < 1:
+        raise pytest.UsageError("--scenario-jobs must be at least 1")
+    return jobs
+
+
+def run_item(config, item, work: Path) -> running.Result:
+    """The run behind an item's `starttls_result`."""
+    return running.run(item.callspec.params["starttls_scenario"], work,
+                       config.stash[ADAPTER], config.stash[POLICY],
+                       timeout=config.getoption("--client-timeout"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session):
+    """Starts the catalogue's runs ahead of their tests, up to --scenario-jobs
+    at once, in the items' order (slowest first); each test then waits for
+    its own. Not in an xdist worker, which is given its tests one by one and
+    cannot know which are its own, nor with --collect-only."""
+    config = session.config
+    config.stash[AHEAD] = {}
+    jobs = scenario_jobs(config)
+    adapter = config.stash[ADAPTER]
+    runnable = not (adapter.requires and not shutil.which(adapter.requires))
+    items = [it for it in session.items
+             if "starttls_result" in getattr(it, "fixturenames", ())
+             and hasattr(it, "callspec")]
+    if (jobs == 1 or not items or not runnable or hasattr(config, "workerinput")
+            or config.option.collectonly):
+        yield
+        return
+    base = config._tmp_path_factory.mktemp("starttls-ahead")  # noqa: SLF001
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs,
+                                                 thread_name_prefix="starttls")
+    for i, item in enumerate(items):
+        config.stash[AHEAD][item.nodeid] = pool.submit(
+            run_item, config, item, base / f"{i:04}")
+    try:
+        yield
+    finally:
+        # Runs not yet started are dropped (-x, an interrupt); those running
+        # end by their own deadlines.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ---------------------------------------------------------------------------
@@ -316,6 +376,21 @@ def starttls_policy(request) -> str:
 @pytest.fixture
 def starttls_timeout(request) -> int | None:
     return request.config.getoption("--client-timeout")
+
+
+@pytest.fixture
+def starttls_result(request, starttls_scenario, starttls_client, tmp_path) -> running.Result:
+    """The catalogue scenario's run against the client (running.run): the one
+    started ahead by the plugin, waited for within the run's own budget, or,
+    if none was, run now."""
+    ahead = request.config.stash.get(AHEAD, {}).get(request.node.nodeid)
+    if ahead is None:
+        return run_item(request.config, request.node, tmp_path)
+    timeout = request.config.getoption("--client-timeout") or \
+        deadlines.client_timeout(starttls_scenario)
+    # The run's own deadlines (the client's budget, the server's stop) end it
+    # well inside this; a run that outlives it is a harness error.
+    return ahead.result(timeout=deadlines.client_budget(timeout) + 120)
 
 
 @pytest.fixture
