@@ -126,6 +126,7 @@ def test_a_built_in_adapter_and_the_opportunistic_policy(tmp_path):
     (["--client-cmd", "x 'unclosed"], "No closing quotation"),
     (["--client-name", "mine"], "--client-name go with --client-cmd only"),
     (["--client", "curl", "--client-resolve"], "--client-resolve go with --client-cmd only"),
+    (["--scenario-jobs", "0"], "--scenario-jobs must be at least 1"),
 ])
 def test_bad_options_are_usage_errors(tmp_path, args, error):
     done = pytest_run(tmp_path, "pytest/test_catalogue.py", "--collect-only", *args,
@@ -242,6 +243,46 @@ def test_the_collected_catalogue_runs_the_slow_scenarios_first(tmp_path):
     assert costs[0] > costs[-1] == 0
     # Not the order they were found in.
     assert ids != sorted(ids)
+
+
+AHEAD_SCENARIOS = ("certificates/wrong-host", "certificates/valid", "certificates/expired",
+                   "timing/stall-after-ehlo", "stripping/starttls-not-advertised",
+                   "field/*-cve-*")
+
+
+def catalogue_verdicts(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    report = tmp_path / "r.json"
+    selection = [a for s in AHEAD_SCENARIOS for a in ("--scenario", s)]
+    done = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario", *selection,
+                      "--client-cmd", bad_client_cmd("no-hostname-check"),
+                      "--report-json", str(report), *args)
+    assert report.exists(), done.stdout + done.stderr
+    doc = json.loads(report.read_text())
+    return done, {r["scenario"]: (r["verdict"], r["expected"], r["observed"], r["oracles"])
+                  for r in doc["results"]}
+
+
+def test_scenarios_run_ahead_are_judged_as_when_run_one_at_a_time(tmp_path):
+    """--scenario-jobs N starts the runs ahead of their tests (each gets a
+    directory under the run's starttls-ahead); --scenario-jobs 1 runs each
+    in its own test: the same verdicts, the failure included."""
+    ahead, by_ahead = catalogue_verdicts(tmp_path / "ahead", "--scenario-jobs", "6")
+    alone, by_alone = catalogue_verdicts(tmp_path / "alone", "--scenario-jobs", "1")
+    assert ahead.returncode == alone.returncode == 1, ahead.stdout + alone.stdout
+    assert by_ahead == by_alone
+    assert by_ahead["certificates/wrong-host.smtp"][:3] == ("fail", "refuse", "delivered")
+    assert len(by_ahead) > 5
+    ran_ahead = list((tmp_path / "ahead" / "inner").glob("starttls-ahead0/*"))
+    assert len(ran_ahead) == len(by_ahead)
+    assert not list((tmp_path / "alone" / "inner").glob("starttls-ahead*"))
+
+
+def test_an_xdist_worker_runs_its_scenarios_in_their_tests(tmp_path):
+    done, verdicts = catalogue_verdicts(tmp_path, "-n", "2")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert verdicts["certificates/wrong-host.smtp"][0] == "fail"
+    assert not list((tmp_path / "inner").glob("**/starttls-ahead*"))
 
 
 def test_a_scenario_is_found_by_path_by_catalogue_name_or_by_unique_file_name(tmp_path):

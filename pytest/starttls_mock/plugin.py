@@ -123,6 +123,7 @@ def pytest_configure(config):
     except ValueError as e:
         raise pytest.UsageError(str(e))
     policy = config.getoption("--client-policy") or adapter.policy
+    scenario_jobs(config)  # a bad --scenario-jobs is a usage error now
     config.stash[ADAPTER] = adapter
     config.stash[POLICY] = policy
     config.stash[RESULTS] = []
@@ -205,7 +206,7 @@ def pytest_runtestloop(session):
     jobs = scenario_jobs(config)
     adapter = config.stash[ADAPTER]
     runnable = not (adapter.requires and not shutil.which(adapter.requires))
-    items = [it for it in session.items
+    items = [it for it in getattr(session, "items", [])
              if "starttls_result" in getattr(it, "fixturenames", ())
              and hasattr(it, "callspec")]
     if (jobs == 1 or not items or not runnable or hasattr(config, "workerinput")
