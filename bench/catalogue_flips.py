@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "pytest"))
 import test_bug_switches as bugs  # noqa: E402
-from starttls_mock import harness  # noqa: E402
+from starttls_mock import harness, plugin  # noqa: E402
 
 
 def spinners(n: int) -> list[subprocess.Popen]:
@@ -51,7 +51,10 @@ def reference_round(work: Path, jobs: int) -> tuple[float, int, list[str]]:
     if not report.exists():
         raise SystemExit(f"the reference run wrote no report:\n{done.stdout[-3000:]}")
     results = json.loads(report.read_text())["results"]
-    flips = [f"reference: {r['scenario']}: {r['verdict']}" for r in results if not r["passed"]]
+    flips = [f"reference: {r['scenario']}: {r['verdict']}" for r in results
+             if r["verdict"] != "pass"]
+    if done.returncode != 0 and not flips:
+        flips.append(f"reference: pytest exited {done.returncode}")
     return wall, len(results), flips
 
 
@@ -96,7 +99,8 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--load", type=int, default=os.cpu_count() or 1,
                    help="processes spinning on the CPU meanwhile (default: one per core)")
-    p.add_argument("--scenario-jobs", type=int, default=4 * (os.cpu_count() or 1))
+    p.add_argument("--scenario-jobs", type=int,
+                   default=plugin.SCENARIO_JOBS_PER_CORE * (os.cpu_count() or 1))
     args = p.parse_args()
     load = spinners(args.load)
     all_flips: list[str] = []

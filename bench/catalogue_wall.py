@@ -6,7 +6,7 @@ Usage: bench/catalogue_wall.py [--runs N] [--scenario-jobs N | --jobs N]
 Each run is one `python3 -m pytest pytest/test_catalogue.py::test_scenario`
 from the shell's point of view, as `make suite` runs it: interpreter start,
 collection, then the plugin's runs, --scenario-jobs at once (default: the
-plugin's, 4 per core), and for every scenario a fresh starttls-mock (its own
+plugin's, 8 per core), and for every scenario a fresh starttls-mock (its own
 port, run directory and certificate catalogue) and a fresh client process.
 With --jobs N it runs `-n N` instead (xdist workers, one scenario at a time
 each), the way the catalogue ran before. Prints for each run:

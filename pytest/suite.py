@@ -8,7 +8,7 @@ Usage: suite.py [--build-dir DIR] [--jobs N] [--client NAME | --client-cmd TEMPL
                 [--report-html FILE] [SCENARIO...]
 
 This is the pytest run of the catalogue (test_catalogue.py::test_scenario,
-with the starttls-mock plugin, 4 scenarios per core of --jobs at once), summed up as a terminal
+with the starttls-mock plugin, 8 scenarios per core of --jobs at once), summed up as a terminal
 matrix: one row per scenario with verdict, expected, observed and the
 oracles or reasons. `make suite` calls it; CLIENT, CLIENT_CMD, CLIENT_NAME,
 CLIENT_VERSION_CMD, CLIENT_STDIN, CLIENT_RESOLVE, CLIENT_POLICY and SCENARIO
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from starttls_mock import harness
+from starttls_mock import harness, plugin
 
 
 HERE = Path(__file__).resolve().parent
@@ -71,10 +71,11 @@ def main() -> int:
                 "-c", str(harness.ROOT / "pytest.ini"), "--tb=no", "-rN",
                 "--basetemp", str(Path(tmp) / "pytest"), "--report-json", str(report),
                 "--matrix"]
-        # One pytest process running 4 scenarios per core at once: most of a
+        # One pytest process running 8 scenarios per core at once: most of a
         # scenario's time is waiting on purpose, which costs no CPU
         # (plugin.py, starttls_result).
-        argv += ["--scenario-jobs", str(4 * max(1, int(args.jobs)))]
+        argv += ["--scenario-jobs",
+                 str(plugin.SCENARIO_JOBS_PER_CORE * max(1, int(args.jobs)))]
         for option in ("client", "client_cmd", "client_policy", "client_name",
                        "client_version_cmd", "client_stdin", "report_html"):
             value = getattr(args, option)
