@@ -89,7 +89,23 @@ class Interpreter {
     co_return sent.has_value();
   }
 
-  void TlsFailed() { ctx_.run->TlsFailed(ctx_.connection); }
+  // The TLS handshake, with the scenario's other connections able to see
+  // that it is going on and how it ended (ScenarioRun::TlsFailedBefore).
+  asio::awaitable<WireResult<void>> Handshake(const TlsOptions& options) {
+    ScenarioRun& run = *ctx_.run;
+    const int connection = ctx_.connection;
+    run.TlsStarted(connection);
+    // Settled however the coroutine leaves, failure recorded first: a
+    // reader never sees the handshake neither going on nor failed.
+    struct Settle {
+      ScenarioRun& run;
+      int connection;
+      ~Settle() { run.TlsSettled(connection); }
+    } settle{run, connection};
+    auto tls = co_await wire_->StartTls(ctx_.tls, options, WaitDeadline());
+    if (!tls) run.TlsFailed(connection);
+    co_return tls;
+  }
 
   // Runs one step; false ends the session.
   asio::awaitable<bool> RunStep(const Step& step) {
@@ -111,9 +127,8 @@ class Interpreter {
       case Step::Kind::kExpect:
         co_return co_await Expect(step);
       case Step::Kind::kTls: {
-        auto tls = co_await wire_->StartTls(ctx_.tls, step.tls, WaitDeadline());
+        auto tls = co_await Handshake(step.tls);
         if (!tls) {
-          TlsFailed();
           Ended(tls.error(),
                 fmt::format("during the TLS handshake {}", Where(step)));
           co_return false;
@@ -145,9 +160,8 @@ class Interpreter {
   // client goes away or the session deadline passes), each copy after the
   // step's pauses.
   asio::awaitable<bool> Write(const Step& step) {
-    const std::string copy = step.write.repeat > 1 || step.write.forever
-                                 ? pending_
-                                 : std::string();
+    const std::string copy =
+        step.write.repeat > 1 || step.write.forever ? pending_ : std::string();
     for (int k = 0; step.write.forever || k < step.write.repeat; ++k) {
       if (k > 0) {
         if (std::chrono::steady_clock::now() >= session_deadline_) {
@@ -196,10 +210,11 @@ class Interpreter {
 
   // Reads the client line a `C:` step waits for. Inside a message the
   // client is sending, the lines before the one awaited are its content. A
-  // client on another legal path is not failed for it: a detour (a line the protocol allows at any
-  // point) is answered by the responder while the step keeps waiting; a
-  // client that quits ends the session; any other line leaves the script
-  // ("off script"), and the responder serves the rest of the connection.
+  // client on another legal path is not failed for it: a detour (a line the
+  // protocol allows at any point) is answered by the responder while the step
+  // keeps waiting; a client that quits ends the session; any other line leaves
+  // the script ("off script"), and the responder serves the rest of the
+  // connection.
   asio::awaitable<bool> Expect(const Step& step) {
     while (true) {
       auto line = co_await wire_->ReadLine(kMaxLineLength, WaitDeadline());
@@ -327,10 +342,7 @@ class Interpreter {
   asio::awaitable<bool> Carry(const Responder::Response& response) {
     if (!co_await SendReply(response)) co_return false;
     if (response.action != Responder::Action::kStartTls) co_return true;
-    if (auto tls =
-            co_await wire_->StartTls(ctx_.tls, kDefaultTls, WaitDeadline());
-        !tls) {
-      TlsFailed();
+    if (auto tls = co_await Handshake(kDefaultTls); !tls) {
       Ended(tls.error(), "during the TLS handshake the responder started");
       co_return false;
     }

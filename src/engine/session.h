@@ -24,22 +24,36 @@ namespace starttls::server {
 // different threads (serve --threads): use the member functions, which take
 // the lock; tests that have joined every session may read tls_failed.
 struct ScenarioRun {
+  void TlsStarted(int connection) {
+    std::lock_guard lock(mu);
+    handshaking.push_back(connection);
+  }
+  // The handshake `connection` started has ended, well or not.
+  void TlsSettled(int connection) {
+    std::lock_guard lock(mu);
+    std::erase(handshaking, connection);
+  }
   void TlsFailed(int connection) {
     std::lock_guard lock(mu);
     tls_failed.push_back(connection);
   }
   // True when a connection before `connection` (in accept order) failed its
-  // TLS handshake.
+  // TLS handshake, or left it unfinished: asked when `connection` ends, an
+  // earlier handshake still going on is one the client abandoned to come
+  // back (its failure may simply not have been read yet on another thread).
   [[nodiscard]] bool TlsFailedBefore(int connection) const {
     std::lock_guard lock(mu);
-    for (int c : tls_failed) {
-      if (c < connection) return true;
+    for (const std::vector<int>* list : {&tls_failed, &handshaking}) {
+      for (int c : *list) {
+        if (c < connection) return true;
+      }
     }
     return false;
   }
 
   mutable std::mutex mu;
-  std::vector<int> tls_failed;  // connections (accept order) whose TLS failed
+  std::vector<int> tls_failed;   // connections (accept order) whose TLS failed
+  std::vector<int> handshaking;  // connections in their TLS handshake now
 };
 
 struct SessionContext {

@@ -488,7 +488,8 @@ TEST_F(SessionFaultTest, AnEndlessWriteEndsQuietlyWhenTheClientGivesUp) {
       scenario,
       [&](int fd) {
         // A client that bounds a reply: a few lines, then it closes.
-        for (int i = 0; i < 5; ++i) EXPECT_THAT(ReadLine(fd), HasSubstr("250-"));
+        for (int i = 0; i < 5; ++i)
+          EXPECT_THAT(ReadLine(fd), HasSubstr("250-"));
       },
       {}, {}, /*close=*/true);
   EXPECT_FALSE(r.timed_out) << r.ended;
@@ -515,8 +516,8 @@ void SendMessage(int fd) {
 }
 
 TEST_F(SessionFaultTest, AScriptWaitingForTheEndOfAMessageLetsItsLinesPass) {
-  SessionRecord r =
-      Play(Parse(DeferredMessage("250 accepted")), [](int fd) { SendMessage(fd); });
+  SessionRecord r = Play(Parse(DeferredMessage("250 accepted")),
+                         [](int fd) { SendMessage(fd); });
   EXPECT_FALSE(r.mismatch.has_value()) << r.mismatch->actual;
   EXPECT_TRUE(r.script_completed);
   ASSERT_EQ(r.messages.size(), 1u);
@@ -991,6 +992,7 @@ TEST_F(SessionFaultTest, DowngradeByReconnectFiresAfterAFailedHandshake) {
            {.connection = 1, .script_connection = 1, .run = run});
   EXPECT_FALSE(connect.ok);
   EXPECT_THAT(run->tls_failed, Contains(1));
+  EXPECT_THAT(run->handshaking, IsEmpty()) << "the failed handshake settled";
   SessionRecord second =
       Play(scenario,
            [&](int fd) {
@@ -1024,6 +1026,24 @@ TEST_F(SessionFaultTest, DowngradeByReconnectIsQuietWhenTheClientGivesUp) {
            {.connection = 2, .script_connection = 2, .run = run});
   EXPECT_TRUE(second.earlier_tls_failure);
   EXPECT_THAT(FindingIds(second), IsEmpty());
+}
+
+// The client came back while the server had not yet read how its earlier
+// handshake ended (another thread, a loaded machine): still a downgrade.
+TEST(ScenarioRun, AnEarlierHandshakeStillGoingOnCountsAsFailed) {
+  ScenarioRun run;
+  run.TlsStarted(1);
+  EXPECT_TRUE(run.TlsFailedBefore(2));
+  EXPECT_FALSE(run.TlsFailedBefore(1)) << "only earlier connections count";
+}
+
+TEST(ScenarioRun, AnEarlierHandshakeThatSucceededIsNoFailure) {
+  ScenarioRun run;
+  run.TlsStarted(1);
+  run.TlsSettled(1);
+  EXPECT_FALSE(run.TlsFailedBefore(2));
+  run.TlsFailed(1);
+  EXPECT_TRUE(run.TlsFailedBefore(2));
 }
 
 TEST_F(SessionFaultTest, PlainMailWithoutAnEarlierFailureIsNoDowngrade) {

@@ -44,7 +44,7 @@ struct SessionRecord {
   int connection = 0;         // 1-based, in accept order
   int script_connection = 1;  // which of the scenario's connections it played
   // An earlier connection (in accept order) playing the same scenario failed
-  // its TLS handshake before this one ended.
+  // its TLS handshake before this one ended, or was still in it then.
   bool earlier_tls_failure = false;
   std::string peer;
   std::chrono::system_clock::time_point started;
