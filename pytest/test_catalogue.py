@@ -10,9 +10,8 @@ import pytest
 from starttls_mock import harness
 
 
-
 def test_scenario(starttls_result, starttls_client, starttls_record):
-    result = starttls_result
+    result = starttls_result  # the run, started ahead or run now (plugin.py)
     starttls_record(result)
     if result.verdict == "off-script" and starttls_client.pinned:
         # The reference client follows every script; any other client may

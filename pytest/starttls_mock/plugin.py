@@ -89,8 +89,7 @@ def pytest_addoption(parser):
     g.addoption("--scenario-jobs", default=None, type=int, metavar="N",
                 help="catalogue scenarios run at once in this process (default: "
                      f"{SCENARIO_JOBS_PER_CORE} per core; 1: one at a time, as each "
-                     "test comes); an xdist "
-                     "worker runs its tests one at a time")
+                     "test comes); an xdist worker runs its tests one at a time")
     g.addoption("--report-json", default=None, metavar="FILE",
                 help="write the catalogue results as JSON")
     g.addoption("--report-html", default=None, metavar="FILE",
