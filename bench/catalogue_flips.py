@@ -11,7 +11,8 @@ machine is. Each of --runs rounds, while --load processes spin on the CPU:
 - bad_client over the whole SMTP catalogue without switches, and every
   pinned switch x scenario pair of pytest/test_bug_switches.py, the same
   number at once; each run must match its pin (test_bug_switches.check).
-A flip is a run that does not. Prints each round's wall times and flips,
+A flip is a run that does not. Prints each round's wall times and flips
+(each with its reasons, timings and the client's last words),
 then the totals; exits 1 if anything flipped.
 """
 
@@ -51,11 +52,25 @@ def reference_round(work: Path, jobs: int) -> tuple[float, int, list[str]]:
     if not report.exists():
         raise SystemExit(f"the reference run wrote no report:\n{done.stdout[-3000:]}")
     results = json.loads(report.read_text())["results"]
-    flips = [f"reference: {r['scenario']}: {r['verdict']}" for r in results
+    flips = [f"reference: {r['scenario']}: {r['verdict']}\n{why(r)}" for r in results
              if r["verdict"] != "pass"]
     if done.returncode != 0 and not flips:
         flips.append(f"reference: pytest exited {done.returncode}")
     return wall, len(results), flips
+
+
+def why(record: dict) -> str:
+    """A flipped run's reasons, timings and the client's last words, from its
+    entry of the JSON report, so that a flip can be explained after the
+    round's directory is gone."""
+    lines = [f"    - {r['text']}" for r in record["reasons"]]
+    lines.append(f"    client exit {record['client_exit']} after {record['client_wall_s']} s "
+                 f"(per-step deadline {record['client_timeout_s']} s): "
+                 + " | ".join(record["client_stderr"].strip().splitlines()[-3:]))
+    for s in record.get("sessions", []):
+        lines.append(f"    connection {s['connection']}: {s['ended']} at "
+                     + ", ".join(f"{e['kind']} {e['t']:.3f}s" for e in s["events"][-6:]))
+    return "\n".join(lines)
 
 
 def bad_client_cases(work: Path):
@@ -89,8 +104,7 @@ def bad_client_round(work: Path, jobs: int) -> tuple[float, int, list[str]]:
             try:
                 future.result()
             except Exception as e:  # a pin not met, or a harness error
-                first = (str(e).splitlines() or [""])[0]
-                flips.append(f"{futures[future]}: {type(e).__name__}: {first}")
+                flips.append(f"{futures[future]}: {type(e).__name__}: {e}")
     return time.monotonic() - start, len(cases), flips
 
 
