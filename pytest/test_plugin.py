@@ -146,6 +146,78 @@ def test_scenario_globs_select_and_ids_are_paths(tmp_path):
                    "tls/tls10-only.smtp", "tls/tls12-only.smtp"]
 
 
+def own_scenarios(tmp_path: Path) -> Path:
+    """A folder of one's own: an SMTP scenario, a family (one file, three
+    protocols) and an IMAP scenario the SMTP client does not speak."""
+    folder = tmp_path / "own"
+    (folder / "mine").mkdir(parents=True)
+    (folder / "mine" / "my-hotmail.smtp").write_text(
+        (harness.SCENARIOS / "control/hotmail-2009.smtp").read_text())
+    (folder / "mine" / "my-expired.scenario").write_text(
+        (harness.SCENARIOS / "certificates/expired.scenario").read_text())
+    (folder / "imap-only.imap").write_text(
+        (harness.SCENARIOS / "control/deferred-handshake.imap").read_text())
+    (folder / "README.md").write_text("not a scenario\n")
+    return folder
+
+
+def test_own_scenarios_run_alongside_or_instead_of_the_catalogue(tmp_path):
+    folder = own_scenarios(tmp_path)
+    both = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario", "--collect-only",
+                      "-q", "--scenarios", str(folder), budget=30)
+    assert both.returncode == 0, both.stdout + both.stderr
+    ids = [line.split("[", 1)[1].rstrip("]") for line in both.stdout.splitlines()
+           if "::test_scenario[" in line]
+    assert {"mine/my-hotmail.smtp", "mine/my-expired.smtp",
+            "control/hotmail-2009.smtp"} <= set(ids)
+    assert not any(i.endswith((".imap", ".pop3", ".md")) for i in ids), ids
+    report, junit = tmp_path / "r.json", tmp_path / "junit.xml"
+    alone = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario",
+                       "--scenarios", str(folder), "--no-catalogue",
+                       "--report-json", str(report), "--junitxml", str(junit))
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert "2 passed" in alone.stdout, alone.stdout
+    names = sorted(r["scenario"] for r in json.loads(report.read_text())["results"])
+    assert names == ["mine/my-expired.smtp", "mine/my-hotmail.smtp"]
+    cases = sorted(c.get("name") for c in ET.parse(junit).iter("testcase"))
+    assert cases == ["test_scenario[mine/my-expired.smtp]", "test_scenario[mine/my-hotmail.smtp]"]
+
+
+def test_own_scenarios_are_judged_like_the_catalogues(tmp_path):
+    """A client that skips the host name check fails the user's copy of
+    certificates/wrong-host as it fails the original."""
+    folder = tmp_path / "own"
+    folder.mkdir()
+    (folder / "their-wrong-host.scenario").write_text(
+        (harness.SCENARIOS / "certificates/wrong-host.scenario").read_text())
+    done = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario",
+                      "--scenarios", str(folder), "--no-catalogue",
+                      "--client-cmd", bad_client_cmd("no-hostname-check"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 failed" in done.stdout, done.stdout
+    assert "oracles: proceeded-after-bad-certificate" in done.stdout
+
+
+@pytest.mark.parametrize("make, error", [
+    (lambda d: None, "--no-catalogue goes with --scenarios DIR only"),
+    (lambda d: d / "nowhere", "not a folder of scenarios"),
+    (lambda d: (d / "empty").mkdir() or d / "empty", "no scenario files in it"),
+    (lambda d: (d / "bad").mkdir() or (d / "bad" / "x.smtp").write_text(
+        "Protocol: smtp\nbogus line\n") and d / "bad", "x.smtp:2:1: unknown step"),
+    (lambda d: (d / "dup" / "control").mkdir(parents=True) or
+        (d / "dup" / "control" / "hotmail-2009.smtp").write_text(
+            (harness.SCENARIOS / "control/hotmail-2009.smtp").read_text()) and d / "dup",
+     "control/hotmail-2009.smtp also in the built-in catalogue"),
+])
+def test_bad_scenario_folders_are_usage_errors(tmp_path, make, error):
+    folder = make(tmp_path)
+    args = ["--no-catalogue"] + (["--scenarios", str(folder)] if folder else [])
+    done = pytest_run(tmp_path, "pytest/test_catalogue.py", "--collect-only", *args,
+                      budget=30)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert error in done.stderr
+
+
 # --- the fixtures, used by a test file of another project (-p starttls_mock.plugin)
 
 INNER_TESTS = '''

@@ -223,10 +223,10 @@ def describe_scenarios(paths: list[Path]) -> list[dict]:
     return json.loads(out.stdout)
 
 
-@functools.cache
-def _scenario_paths() -> list[Path]:
+def _expand(files: list[Path]) -> list[Path]:
+    """Scenario files, each family file (.scenario) replaced by its members."""
     paths: list[Path] = []
-    for f in source_files():
+    for f in files:
         if f.suffix == FAMILY_SUFFIX:
             paths += [Path(d["path"]) for d in describe_scenarios([f])]
         else:
@@ -235,16 +235,57 @@ def _scenario_paths() -> list[Path]:
 
 
 @functools.cache
+def _scenario_paths() -> list[Path]:
+    return _expand(source_files())
+
+
+@functools.cache
 def _catalogue() -> dict[Path, dict]:
     files = scenario_files()
     return {Path(f).resolve(): d for f, d in zip(files, describe_scenarios(files))}
 
 
+# The scenarios of folders given besides the catalogue (user_scenarios()):
+# their facts, read once, and the folders their names are relative to.
+_user_facts: dict[Path, dict] = {}
+_user_roots: list[Path] = []
+
+
 def scenario_facts(path: Path) -> dict:
-    """describe_scenarios() for one scenario (the catalogue's are read once,
-    in one call)."""
-    facts = _catalogue().get(Path(path).resolve())
+    """describe_scenarios() for one scenario (the catalogue's and each user
+    folder's are read once, in one call)."""
+    resolved = Path(path).resolve()
+    facts = _catalogue().get(resolved) or _user_facts.get(resolved)
     return facts if facts is not None else describe_scenarios([path])[0]
+
+
+def user_scenarios(folder: Path, protocols: tuple[str, ...] | list[str] | None = None
+                   ) -> list[Path]:
+    """The scenarios of a folder of one's own, laid out like scenarios/ (every
+    file under it but *.md; family files stand for their members), in the
+    protocols given. From then on relative() names them by their path under
+    the folder. Raises ValueError with the server's `file:line:col: ...`
+    when one does not parse, and when a name is also the catalogue's."""
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a folder of scenarios")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".md")
+    if not files:
+        raise ValueError(f"{folder}: no scenario files in it")
+    paths = _expand(files)
+    for p, facts in zip(paths, describe_scenarios(paths)):
+        _user_facts[p.resolve()] = facts
+    if folder not in _user_roots:
+        _user_roots.append(folder)
+    builtin = {p.resolve() for p in _scenario_paths()}
+    names = {relative(p) for p in builtin}
+    if clash := sorted(relative(p) for p in paths
+                       if p.resolve() not in builtin and relative(p) in names):
+        raise ValueError(f"{folder}: {', '.join(clash)} also in the built-in catalogue; "
+                         "rename it (names must be unique in reports and pins)")
+    if protocols is None:
+        return paths
+    return [p for p in paths if scenario_facts(p)["protocol"] in protocols]
 
 
 def scenario_host(path: Path) -> str:
@@ -263,10 +304,12 @@ def reference_client(server: MockServer, servername: str = "mail.example.test",
 
 def relative(scenario: Path) -> str:
     """A scenario's name as the reports and pins write it: its path under
-    scenarios/, or its file name for a file elsewhere."""
+    scenarios/ or under a folder given to user_scenarios(), or its file name
+    for a file elsewhere."""
     scenario = Path(scenario).resolve()
-    if scenario.is_relative_to(SCENARIOS):
-        return str(scenario.relative_to(SCENARIOS))
+    for root in (SCENARIOS, *_user_roots):
+        if scenario.is_relative_to(root):
+            return str(scenario.relative_to(root))
     return scenario.name
 
 

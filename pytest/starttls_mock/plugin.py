@@ -86,6 +86,11 @@ def pytest_addoption(parser):
     g.addoption("--scenario", action="append", default=[], metavar="GLOB",
                 help="run only scenarios whose path under scenarios/ matches "
                      "(e.g. 'stripping/*', 'certificates/wrong-host'); repeatable")
+    g.addoption("--scenarios", action="append", default=[], metavar="DIR",
+                help="also run the scenarios in this folder of your own, laid out "
+                     "like scenarios/ (test id: the path under DIR); repeatable")
+    g.addoption("--no-catalogue", action="store_true", default=False,
+                help="with --scenarios: run only those, not the built-in catalogue")
     g.addoption("--scenario-jobs", default=None, type=int, metavar="N",
                 help="catalogue scenarios run at once in this process (default: "
                      f"{SCENARIO_JOBS_PER_CORE} per core; 1: one at a time, as each "
@@ -124,6 +129,14 @@ def pytest_configure(config):
         raise pytest.UsageError(str(e))
     policy = config.getoption("--client-policy") or adapter.policy
     scenario_jobs(config)  # a bad --scenario-jobs is a usage error now
+    if config.getoption("--no-catalogue") and not config.getoption("--scenarios"):
+        raise pytest.UsageError("--no-catalogue goes with --scenarios DIR only")
+    try:
+        config.stash[OWN_SCENARIOS] = [
+            p for folder in config.getoption("--scenarios")
+            for p in harness.user_scenarios(Path(folder), adapter.protocols)]
+    except ValueError as e:
+        raise pytest.UsageError(f"--scenarios: {e}")
     config.stash[ADAPTER] = adapter
     config.stash[POLICY] = policy
     config.stash[RESULTS] = []
@@ -136,13 +149,17 @@ POLICY = pytest.StashKey[str]()
 RESULTS = pytest.StashKey[list]()
 STARTED = pytest.StashKey[tuple]()
 AHEAD = pytest.StashKey[dict]()
+OWN_SCENARIOS = pytest.StashKey[list]()
 
 
 def selected_scenarios(config) -> list[Path]:
-    """The catalogue's scenarios in the protocols the client speaks, narrowed
-    by --scenario globs (matched with or without the file's extension)."""
+    """The catalogue's scenarios (unless --no-catalogue) and those of the
+    --scenarios folders, in the protocols the client speaks, narrowed by
+    --scenario globs (matched with or without the file's extension)."""
     globs = config.getoption("--scenario")
-    files = harness.scenario_files(config.stash[ADAPTER].protocols)
+    files = [] if config.getoption("--no-catalogue") else \
+        harness.scenario_files(config.stash[ADAPTER].protocols)
+    files += [p for p in config.stash[OWN_SCENARIOS] if p not in files]
     if not globs:
         return files
     out = []
