@@ -218,6 +218,67 @@ def test_bad_scenario_folders_are_usage_errors(tmp_path, make, error):
     assert error in done.stderr
 
 
+def client_file(folder: Path, name: str, *bugs: str) -> Path:
+    """An adapter file of one's own: bad_client with the given bugs."""
+    path = folder / f"{name}.toml"
+    path.write_text(f'description = "bad_client {" ".join(bugs)}"\n'
+                    f"command = {json.dumps(bad_client_cmd(*bugs))}\n")
+    return path
+
+
+def test_a_client_file_is_held_to_its_own_pins(tmp_path):
+    """--record-pins writes what the client did; --pins then passes while it
+    does the same, and fails, naming the pin, when its behaviour changes."""
+    pins_file = tmp_path / "expected" / "mine.toml"
+    scenarios = ["--scenario", "certificates/wrong-host", "--scenario", "certificates/valid",
+                 "--scenario", "control/hotmail-2009"]
+    buggy = client_file(tmp_path, "mine", "no-hostname-check")
+    recorded = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario", "-n", "2",
+                          "--client-file", str(buggy), *scenarios,
+                          "--record-pins", str(pins_file))
+    assert "1 failed, 2 passed" in recorded.stdout, recorded.stdout + recorded.stderr
+    written = pins.load_expectations_file(pins_file)["scenarios"]
+    assert written == {
+        "certificates/valid.smtp": {frozenset()},
+        "control/hotmail-2009.smtp": {frozenset()},
+        "certificates/wrong-host.smtp": {frozenset({"proceeded-after-bad-certificate",
+                                                    "expected refuse, observed delivered"})}}
+    held = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario",
+                      "--client-file", str(buggy), *scenarios, "--pins", str(pins_file))
+    assert held.returncode == 0 and "3 passed" in held.stdout, held.stdout + held.stderr
+    # The same client, fixed: a change of behaviour is a failing test.
+    (tmp_path / "fixed").mkdir()
+    fixed = client_file(tmp_path / "fixed", "mine")
+    changed = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario",
+                         "--client-file", str(fixed), *scenarios, "--pins", str(pins_file))
+    assert changed.returncode == 1 and "1 failed, 2 passed" in changed.stdout, changed.stdout
+    assert ("mine on certificates/wrong-host.smtp: pinned ['expected refuse, observed "
+            "delivered', 'proceeded-after-bad-certificate'], got pass") in changed.stdout
+    # A scenario the file does not pin fails too, saying so.
+    unpinned = pytest_run(tmp_path, "pytest/test_catalogue.py::test_scenario",
+                          "--client-file", str(buggy), "--scenario", "certificates/expired",
+                          "--pins", str(pins_file))
+    assert unpinned.returncode == 1, unpinned.stdout
+    assert "certificates/expired.smtp is not pinned: got" in unpinned.stdout
+
+
+@pytest.mark.parametrize("content, args, error", [
+    ('command = "x {host}"\nbogus = 1\n', [], "mine.toml: unknown key 'bogus'"),
+    ('command = \n', [], "mine.toml:1:11: Invalid value"),
+    ('policy = "require-tls"\n', [], "mine.toml: no 'command'"),
+    ('command = "x {hots}"\n', [], "mine.toml: unknown placeholder {hots}"),
+    ('command = "x {host}"\n', ["--client", "curl"], "exclude each other"),
+    ('command = "x {host}"\n', ["--pins", "/nonexistent/pins.toml"],
+     "/nonexistent/pins.toml: No such file or directory"),
+])
+def test_bad_client_files_and_pins_are_usage_errors(tmp_path, content, args, error):
+    (tmp_path / "mine.toml").write_text(content)
+    done = pytest_run(tmp_path, "pytest/test_catalogue.py", "--collect-only",
+                      "--client-file", str(tmp_path / "mine.toml"), *args, budget=30)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert error in done.stderr
+
+
 # --- the fixtures, used by a test file of another project (-p starttls_mock.plugin)
 
 INNER_TESTS = '''

@@ -28,7 +28,7 @@ import shlex
 import subprocess
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from starttls_mock import harness
@@ -121,8 +121,36 @@ def load_adapter(name: str) -> Adapter:
     path = ADAPTERS / f"{name}.toml"
     if not path.exists():
         raise ValueError(f"unknown client {name!r}; built-in: {', '.join(adapter_names())}")
-    data = tomllib.loads(path.read_text())
-    return Adapter(name=name, **data)
+    return load_adapter_file(path)
+
+
+def load_adapter_file(path: Path) -> Adapter:
+    """An adapter from any TOML file with the built-in ones' keys (a
+    project's own client, `--client-file`); its name is the file's stem.
+    Every problem is a ValueError naming the file (`file:line:col: ...`
+    when the TOML itself is malformed)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise ValueError(f"{path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        text = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(e))
+        return _bad(path, f"{where[1]}:{where[2]}: {text}" if where else f" {text}")
+    known = {f.name for f in fields(Adapter)} - {"name"}
+    if unknown := sorted(set(data) - known):
+        return _bad(path, f" unknown key {unknown[0]!r} (keys: {', '.join(sorted(known))})")
+    if "command" not in data:
+        return _bad(path, " no 'command' (the client's command line template)")
+    try:
+        return Adapter(name=path.stem, **data)
+    except ValueError as e:
+        return _bad(path, f" {e}")
+
+
+def _bad(path: Path, what: str):
+    raise ValueError(f"{path}:{what}")
 
 
 def command_adapter(template: str, policy: str, name: str = "custom",

@@ -6,6 +6,7 @@ or one of the verdict's own reasons, named from its structured fields
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from starttls_mock import harness
@@ -52,7 +53,18 @@ def load_expectations(client: str) -> dict:
     each pin is a set of allowed label sets (the empty set is a pass). A
     scenario whose outcome depends on scheduling is pinned as
     `{ any = ["pass", ["oracle"]] }`, and any other outcome still fails."""
-    data = tomllib.loads(expectations_path(client).read_text())
+    return load_expectations_file(expectations_path(client))
+
+
+def load_expectations_file(path: Path) -> dict:
+    """load_expectations() of any pins file (a project's own, `--pins`);
+    a ValueError names the file (`file:line:col: ...` for malformed TOML)."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except OSError as e:
+        raise ValueError(f"{path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: {e}") from None
 
     def one(value) -> frozenset:
         return frozenset() if value == PASS else frozenset(value)
@@ -65,6 +77,23 @@ def load_expectations(client: str) -> dict:
             pins[scenario] = frozenset({one(value)})
     return {"version": data.get("version", ""), "command": data.get("command", ""),
             "recorded": data.get("recorded", {}), "scenarios": pins}
+
+
+def mismatch(result, pinned: frozenset | None, expected: Callable[[], dict]) -> str | None:
+    """Why a run (running.Result) does not do what its pin records, or None
+    when it does. `expected` gives the pins file (load_expectations), read
+    only on a mismatch, for the version the pins were recorded with."""
+    got = frozenset(result.labels())
+    if pinned is None:
+        return (f"{result.name} is not pinned: got {sorted(got) or PASS}; record "
+                "the client's pins again and review the diff")
+    if got in pinned:
+        return None
+    version, was = result.adapter.version(), expected()["version"]
+    note = "" if version == was else (
+        f"\n  the client changed: pinned with {was!r}, now {version!r}")
+    return (f"{result.adapter.name} on {result.name}: pinned {show_pin(pinned)}, got "
+            f"{sorted(got) or PASS}{note}\n{result.explain()}")
 
 
 def show_pin(alternatives) -> str:
@@ -90,15 +119,18 @@ def toml_string(s: str) -> str:
 
 def write_expectations(client: str, version: str, command: str,
                        results: dict[str, set[frozenset[str]]], header: str = "",
-                       recorded: dict | None = None) -> Path:
+                       recorded: dict | None = None, path: Path | None = None,
+                       recorded_with: str = "") -> Path:
     """results: scenario -> the label sets seen (more than one: unstable).
-    recorded: how (RECORDED_FIELDS), written as the file's [recorded] table."""
+    recorded: how (RECORDED_FIELDS), written as the file's [recorded] table.
+    path: where (default pytest/expected/<client>.toml), written whole or
+    not at all."""
     def one(labels) -> str:
         return toml_string(PASS) if not labels else \
             "[" + ", ".join(toml_string(x) for x in sorted(labels)) + "]"
 
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
-    lines += [f"# Recorded with: pytest/record_expectations.py {client}",
+    lines += [f"# Recorded with: {recorded_with or f'pytest/record_expectations.py {client}'}",
               "# A scenario with { any = [...] } gave different outcomes from run to run.",
               "", f"version = {toml_string(version)}", f"command = {toml_string(command)}", ""]
     if recorded:
@@ -115,7 +147,9 @@ def write_expectations(client: str, version: str, command: str,
         value = one(seen[0]) if len(seen) == 1 else \
             "{ any = [" + ", ".join(one(x) for x in seen) + "] }"
         lines.append(f"{toml_string(scenario)} = {value}")
-    path = expectations_path(client)
-    path.parent.mkdir(exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    path = Path(path or expectations_path(client))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("\n".join(lines) + "\n")
+    partial.replace(path)
     return path

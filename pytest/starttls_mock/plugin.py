@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-from starttls_mock import adapters, deadlines, harness, policy, running
+from starttls_mock import adapters, deadlines, harness, pins, policy, running
 
 READY_TIMEOUT = 15.0
 
@@ -57,6 +57,18 @@ def pytest_addoption(parser):
     g.addoption("--client", default=None, metavar="NAME",
                 help="built-in client adapter (pytest/clients/NAME.toml): "
                      + ", ".join(adapters.adapter_names()) + "; default reference")
+    g.addoption("--client-file", default=None, metavar="FILE",
+                help="a client adapter of your own: a TOML file with the keys of "
+                     "the built-in ones (pytest/clients/*.toml); its name is the "
+                     "file's stem")
+    g.addoption("--pins", default=None, metavar="FILE",
+                help="hold the client to the pins in FILE (what it is known to do, "
+                     "scenario by scenario, as --record-pins writes them) instead "
+                     "of to passing: a scenario fails when the client does "
+                     "anything else")
+    g.addoption("--record-pins", default=None, metavar="FILE",
+                help="write what the client did on each scenario of this run to "
+                     "FILE, as pins for --pins")
     g.addoption("--client-cmd", default=None, metavar="TEMPLATE",
                 help="any client as a command line with {host} {port} {cafile} "
                      "{servername} {from} {to} {message} {timeout} (split like a "
@@ -107,8 +119,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "starttls_scenario(path): the scenario starttls_mock serves")
     client, cmd = config.getoption("--client"), config.getoption("--client-cmd")
-    if client and cmd:
-        raise pytest.UsageError("--client and --client-cmd exclude each other")
+    client_file = config.getoption("--client-file")
+    if sum(bool(x) for x in (client, cmd, client_file)) > 1:
+        raise pytest.UsageError("--client, --client-file and --client-cmd exclude each other")
     extras = {"--client-name": config.getoption("--client-name"),
               "--client-version-cmd": config.getoption("--client-version-cmd"),
               "--client-stdin": config.getoption("--client-stdin"),
@@ -124,7 +137,10 @@ def pytest_configure(config):
             stdin={"crlf": "message", "lf": "message-lf", None: ""}[extras["--client-stdin"]],
             resolve=bool(extras["--client-resolve"]),
             protocols=tuple(extras["--client-protocol"] or ("smtp",))) if cmd else \
+            adapters.load_adapter_file(Path(client_file)) if client_file else \
             adapters.load_adapter(client or "reference")
+        config.stash[PINS] = pins.load_expectations_file(Path(config.getoption("--pins"))) \
+            if config.getoption("--pins") else None
     except ValueError as e:
         raise pytest.UsageError(str(e))
     policy = config.getoption("--client-policy") or adapter.policy
@@ -150,6 +166,7 @@ RESULTS = pytest.StashKey[list]()
 STARTED = pytest.StashKey[tuple]()
 AHEAD = pytest.StashKey[dict]()
 OWN_SCENARIOS = pytest.StashKey[list]()
+PINS = pytest.StashKey["dict | None"]()
 
 
 def selected_scenarios(config) -> list[Path]:
@@ -419,6 +436,21 @@ def starttls_result(request, starttls_scenario, starttls_client, tmp_path) -> ru
 
 
 @pytest.fixture
+def starttls_pins(request):
+    """With --pins FILE: a function that fails the test when a run does not
+    do what the file pins for its scenario (pins.mismatch); without, None."""
+    expected = request.config.stash.get(PINS, None)
+    if expected is None:
+        return None
+
+    def check(result: running.Result) -> None:
+        pinned = expected["scenarios"].get(result.name)
+        if why := pins.mismatch(result, pinned, lambda: expected):
+            pytest.fail(why, pytrace=False)
+    return check
+
+
+@pytest.fixture
 def starttls_record(request):
     """Records a running.Result for the reports and JUnit properties."""
     def record(result: running.Result) -> None:
@@ -494,11 +526,25 @@ def pytest_sessionfinish(session, exitstatus):
     if not config.stash.get(RESULTS, None):
         return
     doc = None
+    if target := config.getoption("--record-pins"):
+        write_pins(config, Path(target))
     for option, write in (("--report-json", write_json), ("--report-html", write_html)):
         target = config.getoption(option)
         if target:
             doc = doc or report_document(config)
             write(Path(target), doc)
+
+
+def write_pins(config, path: Path) -> None:
+    """--record-pins: each scenario's labels in this run as its pin. The
+    file is written whole, or not at all."""
+    adapter = config.stash[ADAPTER]
+    seen = {r["scenario"]: {frozenset(r["labels"])} for r in config.stash[RESULTS]}
+    pins.write_expectations(
+        adapter.name, adapter.version(), adapter.command, seen,
+        header=f"{adapter.name}: {adapter.description}".rstrip(": "), path=path,
+        recorded_with=f"pytest --record-pins {path.name} (one run; review before "
+                      "committing)")
 
 
 def write_json(path: Path, doc: dict) -> None:
