@@ -5,6 +5,14 @@ BUILD_DIR ?= build
 # SANITIZE=address builds with ASan+UBSan+LSan (CMake's STARTTLS_SANITIZE);
 # use it with its own BUILD_DIR, e.g. make test BUILD_DIR=build-asan SANITIZE=address
 SANITIZE ?=
+# FUZZ=ON builds with clang, ASan+UBSan+LSan and the libFuzzer targets (CMake's
+# STARTTLS_FUZZ), tests included: `make test BUILD_DIR=build-fuzz FUZZ=ON`
+# tests the very build `make fuzz` then fuzzes with.
+FUZZ ?= OFF
+ifeq ($(FUZZ),ON)
+SANITIZE := address
+CONFIGURE_ENV := CC=clang CXX=clang++
+endif
 ifeq ($(SANITIZE),)
 BUILD_TYPE ?= Release
 else
@@ -30,14 +38,31 @@ endif
 
 all: build
 
+# The Debian packages each command needs (tools/install-deps.sh names the
+# groups): `make build` and `make unit` only the build toolchain and
+# libraries; `make suite` and `make report` also OpenSSL's runtime and pytest;
+# `make test` everything its tests use (clients, servers, chromium); `make
+# fuzz` and FUZZ=ON clang. A target's DEPS reach its prerequisites.
+DEPS := build
+ifeq ($(FUZZ),ON)
+DEPS += fuzz
+endif
+pytest test: DEPS += run test clients servers
+suite report: DEPS += run
+ifneq ($(CLIENT),)
+suite report: DEPS += clients
+endif
+bench: DEPS += run test
+fuzz fuzz-build: DEPS += fuzz
+
 deps:
-	@bash tools/install-deps.sh
+	@bash tools/install-deps.sh $(sort $(DEPS))
 
 $(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSTARTTLS_WERROR=$(WERROR) -DSTARTTLS_SANITIZE=$(SANITIZE)
+	$(CONFIGURE_ENV) cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSTARTTLS_WERROR=$(WERROR) -DSTARTTLS_SANITIZE=$(SANITIZE) -DSTARTTLS_FUZZ=$(FUZZ)
 
 build: deps $(BUILD_DIR)/build.ninja
-	cmake -DSTARTTLS_WERROR=$(WERROR) -DSTARTTLS_SANITIZE=$(SANITIZE) $(BUILD_DIR) >/dev/null
+	cmake -DSTARTTLS_WERROR=$(WERROR) -DSTARTTLS_SANITIZE=$(SANITIZE) -DSTARTTLS_FUZZ=$(FUZZ) $(BUILD_DIR) >/dev/null
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 unit: build

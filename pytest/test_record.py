@@ -83,13 +83,16 @@ DATE = re.compile(r"((Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} \w{3} \d{4} "
 
 def dialogue(transcript: str) -> list[str]:
     """The S:/C: (reference client) or <-/->/<~/~> (swaks) lines of a
-    client's transcript, with dates and message ids made neutral."""
+    client's transcript, with dates and message ids made neutral, and the
+    size of the reference client's message, which holds both (its
+    Message-ID ends in the process id, one digit longer past 9999)."""
     lines = []
     for line in transcript.splitlines():
         if not re.match(r"^(S: |C: |-- TLS|<-  |<~  | -> | ~> )", line):
             continue
         line = DATE.sub("<date>", line)
         line = re.sub(r"(?i)^( ~> | -> |C: )Message-Id: .*", r"\1Message-Id: <id>", line)
+        line = re.sub(r"^C: <message: \d+ bytes", "C: <message: N bytes", line)
         lines.append(line)
     return lines
 
