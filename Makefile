@@ -20,6 +20,16 @@ BUILD_TYPE ?= RelWithDebInfo
 endif
 PYTHON := /usr/bin/python3
 JOBS ?= $(shell nproc)
+# pytest workers: two per core on the release build, where most tests wait
+# on a client's deadline or a scenario's hold window (at one per core the
+# suite took 692 s, at two 434 s, bench/RESULTS.md); the third-party pins
+# were recorded under the same load (2 jobs and 2 busy processes on 2 cores,
+# their [recorded] tables). Sanitizer builds are CPU-bound: one per core.
+ifeq ($(SANITIZE)$(FUZZ),OFF)
+PYTEST_JOBS ?= $(shell echo $$(( 2 * $(JOBS) )))
+else
+PYTEST_JOBS ?= $(JOBS)
+endif
 # Extra pytest arguments, e.g. the files to run.
 PYTEST_ARGS ?=
 # The libFuzzer build (clang) and how long `make fuzz` runs each target.
@@ -70,7 +80,7 @@ unit: build
 
 # pytest runs the binaries of $(BUILD_DIR) (starttls_mock/harness.py reads STARTTLS_BUILD_DIR).
 pytest: build
-	STARTTLS_BUILD_DIR=$(BUILD_DIR) $(PYTHON) -m pytest pytest -n $(JOBS) $(PYTEST_ARGS)
+	STARTTLS_BUILD_DIR=$(BUILD_DIR) $(PYTHON) -m pytest pytest -n $(PYTEST_JOBS) $(PYTEST_ARGS)
 
 test: unit pytest
 
