@@ -58,3 +58,52 @@ if(NOT STARTTLS_FUZZ AND STARTTLS_SANITIZE STREQUAL "")
                    -P ${PROJECT_SOURCE_DIR}/cmake/RunInstallExample.cmake)
   set_tests_properties(install.example PROPERTIES TIMEOUT 300)
 endif()
+
+# The harness, for pytest in any project: the two binaries on the PATH, the
+# catalogue, the client adapters, their pins and the helper clients under
+# share/starttls-mock/ (the checkout's layout: scenarios/, pytest/), and the
+# pytest plugin as the Python package starttls_mock, registered through a
+# pytest11 entry point so that pytest loads it with no conftest.py.
+set(STARTTLS_PYTHON_DIR "lib/python3/dist-packages" CACHE STRING
+    "Where the Python package goes, relative to the prefix (Debian's \
+/usr/bin/python3 reads /usr/lib/python3/dist-packages)")
+set(starttls_data ${CMAKE_INSTALL_DATADIR}/starttls-mock)
+install(TARGETS starttls-mock starttls-client
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/scenarios/
+        DESTINATION ${starttls_data}/scenarios)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/pytest/clients
+                  ${PROJECT_SOURCE_DIR}/pytest/expected
+        DESTINATION ${starttls_data}/pytest)
+# The helper clients the adapters run ({harness}/...): every script in
+# pytest/ but the tests.
+file(GLOB starttls_helpers CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/pytest/*.py
+     ${PROJECT_SOURCE_DIR}/pytest/*.php)
+list(FILTER starttls_helpers EXCLUDE REGEX "/(test_[^/]*|conftest)\\.py$")
+install(PROGRAMS ${starttls_helpers} DESTINATION ${starttls_data}/pytest)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/pytest/starttls_mock
+        DESTINATION ${STARTTLS_PYTHON_DIR}
+        PATTERN __pycache__ EXCLUDE)
+# Where the install put things, as the package finds them at run time
+# (paths.py): written at install time, for the prefix given then
+# (`cmake --install --prefix`), never with DESTDIR (a package's staging).
+install(CODE "
+  set(prefix \"\${CMAKE_INSTALL_PREFIX}\")
+  set(pkg \"\$ENV{DESTDIR}\${prefix}/${STARTTLS_PYTHON_DIR}\")
+  file(WRITE \"\${pkg}/starttls_mock/_installed.py\"
+\"# Written by cmake --install: where starttls-mock was installed.
+DATA_DIR = '\${prefix}/${starttls_data}'
+BIN_DIR = '\${prefix}/${CMAKE_INSTALL_BINDIR}'
+\")
+  file(MAKE_DIRECTORY \"\${pkg}/starttls_mock-${PROJECT_VERSION}.dist-info\")
+  file(WRITE \"\${pkg}/starttls_mock-${PROJECT_VERSION}.dist-info/METADATA\"
+\"Metadata-Version: 2.1
+Name: starttls-mock
+Version: ${PROJECT_VERSION}
+Summary: A test harness for STARTTLS clients: the pytest plugin
+\")
+  file(WRITE \"\${pkg}/starttls_mock-${PROJECT_VERSION}.dist-info/entry_points.txt\"
+\"[pytest11]
+starttls_mock.plugin = starttls_mock.plugin
+\")
+")

@@ -31,11 +31,11 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from starttls_mock import harness
+from starttls_mock import harness, paths
 from starttls_mock.policy import POLICIES
 
 # pytest/: the adapters' TOML files and the helper clients they run.
-HERE = Path(__file__).resolve().parent.parent
+HERE = paths.HARNESS
 ADAPTERS = HERE / "clients"
 PYTHON = "/usr/bin/python3"
 PLACEHOLDERS = ("host", "port", "cafile", "servername", "from", "to", "message",
@@ -126,7 +126,8 @@ def load_adapter(name: str) -> Adapter:
 
 def load_adapter_file(path: Path) -> Adapter:
     """An adapter from any TOML file with the built-in ones' keys (a
-    project's own client, `--client-file`); its name is the file's stem.
+    project's own client, `--client-file`); its name is the file's stem, and
+    `{here}` in its command lines is the file's folder.
     Every problem is a ValueError naming the file (`file:line:col: ...`
     when the TOML itself is malformed)."""
     path = Path(path)
@@ -143,6 +144,12 @@ def load_adapter_file(path: Path) -> Adapter:
         return _bad(path, f" unknown key {unknown[0]!r} (keys: {', '.join(sorted(known))})")
     if "command" not in data:
         return _bad(path, " no 'command' (the client's command line template)")
+    # {here}: the adapter file's folder, so a project's client and its
+    # adapter can sit side by side wherever the project is checked out.
+    here = shlex.quote(str(path.resolve().parent))
+    for key in ("command", "version_command"):
+        if isinstance(data.get(key), str):
+            data[key] = data[key].replace("{here}", here)
     try:
         return Adapter(name=path.stem, **data)
     except ValueError as e:

@@ -16,14 +16,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# The checkout: this file is pytest/starttls_mock/harness.py.
-ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ROOT / "scenarios"
+from starttls_mock import paths
+
+# The checkout, or where the install put the catalogue (paths.py).
+ROOT = paths.ROOT
+SCENARIOS = paths.SCENARIOS
 FAMILY_SUFFIX = ".scenario"  # a scenario written once for several protocols
 
 
 def build_dir() -> Path:
-    return Path(os.environ.get("STARTTLS_BUILD_DIR", ROOT / "build")).resolve()
+    return paths.build_dir()
 
 
 def binary(name: str) -> Path:

@@ -9,9 +9,9 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from starttls_mock import harness
+from starttls_mock import harness, paths
 
-EXPECTED = Path(__file__).resolve().parent.parent / "expected"
+EXPECTED = paths.HARNESS / "expected"
 
 OFF_SCRIPT = "off script"
 CLIENT_HANG = "client hang"
