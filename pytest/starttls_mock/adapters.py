@@ -17,6 +17,8 @@ value with blanks stays one argument. Placeholders:
     {policy}   require-tls or opportunistic
     {python}   /usr/bin/python3    {harness}  pytest/ (the helper clients)
     {bin}      the build's bin/ (starttls-client)
+    {here}     the adapter file's folder (--client-file; for --client-cmd
+               the current directory); also in version_command
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ HERE = paths.HARNESS
 ADAPTERS = HERE / "clients"
 PYTHON = "/usr/bin/python3"
 PLACEHOLDERS = ("host", "port", "cafile", "servername", "from", "to", "message",
-                "message_lf", "timeout", "policy", "python", "harness", "bin")
+                "message_lf", "timeout", "policy", "python", "harness", "bin", "here")
 SENDER = "sender@example.test"
 RECIPIENT = "recipient@example.test"
 
@@ -70,6 +72,11 @@ class Adapter:
     # False for a client held to passing every scenario (the reference
     # client) instead of to pins of what it does (pytest/expected/).
     pinned: bool = True
+    # {here} in its command lines: the adapter file's folder (not a key of
+    # the file), so that a project's client and its adapter can sit side by
+    # side wherever the project is checked out; for --client-cmd, the
+    # current directory.
+    folder: str = "."
 
     def __post_init__(self):
         self.protocols = tuple(self.protocols)
@@ -87,7 +94,10 @@ class Adapter:
         if not self.version_command:
             return ""
         try:
-            out = subprocess.run(shlex.split(self.version_command), capture_output=True,
+            # Only {here} is replaced: dpkg-query's own ${Version} stays.
+            here = str(Path(self.folder).resolve())
+            argv = [w.replace("{here}", here) for w in shlex.split(self.version_command)]
+            out = subprocess.run(argv, capture_output=True,
                                  stdin=subprocess.DEVNULL, timeout=10)
         except (OSError, subprocess.TimeoutExpired) as e:
             return f"unknown ({e})"
@@ -139,19 +149,13 @@ def load_adapter_file(path: Path) -> Adapter:
         where = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         text = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(e))
         return _bad(path, f"{where[1]}:{where[2]}: {text}" if where else f" {text}")
-    known = {f.name for f in fields(Adapter)} - {"name"}
+    known = {f.name for f in fields(Adapter)} - {"name", "folder"}
     if unknown := sorted(set(data) - known):
         return _bad(path, f" unknown key {unknown[0]!r} (keys: {', '.join(sorted(known))})")
     if "command" not in data:
         return _bad(path, " no 'command' (the client's command line template)")
-    # {here}: the adapter file's folder, so a project's client and its
-    # adapter can sit side by side wherever the project is checked out.
-    here = shlex.quote(str(path.resolve().parent))
-    for key in ("command", "version_command"):
-        if isinstance(data.get(key), str):
-            data[key] = data[key].replace("{here}", here)
     try:
-        return Adapter(name=path.stem, **data)
+        return Adapter(name=path.stem, folder=str(path.resolve().parent), **data)
     except ValueError as e:
         return _bad(path, f" {e}")
 
@@ -179,14 +183,15 @@ def message_text(sender: str = SENDER, recipient: str = RECIPIENT) -> str:
 
 
 def values(server: harness.MockServer, servername: str, message: Path, timeout: int,
-           policy: str, message_lf: Path | None = None, resolve: bool = False) -> dict[str, str]:
+           policy: str, message_lf: Path | None = None, resolve: bool = False,
+           here: str = ".") -> dict[str, str]:
     return {"host": servername if resolve and not is_ip(servername) else "127.0.0.1",
             "port": str(server.port), "cafile": str(server.cafile),
             "servername": servername, "from": SENDER, "to": RECIPIENT,
             "message": str(message), "message_lf": str(message_lf or message),
             "timeout": str(timeout), "policy": policy,
             "python": PYTHON, "harness": str(HERE),
-            "bin": str(harness.build_dir() / "bin")}
+            "bin": str(harness.build_dir() / "bin"), "here": str(Path(here).resolve())}
 
 
 def is_ip(name: str) -> bool:

@@ -173,7 +173,7 @@ def run(scenario: Path, work: Path, adapter: Adapter, policy: str | None = None,
     try:
         servername = harness.scenario_host(scenario)
         vals = values(server, servername, message, timeout, policy, message_lf,
-                      adapter.resolve)
+                      adapter.resolve, adapter.folder)
         argv = expand(adapter.command, vals)
         if adapter.resolve:
             argv = resolving_argv(argv, servername, work)
