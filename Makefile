@@ -44,7 +44,7 @@ else
 WERROR := OFF
 endif
 
-.PHONY: all deps build test unit pytest suite report bench clean format fuzz fuzz-build
+.PHONY: all deps build test unit pytest suite report bench clean format fuzz fuzz-build package
 
 all: build
 
@@ -93,6 +93,11 @@ suite: build
 report: build
 	$(PYTHON) pytest/suite.py --build-dir $(BUILD_DIR) --jobs $(JOBS) \
 	  --report-json $(BUILD_DIR)/report/report.json --report-html $(BUILD_DIR)/report/report.html
+
+# The Debian package, $(BUILD_DIR)/starttls-mock_<version>_<arch>.deb
+# (cmake/Package.cmake); tools/test-deb.sh installs and tests it (root).
+package: build
+	cd $(BUILD_DIR) && cpack
 
 # Benchmarks on one core (bench/RESULTS.md); not part of `make test`.
 bench: build
