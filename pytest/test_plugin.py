@@ -198,20 +198,27 @@ def test_own_scenarios_are_judged_like_the_catalogues(tmp_path):
     assert "oracles: proceeded-after-bad-certificate" in done.stdout
 
 
-@pytest.mark.parametrize("make, error", [
-    (lambda d: None, "--no-catalogue goes with --scenarios DIR only"),
-    (lambda d: d / "nowhere", "not a folder of scenarios"),
-    (lambda d: (d / "empty").mkdir() or d / "empty", "no scenario files in it"),
-    (lambda d: (d / "bad").mkdir() or (d / "bad" / "x.smtp").write_text(
-        "Protocol: smtp\nbogus line\n") and d / "bad", "x.smtp:2:1: unknown step"),
-    (lambda d: (d / "dup" / "control").mkdir(parents=True) or
-        (d / "dup" / "control" / "hotmail-2009.smtp").write_text(
-            (harness.SCENARIOS / "control/hotmail-2009.smtp").read_text()) and d / "dup",
+HOTMAIL = (harness.SCENARIOS / "control/hotmail-2009.smtp").read_text()
+
+
+# A folder given to --scenarios, as {path under it: content}; None: no
+# --scenarios at all, "missing": a folder that does not exist.
+@pytest.mark.parametrize("files, error", [
+    (None, "--no-catalogue goes with --scenarios DIR only"),
+    ("missing", "not a folder of scenarios"),
+    ({}, "no scenario files in it"),
+    ({"x.smtp": "Protocol: smtp\nbogus line\n"}, "x.smtp:2:1: unknown step"),
+    ({"control/hotmail-2009.smtp": HOTMAIL},
      "control/hotmail-2009.smtp also in the built-in catalogue"),
 ])
-def test_bad_scenario_folders_are_usage_errors(tmp_path, make, error):
-    folder = make(tmp_path)
-    args = ["--no-catalogue"] + (["--scenarios", str(folder)] if folder else [])
+def test_bad_scenario_folders_are_usage_errors(tmp_path, files, error):
+    folder = tmp_path / "own"
+    if isinstance(files, dict):
+        folder.mkdir()
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+    args = ["--no-catalogue"] + (["--scenarios", str(folder)] if files is not None else [])
     done = pytest_run(tmp_path, "pytest/test_catalogue.py", "--collect-only", *args,
                       budget=30)
     assert done.returncode == 4, done.stdout + done.stderr
@@ -270,9 +277,13 @@ def test_a_client_file_is_held_to_its_own_pins(tmp_path):
     ('command = "x {host}"\n', ["--client", "curl"], "exclude each other"),
     ('command = "x {host}"\n', ["--pins", "/nonexistent/pins.toml"],
      "/nonexistent/pins.toml: No such file or directory"),
+    ('command = "x {host}"\n', ["--pins", "BAD_PINS"], "bad-pins.toml:2:12: Invalid value"),
 ])
 def test_bad_client_files_and_pins_are_usage_errors(tmp_path, content, args, error):
     (tmp_path / "mine.toml").write_text(content)
+    bad_pins = tmp_path / "bad-pins.toml"
+    bad_pins.write_text('[scenarios]\n"a.smtp" = \n')
+    args = [str(bad_pins) if a == "BAD_PINS" else a for a in args]
     done = pytest_run(tmp_path, "pytest/test_catalogue.py", "--collect-only",
                       "--client-file", str(tmp_path / "mine.toml"), *args, budget=30)
     assert done.returncode == 4, done.stdout + done.stderr

@@ -29,7 +29,6 @@ import re
 import shlex
 import subprocess
 import time
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -141,27 +140,17 @@ def load_adapter_file(path: Path) -> Adapter:
     Every problem is a ValueError naming the file (`file:line:col: ...`
     when the TOML itself is malformed)."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as e:
-        raise ValueError(f"{path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        where = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
-        text = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(e))
-        return _bad(path, f"{where[1]}:{where[2]}: {text}" if where else f" {text}")
+    data = harness.read_toml(path)
     known = {f.name for f in fields(Adapter)} - {"name", "folder"}
     if unknown := sorted(set(data) - known):
-        return _bad(path, f" unknown key {unknown[0]!r} (keys: {', '.join(sorted(known))})")
+        raise ValueError(f"{path}: unknown key {unknown[0]!r} "
+                         f"(keys: {', '.join(sorted(known))})")
     if "command" not in data:
-        return _bad(path, " no 'command' (the client's command line template)")
+        raise ValueError(f"{path}: no 'command' (the client's command line template)")
     try:
         return Adapter(name=path.stem, folder=str(path.resolve().parent), **data)
     except ValueError as e:
-        return _bad(path, f" {e}")
-
-
-def _bad(path: Path, what: str):
-    raise ValueError(f"{path}:{what}")
+        raise ValueError(f"{path}: {e}") from None
 
 
 def command_adapter(template: str, policy: str, name: str = "custom",

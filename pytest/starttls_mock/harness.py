@@ -9,10 +9,12 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import selectors
 import signal
 import subprocess
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,20 @@ FAMILY_SUFFIX = ".scenario"  # a scenario written once for several protocols
 
 def build_dir() -> Path:
     return paths.build_dir()
+
+
+def read_toml(path: Path) -> dict:
+    """A TOML file of the harness's (an adapter, pins); every problem is a
+    ValueError naming the file, `file:line:col: ...` for malformed TOML."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except OSError as e:
+        raise ValueError(f"{path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        text = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(e))
+        raise ValueError(f"{path}:{where[1]}:{where[2]}: {text}" if where
+                         else f"{path}: {text}") from None
 
 
 def binary(name: str) -> Path:
@@ -274,20 +290,20 @@ def user_scenarios(folder: Path, protocols: tuple[str, ...] | list[str] | None =
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".md")
     if not files:
         raise ValueError(f"{folder}: no scenario files in it")
-    paths = _expand(files)
-    for p, facts in zip(paths, describe_scenarios(paths)):
+    found = _expand(files)
+    for p, facts in zip(found, describe_scenarios(found)):
         _user_facts[p.resolve()] = facts
     if folder not in _user_roots:
         _user_roots.append(folder)
     builtin = {p.resolve() for p in _scenario_paths()}
     names = {relative(p) for p in builtin}
-    if clash := sorted(relative(p) for p in paths
+    if clash := sorted(relative(p) for p in found
                        if p.resolve() not in builtin and relative(p) in names):
         raise ValueError(f"{folder}: {', '.join(clash)} also in the built-in catalogue; "
                          "rename it (names must be unique in reports and pins)")
     if protocols is None:
-        return paths
-    return [p for p in paths if scenario_facts(p)["protocol"] in protocols]
+        return found
+    return [p for p in found if scenario_facts(p)["protocol"] in protocols]
 
 
 def scenario_host(path: Path) -> str:

@@ -25,7 +25,6 @@ ROOT = Path(_installed.DATA_DIR) if _installed else Path(__file__).resolve().par
 SCENARIOS = ROOT / "scenarios"
 # The adapters (clients/), their pins (expected/) and the helper clients.
 HARNESS = ROOT / "pytest"
-INSTALLED = _installed is not None
 
 
 def build_dir() -> Path:

@@ -5,7 +5,6 @@ or one of the verdict's own reasons, named from its structured fields
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,12 +58,7 @@ def load_expectations(client: str) -> dict:
 def load_expectations_file(path: Path) -> dict:
     """load_expectations() of any pins file (a project's own, `--pins`);
     a ValueError names the file (`file:line:col: ...` for malformed TOML)."""
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except OSError as e:
-        raise ValueError(f"{path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: {e}") from None
+    data = harness.read_toml(path)
 
     def one(value) -> frozenset:
         return frozenset() if value == PASS else frozenset(value)
