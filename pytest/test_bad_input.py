@@ -44,8 +44,12 @@ def one_line(done) -> str:
      '--session-timeout: must be a duration such as 30s or 250ms, not "10"'),
     (["serve", HOTMAIL, "--run-timeout", "0s"], 2,
      '--run-timeout: must be a duration such as 30s or 250ms, not "0s"'),
-    (["serve", "/nonexistent/x.smtp"], 2, "/nonexistent/x.smtp: cannot read"),
-    (["serve", harness.SCENARIOS], 2, str(harness.SCENARIOS)),
+    (["serve", "/nonexistent/x.smtp"], 2, "/nonexistent/x.smtp: no such file"),
+    (["serve", harness.SCENARIOS], 2, f"{harness.SCENARIOS}: a directory, not a scenario file"),
+    (["serve", "control/no-such-scenario"], 2,
+     f"control/no-such-scenario: no such file, here or in the catalogue ({harness.SCENARIOS})"),
+    (["scenario"], 2, "name a scenario, or give --catalogue"),
+    (["scenario", "certificates/expired.nntp"], 2, "no such file, here or in the catalogue"),
 ])
 def test_bad_usage_and_unreadable_scenarios(tmp_path, args, status, words):
     done = mock(*args, "--run-dir", tmp_path / "run") if args[:1] == ["serve"] and len(args) > 1 \

@@ -5,6 +5,7 @@ file with the Expect and Summary the server's parser reads."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,98 @@ def test_every_scenario_the_scenario_docs_name_exists():
         {harness.relative(p) for p in harness.source_files()}
     assert named - catalogue == set()
     assert len(named) > 100
+
+
+# --help against the command-line documentation: every option a binary's
+# --help lists is in the synopsis the docs give for that command (one of an
+# option's aliases is enough), and every option a synopsis names exists.
+
+def help_text(*argv: str | Path) -> str:
+    done = subprocess.run([str(a) for a in argv] + ["--help"], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def help_options(*argv: str | Path) -> list[tuple[str, ...]]:
+    """The options `argv --help` lists, each as the tuple of its --names."""
+    options = []
+    for line in help_text(*argv).split("Options:", 1)[1].split("\n\n", 1)[0].splitlines():
+        if line.startswith("  -"):
+            names = line.split()[0].split(",")
+            options.append(tuple(n for n in names if n.startswith("--")))
+    return options
+
+
+def synopses(path: Path, command: str) -> dict[str, str]:
+    """The synopsis lines of a doc's code blocks, by their first word after
+    `command` (for starttls-mock the subcommand; "" for starttls-client),
+    continuation lines (indented) joined to the line they continue."""
+    found: dict[str, str] = {}
+    current, fenced = None, False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fenced, current = not fenced, None
+        elif fenced and line.startswith(command):
+            words = line[len(command):].split()
+            current = words[0] if words and not words[0].startswith("-") else ""
+            found[current] = found.get(current, "") + " " + line
+        elif fenced and current is not None and line.startswith(" "):
+            found[current] += " " + line
+        else:
+            current = None
+    return found
+
+
+def help_problems(binary: str, sub: str, synopsis: str) -> list[str]:
+    argv = [harness.binary(binary), *([sub] if sub else [])]
+    name = " ".join([binary, sub]).strip()
+    listed = help_options(*argv)
+    documented = set(re.findall(r"--[a-z0-9][a-z0-9-]*", synopsis))
+    problems = [f"{name}: {names[0]} is in --help, not in the docs"
+                for names in listed if names != ("--help",) and not documented & set(names)]
+    known = {n for names in listed for n in names}
+    problems += [f"{name}: the docs name {o}, which --help does not list"
+                 for o in sorted(documented - known)]
+    return problems
+
+
+COMMAND_LINE = harness.ROOT / "docs" / "command-line.md"
+REFERENCE_CLIENT = harness.ROOT / "docs" / "reference-client.md"
+MOCK = "build/bin/starttls-mock"
+
+
+def mock_subcommands() -> list[str]:
+    listed = help_text(harness.binary("starttls-mock")).split("Subcommands:", 1)[1]
+    return [line.split()[0] for line in listed.splitlines() if line.startswith("  ")]
+
+
+def test_the_subcommand_table_lists_the_binarys_subcommands_in_its_order():
+    assert [row[0] for row in rows_after(COMMAND_LINE, "| subcommand | what it does | where |")] \
+        == mock_subcommands()
+
+
+@pytest.mark.parametrize("sub", mock_subcommands())
+def test_every_option_of_a_subcommand_is_in_its_documented_synopsis(sub):
+    assert help_problems("starttls-mock", sub, synopses(COMMAND_LINE, MOCK).get(sub, "")) == []
+
+
+def test_the_top_level_options_are_documented():
+    text = COMMAND_LINE.read_text()
+    for names in help_options(harness.binary("starttls-mock")):
+        assert f"`starttls-mock {names[0]}`" in text, names
+
+
+def test_every_option_of_the_reference_client_is_in_its_documented_synopsis():
+    assert help_problems("starttls-client", "",
+                         synopses(REFERENCE_CLIENT, "starttls-client")[""]) == []
+
+
+def test_a_synopsis_missing_an_option_or_naming_a_gone_one_is_caught(tmp_path):
+    doc = tmp_path / "command-line.md"
+    doc.write_text(COMMAND_LINE.read_text().replace(" [--threads N]", " [--thread-count N]"))
+    serve = synopses(doc, MOCK)["serve"]
+    assert help_problems("starttls-mock", "serve", serve) == [
+        "starttls-mock serve: --threads is in --help, not in the docs",
+        "starttls-mock serve: the docs name --thread-count, which --help does not list",
+    ]

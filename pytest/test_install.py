@@ -5,6 +5,7 @@ copied outside the checkout and run with only the installed files."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -58,6 +59,38 @@ def test_the_install_holds_the_binaries_the_catalogue_and_the_plugin(prefix):
                                        "e.value for e in m.entry_points(group='pytest11')"
                                        " if e.name.startswith('starttls')))")
     assert plugins == "['starttls_mock.plugin']"
+
+
+def test_the_installed_binaries_find_the_installed_catalogue_by_name(prefix, tmp_path):
+    mock = str(prefix / "bin/starttls-mock")
+
+    def described(*args: str) -> list[dict]:
+        done = subprocess.run([mock, "scenario", "--json", *args], capture_output=True,
+                              text=True, timeout=60, env=CLEAN_ENV, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    data = prefix / "share/starttls-mock/scenarios"
+    [hotmail] = described("control/hotmail-2009")
+    assert hotmail["path"] == str(data / "control/hotmail-2009.smtp")
+    [member] = described("certificates/expired.pop3")
+    assert member["source"] == str(data / "certificates/expired.scenario")
+    assert len(described("--catalogue")) == len(harness.scenario_files())
+    # Moved elsewhere, the install still finds its own catalogue.
+    moved = tmp_path / "moved"
+    shutil.copytree(prefix, moved, symlinks=True)
+    done = subprocess.run([str(moved / "bin/starttls-mock"), "scenario", "--json",
+                           "control/hotmail-2009"], capture_output=True, text=True,
+                          timeout=60, env=CLEAN_ENV, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["path"].startswith(str(moved / "share"))
+    # Both binaries say the version the Python package's metadata has.
+    package = installed_python(prefix, "import importlib.metadata as m; "
+                                       "print(m.version('starttls_mock'))")
+    for name in ("starttls-mock", "starttls-client"):
+        version = subprocess.run([str(prefix / "bin" / name), "--version"],
+                                 capture_output=True, text=True, timeout=60)
+        assert (version.returncode, version.stdout.strip()) == (0, package), name
 
 
 def run_example(prefix: Path, tmp_path: Path, edit=None) -> tuple[subprocess.CompletedProcess,

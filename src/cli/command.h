@@ -7,7 +7,12 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <tl/expected.hpp>
+#include <vector>
+
+#include "scenario/scenario.h"
 
 namespace starttls::cli {
 
@@ -32,6 +37,17 @@ struct Command {
 
 // Every subcommand, in the order `--help` lists them.
 [[nodiscard]] std::span<const Command> Commands();
+
+// The positional `scenario...` of serve and scenario: files, or names in the
+// catalogue (server::ResolveScenario: "control/hotmail-2009" from anywhere).
+// `*files` must outlive the parse.
+CLI::Option* AddScenarioArgument(CLI::App* sub,
+                                 std::vector<std::string>* files);
+
+// Every scenario the arguments name, in their order (a family file gives its
+// members). The first that cannot be found or parsed is the error.
+[[nodiscard]] tl::expected<std::vector<server::Scenario>, server::ParseError>
+LoadScenarioArguments(const std::vector<std::string>& files);
 
 Runner AddServe(CLI::App* sub);
 Runner AddCerts(CLI::App* sub);

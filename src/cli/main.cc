@@ -1,4 +1,5 @@
-// starttls-mock: a scriptable mock SMTP server for testing STARTTLS clients.
+// starttls-mock: a scriptable mock SMTP, IMAP and POP3 server for testing
+// STARTTLS clients.
 // Each subcommand lives in its own file (<name>_command.cc); `starttls-mock
 // --help` and `starttls-mock SUBCOMMAND --help` list their options, and
 // docs/command-line.md describes them.
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "common/version.h"
 
 namespace starttls::cli {
 
@@ -38,7 +40,9 @@ std::span<const Command> Commands() {
 int main(int argc, char** argv) {
   namespace cli = starttls::cli;
   CLI::App app{
-      "starttls-mock: a scriptable mock SMTP server for STARTTLS clients"};
+      "starttls-mock: a scriptable mock SMTP, IMAP and POP3 server for "
+      "STARTTLS clients"};
+  app.set_version_flag("--version", std::string(starttls::kVersion));
   app.require_subcommand(1);
 
   std::vector<std::pair<CLI::App*, cli::Runner>> runners;
@@ -65,7 +69,7 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::Success& e) {  // --help or --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "starttls-mock: " << e.what() << "\n";

@@ -70,7 +70,7 @@ Runner AddRecord(CLI::App* sub) {
                   "the protocol the session speaks: smtp, imap or pop3")
       ->capture_default_str();
   sub->add_option("--upstream", o.upstream,
-                  "HOST:PORT of the real SMTP or IMAP server")
+                  "HOST:PORT of the real SMTP, IMAP or POP3 server")
       ->required();
   sub->add_option("--out", o.out, "the scenario to write")->required();
   sub->add_option("--upstream-cafile", o.upstream_cafile,

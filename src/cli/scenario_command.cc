@@ -1,7 +1,7 @@
-// starttls-mock scenario FILE... [--json]: what other tools need to know of
-// a scenario, read by the one parser (the Python plugin takes its deadlines
-// and the catalogue's documentation is checked from it, instead of either
-// reading scenario files itself).
+// starttls-mock scenario [FILE...] [--catalogue] [--json]: what other tools
+// need to know of a scenario, read by the one parser (the Python plugin takes
+// its deadlines and the catalogue's documentation is checked from it, instead
+// of either reading scenario files itself).
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "scenario/catalogue.h"
 #include "scenario/scenario.h"
 
 namespace starttls::cli {
@@ -44,21 +45,35 @@ nlohmann::json Describe(const server::Scenario& s) {
 
 struct ScenarioArgs {
   std::vector<std::string> files;
+  bool catalogue = false;
   bool json = false;
 };
 
 // Every file is parsed before anything is printed: a malformed one is its
 // one line (file:line:col) and exit status 2, with nothing on stdout.
 int Run(const ScenarioArgs& args) {
-  std::vector<server::Scenario> scenarios;
-  for (const std::string& file : args.files) {
-    auto loaded = server::LoadScenarios(file);
-    if (!loaded) {
-      std::cerr << loaded.error().ToString() << "\n";
-      return kExitUsage;
+  std::vector<std::string> files = args.files;
+  if (args.catalogue) {
+    auto dir = server::CatalogueDir();
+    if (!dir) {
+      std::cerr << "starttls-mock: no catalogue found (set "
+                << server::kCatalogueEnv << ")\n";
+      return kExitFailure;
     }
-    for (auto& scenario : *loaded) scenarios.push_back(std::move(scenario));
+    for (const auto& f : server::CatalogueFiles(*dir)) {
+      files.push_back(f.string());
+    }
   }
+  if (files.empty()) {
+    std::cerr << "starttls-mock: name a scenario, or give --catalogue\n";
+    return kExitUsage;
+  }
+  auto loaded = LoadScenarioArguments(files);
+  if (!loaded) {
+    std::cerr << loaded.error().ToString() << "\n";
+    return kExitUsage;
+  }
+  const std::vector<server::Scenario>& scenarios = *loaded;
   if (args.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& s : scenarios) out.push_back(Describe(s));
@@ -80,16 +95,15 @@ int Run(const ScenarioArgs& args) {
 
 Runner AddScenario(CLI::App* sub) {
   auto args = std::make_shared<ScenarioArgs>();
-  sub->add_option(
-         "scenario", args->files,
-         "scenario files (.smtp, .imap, .pop3; a .scenario family file "
-         "plays all its members)")
-      ->required();
-  sub->add_flag("--json", args->json,
-                "print a JSON array, one object per file: path, name, "
-                "summary, protocol, host, expect, certificate, certificates (one "
-                "per connection), connections, "
-                "timeout_s, session_timeout_s, scripted_pauses_s, stalls");
+  AddScenarioArgument(sub, &args->files);
+  sub->add_flag("--catalogue", args->catalogue,
+                "also every scenario of the catalogue, after those named");
+  sub->add_flag(
+      "--json", args->json,
+      "print a JSON array, one object per file: path, name, "
+      "summary, protocol, host, expect, certificate, certificates (one "
+      "per connection), connections, "
+      "timeout_s, session_timeout_s, scripted_pauses_s, stalls");
   return [args] { return Run(*args); };
 }
 

@@ -49,16 +49,12 @@ int Serve(ServeArgs& args) {
     std::cerr << "starttls-mock: " << ok.error() << "\n";
     return kExitUsage;
   }
-  for (const std::string& file : args.files) {
-    auto loaded = server::LoadScenarios(file);
-    if (!loaded) {
-      std::cerr << loaded.error().ToString() << "\n";
-      return kExitUsage;
-    }
-    for (auto& scenario : *loaded) {
-      options.scenarios.push_back(std::move(scenario));
-    }
+  auto loaded = LoadScenarioArguments(args.files);
+  if (!loaded) {
+    std::cerr << loaded.error().ToString() << "\n";
+    return kExitUsage;
   }
+  options.scenarios = std::move(*loaded);
   auto result = server::RunServer(options, &std::cout);
   if (!result) {
     std::cerr << "starttls-mock: " << result.error() << "\n";
@@ -78,11 +74,7 @@ int Serve(ServeArgs& args) {
 
 Runner AddServe(CLI::App* sub) {
   auto args = std::make_shared<ServeArgs>();
-  sub->add_option(
-         "scenario", args->files,
-         "scenario files (.smtp, .imap, .pop3; a .scenario family file "
-         "plays all its members)")
-      ->required();
+  AddScenarioArgument(sub, &args->files)->required();
   sub->add_option("--listen", args->options.listen, "ADDR:PORT to listen on")
       ->capture_default_str();
   sub->add_option("--sessions", args->sessions, "stop after N sessions")

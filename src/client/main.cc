@@ -87,6 +87,7 @@
 #include <optional>
 #include <string>
 
+#include "common/version.h"
 #include "starttls/error.h"
 #include "starttls/imap_client.h"
 #include "starttls/pop3_client.h"
@@ -414,11 +415,12 @@ int main(int argc, char** argv) {
   app.add_option("--ehlo", cli.ehlo, "EHLO name")->capture_default_str();
   app.add_flag("--verbose", cli.verbose,
                "Print the transcript on stderr, marking where TLS begins");
+  app.set_version_flag("--version", std::string(starttls::kVersion));
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     return Report(Error{ErrorCode::kUsage, e.what()});
   }
   if (!cli.auth_user.empty() && cli.auth_password_file.empty() &&

@@ -80,8 +80,7 @@ const std::vector<std::pair<std::string_view, WordStep>>& WordSteps() {
         {{"data", {T::kBytes, [](V v, Step* s) { s->text = Text(v); }}},
          // Expanded by CheckCombination, which also bounds the result.
          {"repeat",
-          {T::kCount,
-           [](V v, Step* s) { s->write.repeat = Number(v); }}}},
+          {T::kCount, [](V v, Step* s) { s->write.repeat = Number(v); }}}},
         {"data"}}},
       {"write",
        {Step::Kind::kWrite,
@@ -109,11 +108,10 @@ const std::vector<std::pair<std::string_view, WordStep>>& WordSteps() {
            [](V v, Step* s) { s->write.shape.corrupt_record = Number(v); }}},
          {"truncate",
           {T::kCount,
-           [](V v, Step* s) {
-             s->write.shape.truncate_record = Number(v);
-           }}},
+           [](V v, Step* s) { s->write.shape.truncate_record = Number(v); }}},
          {"repeat",
-          {T::kRepeat, [](V v, Step* s) {
+          {T::kRepeat,
+           [](V v, Step* s) {
              s->write.repeat = std::max(Number(v), 1);
              s->write.forever = Number(v) == 0;
            }}}}}},
@@ -737,8 +735,7 @@ class Parser {
         return bad("a whole number from 1 or \"forever\"");
       case OptionType::kProfile:
         if (certs::FindProfile(value) != nullptr) return value;
-        return bad(
-            "a certificate profile (see `starttls-mock certs --list`)");
+        return bad("a certificate profile (see `starttls-mock certs --list`)");
     }
     return bad("valid");
   }
@@ -967,14 +964,13 @@ std::chrono::milliseconds ScriptedPauses(const Scenario& scenario) {
 }
 
 bool Stalls(const Scenario& scenario) {
-  return std::any_of(scenario.steps.begin(), scenario.steps.end(),
-                     [](const Step& s) {
-                       return s.kind == Step::Kind::kStall ||
-                              (s.kind == Step::Kind::kWrite &&
-                               s.write.forever) ||
-                              (s.kind == Step::Kind::kTls &&
-                               s.tls.abort == TlsOptions::Abort::kStall);
-                     });
+  return std::any_of(
+      scenario.steps.begin(), scenario.steps.end(), [](const Step& s) {
+        return s.kind == Step::Kind::kStall ||
+               (s.kind == Step::Kind::kWrite && s.write.forever) ||
+               (s.kind == Step::Kind::kTls &&
+                s.tls.abort == TlsOptions::Abort::kStall);
+      });
 }
 
 int ConnectionCount(const Scenario& scenario) {
@@ -1058,6 +1054,12 @@ namespace {
 
 tl::expected<std::vector<Scenario>, ParseError> ReadScenarios(
     const std::filesystem::path& file) {
+  // An ifstream opens a directory and reads nothing from it.
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    return unexpected(
+        ParseError{file.string(), 0, 0, "a directory, not a scenario file"});
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     return unexpected(ParseError{file.string(), 0, 0, "cannot read the file"});
