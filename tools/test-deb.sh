@@ -39,6 +39,13 @@ trap cleanup EXIT
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb" >/dev/null
 echo "test-deb: installed $(dpkg-query -W -f='${Version}' starttls-mock): $(dpkg -L starttls-mock | wc -l) paths"
 command -v starttls-mock starttls-client
+# The installed binary finds the installed catalogue by name, from anywhere.
+found=$(cd "$work" && env -i PATH=/usr/bin:/bin starttls-mock scenario control/hotmail-2009)
+case "$found" in
+  /usr/share/starttls-mock/scenarios/control/hotmail-2009.smtp:*) ;;
+  *) echo "test-deb: control/hotmail-2009 resolved to: $found" >&2; exit 1 ;;
+esac
+echo "test-deb: starttls-mock $(starttls-mock --version) finds control/hotmail-2009 in /usr/share/starttls-mock/scenarios"
 
 cp -r examples/outside-project "$work/mysmtp"
 rm -f "$work/mysmtp/junit.xml"
