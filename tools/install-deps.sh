@@ -18,10 +18,12 @@
 # be installed.
 set -euo pipefail
 
+# build: `file` is for make package (CPack's Debian generator finds the
+# binaries whose shared libraries it declares with it).
 declare -A group=(
   [build]="build-essential cmake ninja-build pkg-config libssl-dev
     libasio-dev libexpected-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-    libgtest-dev libgmock-dev libbenchmark-dev"
+    libgtest-dev libgmock-dev libbenchmark-dev file"
   [run]="openssl ca-certificates python3 python3-pytest python3-pytest-xdist
     python3-pytest-timeout"
   [fuzz]="clang libclang-rt-14-dev"
