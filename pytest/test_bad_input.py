@@ -60,6 +60,17 @@ def test_bad_usage_and_unreadable_scenarios(tmp_path, args, status, words):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_catalogue_named_by_the_environment_must_exist(tmp_path):
+    missing = tmp_path / "no-catalogue"
+    done = subprocess.run([str(harness.binary("starttls-mock")), "scenario", "--catalogue"],
+                          capture_output=True, text=True, timeout=30,
+                          env={"STARTTLS_MOCK_SCENARIOS": str(missing), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert one_line(done) == (f"starttls-mock: no catalogue at {missing} "
+                              "(set STARTTLS_MOCK_SCENARIOS to one)")
+
+
 def test_a_run_directory_that_cannot_be_created(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -3,6 +3,7 @@
 // its deadlines and the catalogue's documentation is checked from it, instead
 // of either reading scenario files itself).
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -55,9 +56,11 @@ int Run(const ScenarioArgs& args) {
   std::vector<std::string> files = args.files;
   if (args.catalogue) {
     auto dir = server::CatalogueDir();
-    if (!dir) {
-      std::cerr << "starttls-mock: no catalogue found (set "
-                << server::kCatalogueEnv << ")\n";
+    std::error_code ec;
+    if (!dir || !std::filesystem::is_directory(*dir, ec)) {
+      std::cerr << "starttls-mock: no catalogue "
+                << (dir ? "at " + dir->string() : "found") << " (set "
+                << server::kCatalogueEnv << " to one)\n";
       return kExitFailure;
     }
     for (const auto& f : server::CatalogueFiles(*dir)) {
