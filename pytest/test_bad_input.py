@@ -65,10 +65,10 @@ def test_a_catalogue_named_by_the_environment_must_exist(tmp_path):
     done = subprocess.run([str(harness.binary("starttls-mock")), "scenario", "--catalogue"],
                           capture_output=True, text=True, timeout=30,
                           env={"STARTTLS_MOCK_SCENARIOS": str(missing), "PATH": "/usr/bin:/bin"})
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stdout == ""
-    assert one_line(done) == (f"starttls-mock: no catalogue at {missing} "
-                              "(set STARTTLS_MOCK_SCENARIOS to one)")
+    assert one_line(done) == (f"starttls-mock: {missing}: cannot read the catalogue: "
+                              "No such file or directory")
 
 
 def test_a_run_directory_that_cannot_be_created(tmp_path):

@@ -84,6 +84,13 @@ def test_the_installed_binaries_find_the_installed_catalogue_by_name(prefix, tmp
                           timeout=60, env=CLEAN_ENV, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["path"].startswith(str(moved / "share"))
+    # Without its share/, it does not fall back to the checkout it was built from.
+    shutil.rmtree(moved / "share/starttls-mock/scenarios")
+    done = subprocess.run([str(moved / "bin/starttls-mock"), "scenario", "control/hotmail-2009"],
+                          capture_output=True, text=True, timeout=60, env=CLEAN_ENV, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2, "control/hotmail-2009: no such file, and no catalogue to look in "
+           "(STARTTLS_MOCK_SCENARIOS is not set)\n")
     # Both binaries say the version the Python package's metadata has.
     package = installed_python(prefix, "import importlib.metadata as m; "
                                        "print(m.version('starttls_mock'))")

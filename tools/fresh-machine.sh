@@ -20,24 +20,31 @@
 # unless KEEP=1.
 set -euo pipefail
 
+if [ "$(id -u)" -ne 0 ]; then
+  echo "fresh-machine: needs root (debootstrap, chroot)" >&2
+  exit 2
+fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 scratch=${1:-$(mktemp -d /tmp/starttls-fresh.XXXXXX)}
 mirror=${MIRROR:-http://deb.debian.org/debian}
 builder=$scratch/builder
 user=$scratch/user
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "fresh-machine: needs root (debootstrap, chroot)" >&2
-  exit 2
-fi
 command -v debootstrap >/dev/null || apt-get install -y debootstrap
+# Package lists are compared with comm, which needs sort's order.
+export LC_ALL=C
 
 mounted=()
 cleanup() {
+  local stuck=0
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
-    umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" || true
+    umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" || stuck=1
   done
-  if [ "${KEEP:-0}" != 1 ]; then rm -rf "$scratch"; fi
+  # Never remove a tree that may still hold the host's /dev, /proc or /sys.
+  if [ "$stuck" = 1 ]; then
+    echo "fresh-machine: could not unmount everything; $scratch left as it is" >&2
+  elif [ "${KEEP:-0}" != 1 ]; then
+    rm -rf --one-file-system "$scratch"
+  fi
 }
 trap cleanup EXIT
 

@@ -3,7 +3,6 @@
 // its deadlines and the catalogue's documentation is checked from it, instead
 // of either reading scenario files itself).
 #include <chrono>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -56,16 +55,17 @@ int Run(const ScenarioArgs& args) {
   std::vector<std::string> files = args.files;
   if (args.catalogue) {
     auto dir = server::CatalogueDir();
-    std::error_code ec;
-    if (!dir || !std::filesystem::is_directory(*dir, ec)) {
-      std::cerr << "starttls-mock: no catalogue "
-                << (dir ? "at " + dir->string() : "found") << " (set "
+    if (!dir) {
+      std::cerr << "starttls-mock: no catalogue found (set "
                 << server::kCatalogueEnv << " to one)\n";
-      return kExitFailure;
+      return kExitUsage;
     }
-    for (const auto& f : server::CatalogueFiles(*dir)) {
-      files.push_back(f.string());
+    auto listed = server::CatalogueFiles(*dir);
+    if (!listed) {
+      std::cerr << "starttls-mock: " << listed.error() << "\n";
+      return kExitUsage;
     }
+    for (const auto& f : *listed) files.push_back(f.string());
   }
   if (files.empty()) {
     std::cerr << "starttls-mock: name a scenario, or give --catalogue\n";

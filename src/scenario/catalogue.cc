@@ -37,18 +37,23 @@ bool NamesScenario(const fs::path& p) {
 }  // namespace
 
 std::optional<fs::path> CatalogueDir() {
-  if (const char* env = std::getenv(kCatalogueEnv); env != nullptr) {
+  if (const char* env = std::getenv(kCatalogueEnv);
+      env != nullptr && *env != '\0') {
     return fs::path(env);
   }
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path installed =
-        exe.parent_path().parent_path() / "share/starttls-mock/scenarios";
-    if (IsDirectory(installed)) return installed;
-  }
-#ifdef STARTTLS_SOURCE_SCENARIOS
-  if (IsDirectory(STARTTLS_SOURCE_SCENARIOS)) {
+  if (ec) return std::nullopt;
+  fs::path installed =
+      exe.parent_path().parent_path() / "share/starttls-mock/scenarios";
+  if (IsDirectory(installed)) return installed;
+#if defined(STARTTLS_SOURCE_SCENARIOS) && defined(STARTTLS_BINARY_DIR)
+  // Only for a binary in the build tree: an installed one whose share/ is
+  // missing must not find the checkout of the machine that built it.
+  const fs::path build_tree = STARTTLS_BINARY_DIR;
+  auto [end, _] = std::mismatch(build_tree.begin(), build_tree.end(),
+                                exe.begin(), exe.end());
+  if (end == build_tree.end() && IsDirectory(STARTTLS_SOURCE_SCENARIOS)) {
     return fs::path(STARTTLS_SOURCE_SCENARIOS);
   }
 #endif
@@ -94,15 +99,27 @@ tl::expected<fs::path, ParseError> ResolveScenario(
                                catalogue->string()));
 }
 
-std::vector<fs::path> CatalogueFiles(const fs::path& catalogue) {
+tl::expected<std::vector<fs::path>, std::string> CatalogueFiles(
+    const fs::path& catalogue) {
   std::vector<fs::path> files;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(catalogue, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec) && it->path().extension() != ".md") {
+  auto fail = [&](const fs::path& where) {
+    return tl::unexpected(fmt::format("{}: cannot read the catalogue: {}",
+                                      where.string(), ec.message()));
+  };
+  if (!fs::is_directory(catalogue, ec)) {
+    if (!ec) ec = std::make_error_code(std::errc::not_a_directory);
+    return fail(catalogue);
+  }
+  fs::recursive_directory_iterator it(catalogue, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const bool regular = it->is_regular_file(ec);
+    if (ec) return fail(it->path());
+    if (regular && it->path().extension() != ".md") {
       files.push_back(it->path());
     }
   }
+  if (ec) return fail(catalogue);
   std::sort(files.begin(), files.end());
   return files;
 }

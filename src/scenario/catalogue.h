@@ -19,12 +19,12 @@ namespace starttls::server {
 // installed one.
 inline constexpr const char* kCatalogueEnv = "STARTTLS_MOCK_SCENARIOS";
 
-// The catalogue directory: $STARTTLS_MOCK_SCENARIOS when set (even if it does
-// not exist: a wrong setting must not fall back silently); else the first
-// that exists of <directory of the running executable>/../share/starttls-mock
-// /scenarios (an install, wherever its prefix was moved) and the scenarios/
-// directory of the source tree this build was configured from. nullopt when
-// there is none.
+// The catalogue directory: $STARTTLS_MOCK_SCENARIOS when set and not empty
+// (even if it does not exist: a wrong setting must not fall back silently);
+// else <directory of the running executable>/../share/starttls-mock/scenarios
+// when it exists (an install, wherever its prefix was moved); else, for an
+// executable inside this build's tree, the scenarios/ directory of the
+// source tree it was configured from. nullopt when there is none.
 [[nodiscard]] std::optional<std::filesystem::path> CatalogueDir();
 
 // The path a command-line scenario argument stands for:
@@ -40,8 +40,10 @@ inline constexpr const char* kCatalogueEnv = "STARTTLS_MOCK_SCENARIOS";
     const std::optional<std::filesystem::path>& catalogue);
 
 // Every scenario file of a catalogue (all but its .md documentation), sorted.
-[[nodiscard]] std::vector<std::filesystem::path> CatalogueFiles(
-    const std::filesystem::path& catalogue);
+// A catalogue that is no directory, or any entry that cannot be read, is an
+// error ("path: cannot read the catalogue: reason"), never a partial list.
+[[nodiscard]] tl::expected<std::vector<std::filesystem::path>, std::string>
+CatalogueFiles(const std::filesystem::path& catalogue);
 
 }  // namespace starttls::server
 

@@ -85,6 +85,19 @@ TEST(CatalogueFiles, AreEveryFileButTheDocumentationInOrder) {
                                    dir / "b/y.smtp"}));
 }
 
+TEST(CatalogueFiles, ACatalogueThatCannotBeReadIsAnErrorNotAnEmptyList) {
+  fs::path dir = Catalogue("unreadable", {});
+  auto missing = CatalogueFiles(dir / "missing");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(
+      missing.error().rfind(
+          (dir / "missing").string() + ": cannot read the catalogue: ", 0),
+      0u)
+      << missing.error();
+  Catalogue("unreadable", {"file.smtp"});
+  EXPECT_FALSE(CatalogueFiles(dir / "file.smtp").has_value());
+}
+
 TEST(CatalogueDir, TheEnvironmentVariableOverridesTheInstalledCatalogue) {
   fs::path dir = Catalogue("from-env", {});
   ASSERT_EQ(setenv(kCatalogueEnv, dir.c_str(), 1), 0);
@@ -92,6 +105,9 @@ TEST(CatalogueDir, TheEnvironmentVariableOverridesTheInstalledCatalogue) {
   // Set but missing is still the one to use, so the mistake shows.
   ASSERT_EQ(setenv(kCatalogueEnv, (dir / "missing").c_str(), 1), 0);
   EXPECT_EQ(CatalogueDir(), dir / "missing");
+  // Empty is unset.
+  ASSERT_EQ(setenv(kCatalogueEnv, "", 1), 0);
+  EXPECT_NE(CatalogueDir(), fs::path());
   ASSERT_EQ(unsetenv(kCatalogueEnv), 0);
 }
 
