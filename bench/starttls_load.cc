@@ -381,10 +381,9 @@ std::optional<ProcSample> SampleProcess(int pid) {
   // /proc/PID/stat are 10 ms: 5% of a 200-session window).
   clockid_t clock;
   timespec ts{};
-  if (clock_getcpuclockid(pid, &clock) == 0 &&
-      clock_gettime(clock, &ts) == 0) {
-    sample.cpu_s = static_cast<double>(ts.tv_sec) +
-                   static_cast<double>(ts.tv_nsec) / 1e9;
+  if (clock_getcpuclockid(pid, &clock) == 0 && clock_gettime(clock, &ts) == 0) {
+    sample.cpu_s =
+        static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
   }
   std::ifstream status(fmt::format("/proc/{}/status", pid));
   for (std::string line; std::getline(status, line);) {
