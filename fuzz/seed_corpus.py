@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes the seed corpora under fuzz/corpus/<target>/ from the scenario
 catalogue and hand-made inputs, or, with --reports, from recorded sessions
-only (the JSON session reports `starttls-mock serve` writes under
-<run-dir>/sessions/).
+only (the session reports `starttls-mock serve` writes to
+<run-dir>/sessions.jsonl, to sessions/ with --session-files, or to --report's
+file).
 
     fuzz/seed_corpus.py [--reports DIR]...
 
@@ -132,10 +133,22 @@ def import_text() -> None:
                 put("import", bytes([auto]) + text)
 
 
+def sessions_in(folder: Path):
+    """Every session report under `folder`: the lines of each JSON Lines
+    stream, each session file, and the sessions of each aggregate report."""
+    for path in sorted(folder.rglob("*.json*")):
+        if path.suffix == ".jsonl":
+            yield from (json.loads(line) for line in path.read_text().splitlines()
+                        if line.strip())
+        elif path.suffix == ".json":
+            report = json.loads(path.read_text())
+            if isinstance(report, dict):
+                yield from report.get("sessions", [report])
+
+
 def from_reports(folder: Path) -> None:
     """The client's bytes of each recorded session, plain and inside TLS."""
-    for report in sorted(folder.rglob("*.json")):
-        session = json.loads(report.read_text())
+    for session in sessions_in(folder):
         if "events" not in session:
             continue
         plain = b"".join(e.get("data", "").encode() for e in session["events"]

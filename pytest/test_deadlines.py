@@ -100,7 +100,7 @@ def test_run_timeout_ends_the_run_with_status_3_and_every_report(tmp_path):
     assert "run deadline (--run-timeout 1000ms) passed after 1 sessions; 1 in progress" in line
     [report] = server.sessions_reports()
     assert report["observed"] == "interrupted"
-    assert len(list((server.run_dir / "sessions").glob("*.json"))) == 1
+    assert len(harness.streamed_sessions(server.stream_path)) == 1
 
 
 def test_run_timeout_does_not_touch_a_run_that_ends_in_time(tmp_path):

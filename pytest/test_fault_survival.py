@@ -45,17 +45,17 @@ def assert_complete(report: dict) -> None:
     assert report["events"], "the report has the session's events"
 
 
-def session_files(server: harness.MockServer) -> list[Path]:
-    return sorted((server.run_dir / "sessions").glob("*.json"))
+def streamed(server: harness.MockServer) -> int:
+    return len(harness.streamed_sessions(server.stream_path))
 
 
 def wait_for_sessions(server: harness.MockServer, count: int, timeout: float = 30) -> None:
-    """Waits until `count` session reports are on disk."""
+    """Waits until `count` session reports are in the run's stream."""
     deadline = time.monotonic() + timeout
-    while len(session_files(server)) < count:
+    while streamed(server) < count:
         assert server.proc.poll() is None, "the server exited"
         assert time.monotonic() < deadline, (
-            f"{len(session_files(server))} of {count} session reports after {timeout}s")
+            f"{streamed(server)} of {count} session reports after {timeout}s")
         time.sleep(0.02)
 
 
@@ -270,11 +270,12 @@ def raise_fd_limit(wanted: int) -> None:
 
 
 def start_server_without_aggregate(scenarios, run_dir: Path, sessions: int):
-    """starttls-mock serve without --report: the sessions' own files are
-    what the test reads."""
+    """starttls-mock serve without --report and with --session-files: the
+    sessions' own files, written side by side under load, are what the test
+    reads."""
     run_dir.mkdir(parents=True)
     argv = [str(harness.binary("starttls-mock")), "serve", *map(str, scenarios),
-            "--run-dir", str(run_dir), "--sessions", str(sessions)]
+            "--run-dir", str(run_dir), "--sessions", str(sessions), "--session-files"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     server = harness.MockServer(list(scenarios), run_dir, sessions=sessions)
@@ -363,8 +364,9 @@ def test_a_thousand_concurrent_sessions_through_the_fault_catalogue(tmp_path):
         server.kill()
     assert code == 0, server.stderr
     assert server.stderr == ""
-    files = session_files(server)
+    files = sorted((server.run_dir / "sessions").glob("*.json"))
     assert len(files) == LOAD_SESSIONS
+    assert streamed(server) == LOAD_SESSIONS, "the stream lists them too"
     reports = [json.loads(f.read_text()) for f in files]
     for r in reports:
         assert_complete(r)

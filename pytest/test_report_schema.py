@@ -51,9 +51,9 @@ def test_the_schema_is_a_valid_schema():
 def test_real_reports_follow_the_schema(scenario, spec, shows, tmp_path):
     result = running.run(harness.scenario_file(scenario), tmp_path, client(spec))
     assert result.sessions, result.explain()
-    files = sorted((tmp_path / "server" / "sessions").glob("*.json"))
-    assert len(files) == len(result.sessions)
-    for report in [*result.sessions, *(json.loads(f.read_text()) for f in files)]:
+    streamed = harness.streamed_sessions(tmp_path / "server" / "sessions.jsonl")
+    assert len(streamed) == len(result.sessions)
+    for report in [*result.sessions, *streamed]:
         assert problems(report) == [], f"{shows}: {scenario}"
 
 

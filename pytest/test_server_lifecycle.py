@@ -162,7 +162,7 @@ def test_sigterm_stops_the_server_and_writes_reports(starttls_server):
     [session] = server.sessions_reports()
     assert session["observed"] == "interrupted"
     assert session["verdict"] == "fail"
-    assert (server.run_dir / "sessions" / "0001-hotmail-2009.json").exists()
+    assert harness.streamed_sessions(server.stream_path) == [session]
 
 
 def test_no_thread_takes_a_stop_signal_by_handler(tmp_path):
@@ -261,9 +261,22 @@ def test_the_report_streams_each_session_and_the_file_comes_at_the_end(starttls_
     final = server.report()
     assert final["sessions"] == streamed
     assert final["scenarios"] == written["scenarios"]
-    # The same reports as the sessions' own files.
-    files = sorted((server.run_dir / "sessions").glob("*.json"))
-    assert [json.loads(f.read_text()) for f in files] == final["sessions"]
+    # No file per session unless asked for (--session-files).
+    assert not (server.run_dir / "sessions").exists()
+
+
+def test_session_files_hold_the_same_reports_as_the_stream(starttls_server):
+    server = starttls_server(harness.scenario_file("hotmail-2009"),
+                             extra_args=["--session-files"])
+    for _ in range(2):
+        done = harness.run_client(harness.reference_client(server))
+        assert done.returncode == 0, done.stderr
+    assert server.stop() == 0, server.stderr
+    files = sorted((server.run_dir / "sessions").iterdir())
+    assert [f.name for f in files] == ["0001-hotmail-2009.json", "0002-hotmail-2009.json"]
+    # Pretty-printed, one file each; the same reports as the stream's lines.
+    assert all(f.read_text().count("\n") > 10 for f in files)
+    assert [json.loads(f.read_text()) for f in files] == server.report()["sessions"]
 
 
 def test_a_reader_of_the_stream_keeps_only_complete_lines(tmp_path):

@@ -40,7 +40,7 @@ def deliver(server, sock: socket.socket, n: int) -> None:
 
 
 def test_sessions_on_two_threads_all_get_reports(tmp_path):
-    server = start(tmp_path, "--threads", "2", sessions=SESSIONS)
+    server = start(tmp_path, "--threads", "2", "--session-files", sessions=SESSIONS)
     try:
         # All connections are open at once, so consecutive ones (handed out
         # round-robin) are served side by side on both threads.

@@ -90,7 +90,11 @@ Runner AddServe(CLI::App* sub) {
                   "connection order (while running: sessions.jsonl in the "
                   "run directory, one line per ended session)");
   sub->add_option("--run-dir", args->run_dir,
-                  "directory for certificates and session reports");
+                  "directory for certificates and session reports "
+                  "(sessions.jsonl, one line per ended session)");
+  sub->add_flag("--session-files", args->options.session_files,
+                "also write each session's report to a file of its own, "
+                "sessions/NNNN-<scenario>.json in the run directory");
   args->options.threads =
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   sub->add_option("--threads", args->options.threads,

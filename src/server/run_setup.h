@@ -31,7 +31,8 @@ struct HostPort {
 [[nodiscard]] tl::expected<asio::ip::tcp::endpoint, std::string>
 ParseListenAddress(std::string_view value, std::string_view what);
 
-// The directory of a run: certificates under pki/, reports under sessions/.
+// The directory of a run: certificates under pki/, session reports in
+// sessions.jsonl (and under sessions/ when asked for).
 // Owns the directory when it made it: a run that fails before it is
 // released takes the directory with it (nothing half-written).
 class RunDirectory {

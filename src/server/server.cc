@@ -128,11 +128,13 @@ class Server {
     if (!port) return unexpected(port.error());
     auto run_dir = RunDirectory::Make(options_.run_dir, "starttls-mock");
     if (!run_dir) return unexpected(run_dir.error());
-    std::error_code ec;
-    std::filesystem::create_directories(run_dir->path() / "sessions", ec);
-    if (ec) {
-      return unexpected(
-          fmt::format("{}: {}", run_dir->path().string(), ec.message()));
+    if (options_.session_files) {
+      std::error_code ec;
+      std::filesystem::create_directories(run_dir->path() / "sessions", ec);
+      if (ec) {
+        return unexpected(
+            fmt::format("{}: {}", run_dir->path().string(), ec.message()));
+      }
     }
     // One issuance per run, for every scenario's host, shared by all
     // scenarios.
@@ -140,13 +142,11 @@ class Server {
     if (!pki) return unexpected(pki.error());
     pki_ = std::move(*pki);
     run_dir_ = run_dir->path();
-    if (options_.report) {
-      stream_path_ = run_dir_ / kStreamName;
-      stream_.open(stream_path_, std::ios::binary | std::ios::trunc);
-      if (!stream_) {
-        return unexpected(fmt::format("{}: {}", stream_path_.string(),
-                                      std::strerror(errno)));
-      }
+    stream_path_ = run_dir_ / kStreamName;
+    stream_.open(stream_path_, std::ios::binary | std::ios::trunc);
+    if (!stream_) {
+      return unexpected(
+          fmt::format("{}: {}", stream_path_.string(), std::strerror(errno)));
     }
     {
       std::lock_guard lock(mu_);
@@ -370,21 +370,22 @@ class Server {
     // scenarios do not give clients one.
     bool bad_certificate = profile != nullptr && profile->must_be_refused();
     Verdict verdict = Judge(scenario, *record, bad_certificate);
-    std::filesystem::path file =
-        run_dir_ / "sessions" / fmt::format("{:04}-{}.json", n, scenario.name);
     // Written without a JSON tree: building and dumping one cost a quarter of
     // a session's CPU.
     const std::string text = SessionReportText(scenario, *record, verdict);
-    auto written = WriteNewFileAtomically(file, text);
-    std::string line;
-    if (options_.report) line = OnOneLine(text) + '\n';
+    tl::expected<void, std::string> written;
+    if (options_.session_files) {
+      written = WriteNewFileAtomically(
+          run_dir_ / "sessions" /
+              fmt::format("{:04}-{}.json", n, scenario.name),
+          text);
+    }
+    const std::string line = OnOneLine(text) + '\n';
     {
       std::lock_guard lock(mu_);
       if (!written) internal_errors_.push_back(written.error());
-      if (options_.report) {
-        if (auto r = StreamLocked(n, line); !r)
-          internal_errors_.push_back(r.error());
-      }
+      if (auto r = StreamLocked(n, line); !r)
+        internal_errors_.push_back(r.error());
     }
     if (options_.on_session) {
       options_.on_session(EndedSession{.scenario = scenario,
@@ -416,12 +417,15 @@ class Server {
     stream_.write(line.data(), static_cast<std::streamsize>(line.size()));
     stream_.flush();
     if (!stream_) {
-      return unexpected(fmt::format("{}: cannot append a session",
-                                    stream_path_.string()));
+      return unexpected(
+          fmt::format("{}: cannot append a session", stream_path_.string()));
     }
-    streamed_.push_back({.connection = connection,
-                         .offset = stream_size_,
-                         .size = line.size() - 1});
+    // Where each session is, for the aggregate only.
+    if (options_.report) {
+      streamed_.push_back({.connection = connection,
+                           .offset = stream_size_,
+                           .size = line.size() - 1});
+    }
     stream_size_ += line.size();
     return {};
   }
@@ -445,7 +449,8 @@ class Server {
     return WriteFileAtomicallyFrom(
         *options_.report, [&](const auto& put) -> std::string {
           // Keys in sorted order, as a JSON tree would dump them.
-          put(fmt::format("{{\"run_dir\": {},\n\"scenarios\": {},\n"
+          put(
+              fmt::format("{{\"run_dir\": {},\n\"scenarios\": {},\n"
                           "\"sessions\": [",
                           nlohmann::json(run_dir_.string()).dump(),
                           nlohmann::json(paths).dump()));
@@ -490,8 +495,8 @@ class Server {
   int live_ = 0;  // sessions spawned and not yet done
   int done_ = 0;
   std::map<Wire*, asio::io_context*> active_;
-  // The stream of finished sessions' reports (--report), one JSON line
-  // each, in the order they end; where each one is, for the aggregate.
+  // The stream of finished sessions' reports, one JSON line each, in the
+  // order they end; where each one is, for the aggregate (--report).
   static constexpr std::string_view kStreamName = "sessions.jsonl";
   struct Streamed {
     int connection;

@@ -33,15 +33,20 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // ADDR:PORT, IPv6 as [ADDR]:PORT
   // Stop after this many sessions have ended; unset: until a signal.
   std::optional<int> sessions;
-  // Certificates and per-session reports go here; empty: a new directory
-  // under $TMPDIR.
+  // Certificates and session reports go here; empty: a new directory under
+  // $TMPDIR. Each session's report is appended as it ends to the JSON Lines
+  // stream `sessions.jsonl` there (one line per session, in the order they
+  // end, its line feed written last), at a cost that does not grow with the
+  // sessions already served.
   std::filesystem::path run_dir;
+  // Also write each session's report, pretty-printed, to a file of its own,
+  // `sessions/NNNN-<scenario>.json` in the run directory. Off by default:
+  // creating a file per session costs about an eighth of a session's CPU,
+  // and the stream holds the same reports.
+  bool session_files = false;
   // Also keep all reports in this one file, `{"run_dir", "scenarios",
   // "sessions"}` in connection order, written when the run opens (no
-  // session) and when it ends. While it runs, each session's report is
-  // appended as it ends to the JSON Lines stream `sessions.jsonl` in the run
-  // directory (one line per session, in the order they end), at a cost that
-  // does not grow with the sessions already served.
+  // session) and when it ends (from the stream, one session at a time).
   std::optional<std::filesystem::path> report;
   // Threads serving sessions, each with its own event loop; a session stays
   // on the thread it started on.
@@ -53,7 +58,7 @@ struct ServerOptions {
   // sessions in progress are aborted at once (reported as interrupted).
   // Unset: until --sessions or a signal.
   std::optional<std::chrono::milliseconds> run_timeout;
-  // Called as each session ends, after its report file is written, on the
+  // Called as each session ends, after its report is streamed, on the
   // thread that ran the session (with --threads N, from several threads at
   // once). It must not block for long: the thread serves other sessions.
   std::function<void(const EndedSession&)> on_session;
