@@ -1,36 +1,39 @@
 #!/usr/bin/python3
 """Whether a long run costs the same per session as a short one: starttls-mock
-serve with and without --report, measured as it passes 1,000, 10,000 and
-100,000 sessions, each time beside openssl s_server in the same moments.
+serve with --report, measured as it passes 1,000, 10,000 and 100,000
+sessions, each time beside a fresh server of the same kind that has served
+only as many as the first checkpoint, in the same moments.
 
-    bench/report_scale.py [--checkpoints 1000,10000,100000] [--window 200]
-                          [--repeats 5] [--warmup 0] [--concurrency 4]
+    bench/report_scale.py [--checkpoints 1000,10000,100000] [--window 100]
+                          [--repeats 10] [--warmup 0] [--concurrency 4]
                           [--build build] [--out FILE]
 
-Three servers run for the whole measurement: starttls-mock with --report
-FILE ("report"), starttls-mock without it ("plain"), both playing
-bench/scenarios/serve.smtp (the responder alone), and openssl s_server
-answering bare TLS 1.3 handshakes with the same certificate ("s_server", the
-reference: it keeps nothing from one handshake to the next, so its cost per
-handshake cannot grow with a run's length). build/bin/starttls-load drives
-them and reads each one's CPU time over its load (user and system, from the
-server's clock_getcpuclockid clock, in nanoseconds).
+Two servers run for the whole measurement, both playing
+bench/scenarios/serve.smtp (the responder alone): starttls-mock with --report
+FILE ("report") and starttls-mock without it ("plain"). At each checkpoint a
+third one is started, "young": a server like "report" that first serves as
+many sessions as "report" had when the first checkpoint's windows began, so
+that it stands for the run at its first checkpoint. build/bin/starttls-load
+drives them and reads each one's CPU time over its load (user and system,
+from the server's clock_getcpuclockid clock, in nanoseconds).
 
-Each mock server first serves `warmup` sessions that are not measured (they
-count towards the checkpoints), and before each checkpoint is loaded up to
-`repeats * window` sessions before it, then the last `repeats` windows before it are measured
-interleaved: report, plain, s_server, report, plain, s_server, ... so the
-three share the machine's state of those seconds. This VM's speed changes by
-tens of percent within minutes, which is larger than the 10% to be shown; a
-ratio taken window by window is not moved by it. The summary gives, from
-the first checkpoint to the last, each mock server's CPU per session and
-sessions/s as measured and relative to s_server's, s_server's own (which
-shows how much the machine changed), and at each checkpoint what --report
-costs against the same server without it, window pair by window pair.
+Each long-running server first serves `warmup` sessions that are not
+measured (they count towards the checkpoints), and before each checkpoint is
+loaded up to `repeats * window` sessions before it; then `repeats` windows
+are measured, interleaved: report, plain, young, report, plain, young, ...
+so the three share the machine's state of those seconds. This VM's speed
+changes by tens of percent within minutes, which is larger than the 10% to
+be shown; a ratio taken window by window is not moved by it. So the growth
+from the first checkpoint is read as "report" against "young", window by
+window (the median of the ratios): at the first checkpoint it is the
+method's own noise (both servers are at the same point), at the later ones
+what the run's length added. The summary also gives each server's CPU per
+session and sessions/s as measured, and what --report costs against the
+same server without it, window pair by window pair.
 
-Peak memory (VmHWM) of both mock servers is read at each checkpoint. At the
-end the report server is stopped with SIGTERM, the time until it has written
-the aggregate document is measured, and the script fails unless the
+Peak memory (VmHWM) of the long-running servers is read at each checkpoint.
+At the end the report server is stopped with SIGTERM, the time until it has
+written the aggregate document is measured, and the script fails unless the
 document lists every session served.
 """
 
@@ -39,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -64,25 +66,6 @@ def peak_kb(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, proc: subprocess.Popen, deadline_s: float = 30) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise SystemExit(f"report_scale: s_server exited {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)  # polling a port another program opens
-    raise SystemExit("report_scale: s_server did not listen within 30 s")
 
 
 class Server:
@@ -120,29 +103,11 @@ def start_mock(build: Path, name: str, work: Path, report: Path | None) -> Serve
     return Server(name, "starttls", proc, read_ready(proc))
 
 
-def start_s_server(pki: Path, work: Path) -> Server:
-    # s_server -cert takes the leaf only; the intermediate goes with
-    # -cert_chain. No CA store: it would search it on every handshake.
-    pems = (pki / "chain.pem").read_text().split("-----END CERTIFICATE-----")
-    (work / "leaf.pem").write_text(pems[0] + "-----END CERTIFICATE-----\n")
-    (work / "intermediate.pem").write_text(pems[1].lstrip() + "-----END CERTIFICATE-----\n")
-    port = free_port()
-    proc = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-quiet",
-                             "-rev", "-cert", str(work / "leaf.pem"), "-key",
-                             str(pki / "key.pem"), "-cert_chain", str(work / "intermediate.pem"),
-                             "-tls1_3", "-groups", "X25519", "-no-CAfile", "-no-CApath",
-                             "-no-CAstore"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=(work / "s_server.err").open("wb"))
-    wait_listening(port, proc)
-    return Server("s_server", "tls", proc, port)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--checkpoints", default="1000,10000,100000")
-    parser.add_argument("--window", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--build", default=str(ROOT / "build"))
@@ -161,37 +126,39 @@ def main() -> int:
         report_file = work / "report.json"
         report = start_mock(build, "report", work, report_file)
         plain = start_mock(build, "plain", work, None)
-        reference = start_s_server(work / "report" / "pki" / "valid", work)
-        servers = [report, plain, reference]
+        servers = [report, plain]
         try:
-            load(build, reference, 200, args.concurrency, work)  # s_server's warm-up
-            for mock in (report, plain):
+            for mock in servers:
                 if args.warmup:
                     load(build, mock, args.warmup, args.concurrency, work)
-            for c in checkpoints:
-                for mock in (report, plain):
+            young_start = None  # sessions "report" had when the first windows began
+            for n, c in enumerate(checkpoints):
+                for mock in servers:
                     if c - measured > mock.served:
                         load(build, mock, c - measured - mock.served, args.concurrency, work)
-                windows = {s.name: [] for s in servers}
-                for _ in range(args.repeats):
-                    for s in servers:
-                        windows[s.name].append(load(build, s, args.window, args.concurrency,
-                                                    work))
+                if young_start is None:
+                    young_start = report.served
+                young = start_mock(build, f"young{n}", work, work / f"young{n}.json")
+                try:
+                    if young_start:
+                        load(build, young, young_start, args.concurrency, work)
+                    windows = {s: [] for s in ("report", "plain", "young")}
+                    for _ in range(args.repeats):
+                        for s in (report, plain, young):
+                            windows["young" if s is young else s.name].append(
+                                load(build, s, args.window, args.concurrency, work))
+                finally:
+                    young.proc.kill()
+                    young.proc.wait()
                 row = {"checkpoint": c, "windows": windows,
-                       "peak_rss_kb": {m.name: peak_kb(m.proc.pid) for m in (report, plain)}}
-                for m in ("report", "plain"):
-                    pairs = list(zip(windows[m], windows["s_server"]))
-                    row[m] = {
-                        "cpu_us": statistics.median(w["cpu_us"] for w in windows[m]),
-                        "rate": statistics.median(w["rate"] for w in windows[m]),
-                        "cpu_vs_s_server": statistics.median(a["cpu_us"] / b["cpu_us"]
-                                                             for a, b in pairs),
-                        "rate_vs_s_server": statistics.median(a["rate"] / b["rate"]
-                                                              for a, b in pairs),
-                    }
-                row["s_server"] = {
-                    "cpu_us": statistics.median(w["cpu_us"] for w in windows["s_server"]),
-                    "rate": statistics.median(w["rate"] for w in windows["s_server"])}
+                       "peak_rss_kb": {m.name: peak_kb(m.proc.pid) for m in servers}}
+                for m in windows:
+                    row[m] = {"cpu_us": statistics.median(w["cpu_us"] for w in windows[m]),
+                              "rate": statistics.median(w["rate"] for w in windows[m])}
+                pairs = list(zip(windows["report"], windows["young"]))
+                row["report_vs_young"] = {
+                    "cpu": statistics.median(a["cpu_us"] / b["cpu_us"] for a, b in pairs),
+                    "rate": statistics.median(a["rate"] / b["rate"] for a, b in pairs)}
                 row["report_vs_plain"] = statistics.median(
                     a["cpu_us"] / b["cpu_us"] for a, b in zip(windows["report"], windows["plain"]))
                 rows.append(row)
@@ -216,30 +183,24 @@ def main() -> int:
                     s.proc.wait()
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))
-    print(f"| sessions | --report | CPU µs/session | x s_server | sessions/s "
-          f"| x s_server | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"young: a fresh --report server at each checkpoint, loaded with "
+          f"{young_start:,} sessions before its windows (where report's first "
+          f"windows began)\n")
+    print("| sessions | server | CPU µs/session | sessions/s | peak RSS MB |")
+    print("|---|---|---|---|---|")
     for r in rows:
-        for m, label in (("report", "yes"), ("plain", "no")):
-            print(f"| {r['checkpoint']:,} | {label} | {r[m]['cpu_us']:.0f} "
-                  f"| {r[m]['cpu_vs_s_server']:.2f} | {r[m]['rate']:.0f} "
-                  f"| {r[m]['rate_vs_s_server']:.2f} | {r['peak_rss_kb'][m] / 1024:.1f} |")
-        print(f"| {r['checkpoint']:,} | s_server | {r['s_server']['cpu_us']:.0f} | 1.00 "
-              f"| {r['s_server']['rate']:.0f} | 1.00 | |")
-    first, last = rows[0], rows[-1]
-    span = f"{last['checkpoint']:,} against {first['checkpoint']:,} sessions"
+        for m in ("report", "plain", "young"):
+            rss = f"{r['peak_rss_kb'][m] / 1024:.1f}" if m in r["peak_rss_kb"] else ""
+            print(f"| {r['checkpoint']:,} | {m} | {r[m]['cpu_us']:.0f} | {r[m]['rate']:.0f} "
+                  f"| {rss} |")
     print()
-    for m in ("report", "plain"):
-        print(f"{m}: {span}: CPU per session x{last[m]['cpu_us'] / first[m]['cpu_us']:.2f}, "
-              f"sessions/s x{last[m]['rate'] / first[m]['rate']:.2f}; relative to s_server "
-              f"x{last[m]['cpu_vs_s_server'] / first[m]['cpu_vs_s_server']:.2f} and "
-              f"x{last[m]['rate_vs_s_server'] / first[m]['rate_vs_s_server']:.2f}")
-    print(f"s_server: {span} of the mock servers: CPU per handshake "
-          f"x{last['s_server']['cpu_us'] / first['s_server']['cpu_us']:.2f}, handshakes/s "
-          f"x{last['s_server']['rate'] / first['s_server']['rate']:.2f}")
+    print("| sessions | report / young, CPU per session | report / young, sessions/s "
+          "| report / plain, CPU per session |")
+    print("|---|---|---|---|")
     for r in rows:
-        print(f"{r['checkpoint']:,} sessions: --report costs x{r['report_vs_plain']:.2f} "
-              f"CPU per session (median of window pairs)")
+        print(f"| {r['checkpoint']:,} | x{r['report_vs_young']['cpu']:.3f} "
+              f"| x{r['report_vs_young']['rate']:.3f} | x{r['report_vs_plain']:.3f} |")
+    print("\n(medians of the ratios of windows measured side by side)")
     print(f"aggregate report: {listed:,} sessions, {report_mb:.1f} MB, written in "
           f"{stop_s:.2f} s at stop")
     return 0

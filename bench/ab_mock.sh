@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Server CPU per STARTTLS session of several starttls-mock binaries (two
+# commits' builds, or wrapper scripts that exec one with other options or
+# environment) beside openssl s_server's bare handshakes, measured in
+# interleaved runs so that all of them share the machine's state:
+#
+#   bench/ab_mock.sh [--runs R] [--sessions N] BINARY...
+#
+# Each BINARY runs `serve bench/scenarios/serve.smtp --threads 1` (a wrapper
+# must exec the binary, so that the pid the generator reads CPU from is the
+# server's). Load: bench's starttls-load, 4 connections, TLS 1.3, X25519,
+# 200 warm-up sessions per server, then R runs of N sessions each, server by
+# server. Prints, per server, the median CPU µs per session, and the median
+# over runs of its ratio to s_server and to the first BINARY.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+LOAD=$BUILD/bin/starttls-load
+PY=/usr/bin/python3
+RUNS=5
+SESSIONS=2000
+while [ $# -gt 0 ]; do
+  case $1 in
+    --runs) RUNS=$2; shift 2 ;;
+    --sessions) SESSIONS=$2; shift 2 ;;
+    -*) echo "usage: $0 [--runs R] [--sessions N] BINARY..." >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
+[ $# -ge 1 ] || { echo "usage: $0 [--runs R] [--sessions N] BINARY..." >&2; exit 2; }
+[ -x "$LOAD" ] || { echo "ab_mock.sh: $LOAD missing: build first" >&2; exit 1; }
+OUT=$(mktemp -d /tmp/starttls-ab.XXXXXX)
+TLS=(--tls-version 1.3 --groups X25519 --sni mail.example.test)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+SERVERS=()
+i=0
+for bin in "$@"; do
+  i=$((i + 1))
+  "$bin" serve "$ROOT/bench/scenarios/serve.smtp" --threads 1 --run-dir "$OUT/run$i" \
+    >"$OUT/ready$i" 2>"$OUT/err$i" &
+  PIDS+=($!)
+  pid=$!
+  port=
+  for _ in $(seq 200); do  # 10 s
+    port=$(sed -n 's/^READY port=\([0-9]*\).*/\1/p' "$OUT/ready$i")
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { echo "ab_mock.sh: $bin: no READY line" >&2; cat "$OUT/err$i" >&2; exit 1; }
+  SERVERS+=("b$i starttls $port $pid")
+done
+
+PKI=$OUT/run1/pki/valid
+awk '/BEGIN/{n++} n<2' "$PKI/chain.pem" >"$OUT/leaf.pem"
+awk '/BEGIN/{n++} n>=2' "$PKI/chain.pem" >"$OUT/intermediate.pem"
+SPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+openssl s_server -accept "127.0.0.1:$SPORT" -quiet -rev \
+  -cert "$OUT/leaf.pem" -key "$PKI/key.pem" -cert_chain "$OUT/intermediate.pem" \
+  -tls1_3 -groups X25519 -no-CAfile -no-CApath -no-CAstore \
+  </dev/null >/dev/null 2>"$OUT/s_server.err" &
+PIDS+=($!)
+SPID=$!
+# Listening: state 0A in /proc/net/tcp (reading it opens no connection).
+HEXPORT=$(printf ':%04X ' "$SPORT")
+for _ in $(seq 200); do
+  grep -q "$HEXPORT[0-9A-F:]* 0A" /proc/net/tcp && break
+  kill -0 "$SPID" 2>/dev/null || { cat "$OUT/s_server.err" >&2; exit 1; }
+  sleep 0.05
+done
+SERVERS+=("s_server tls $SPORT $SPID")
+
+for s in "${SERVERS[@]}"; do
+  read -r name mode port pid <<<"$s"
+  "$LOAD" --port "$port" --mode "$mode" -c 4 -n 200 "${TLS[@]}" -q
+done
+for run in $(seq "$RUNS"); do
+  for s in "${SERVERS[@]}"; do
+    read -r name mode port pid <<<"$s"
+    "$LOAD" --port "$port" --mode "$mode" -c 4 -n "$SESSIONS" --server-pid "$pid" \
+      "${TLS[@]}" --json "$OUT/$name.$run.json" -q
+  done
+done
+
+"$PY" - "$OUT" "$RUNS" "$@" <<'PYEOF'
+import json, statistics, sys
+out, runs, bins = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+names = [f"b{i}" for i in range(1, len(bins) + 1)] + ["s_server"]
+labels = dict(zip(names, bins + ["openssl s_server (bare handshake)"]))
+cpu = {n: [json.load(open(f"{out}/{n}.{r}.json"))["server"]["cpu_us_per_session"]
+           for r in range(1, runs + 1)] for n in names}
+def ratio(a, b): return statistics.median(x / y for x, y in zip(cpu[a], cpu[b]))
+print("| server | CPU µs/session (median) | x s_server | x first | per run |")
+print("|---|---|---|---|---|")
+for n in names:
+    print(f"| {labels[n]} | {statistics.median(cpu[n]):.0f} | {ratio(n, 's_server'):.3f} "
+          f"| {ratio(n, 'b1'):.3f} | {' '.join(f'{c:.0f}' for c in cpu[n])} |")
+PYEOF
