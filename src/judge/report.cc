@@ -52,7 +52,9 @@ json EventJson(const Event& e) {
 // with their keys in sorted order, as nlohmann's std::map holds them.
 class PrettyWriter {
  public:
-  explicit PrettyWriter(std::string* out) : out_(*out) {}
+  // `one_line`: no line breaks or indentation between tokens.
+  PrettyWriter(std::string* out, bool one_line)
+      : out_(*out), one_line_(one_line) {}
 
   void BeginObject() { Open('{'); }
   void EndObject() { Close('}'); }
@@ -141,7 +143,8 @@ class PrettyWriter {
     first_[depth_] = true;
   }
   void Close(char c) {
-    if (!first_[depth_]) out_.append(kBreak + 1, 1 + 2 * (depth_ - 1));
+    if (!one_line_ && !first_[depth_])
+      out_.append(kBreak + 1, 1 + 2 * (depth_ - 1));
     --depth_;
     out_ += c;
   }
@@ -157,6 +160,10 @@ class PrettyWriter {
     // and the indentation.
     bool first = first_[depth_];
     first_[depth_] = false;
+    if (one_line_) {
+      if (!first) out_ += ',';
+      return;
+    }
     out_.append(kBreak + (first ? 1 : 0), (first ? 1 : 2) + 2 * depth_);
   }
 
@@ -216,6 +223,7 @@ class PrettyWriter {
   }
 
   std::string& out_;
+  const bool one_line_;
   int depth_ = 0;
   bool after_key_ = false;
   std::array<bool, kMaxDepth + 1> first_{};  // per depth: nothing written
@@ -227,27 +235,13 @@ double Seconds(std::chrono::microseconds d) {
 
 }  // namespace
 
-std::string OnOneLine(std::string_view report) {
-  std::string out;
-  out.reserve(report.size());
-  size_t at = 0;
-  while (at < report.size()) {
-    size_t lf = report.find('\n', at);
-    if (lf == std::string_view::npos) lf = report.size();
-    out.append(report.data() + at, lf - at);
-    at = lf + 1;
-    while (at < report.size() && report[at] == ' ') ++at;
-  }
-  return out;
-}
-
 std::string SessionReportText(const Scenario& scenario,
                               const SessionRecord& record,
-                              const Verdict& verdict) {
+                              const Verdict& verdict, ReportLayout layout) {
   std::string out;
   // Typical reports (a handful of events) fit without growing.
   out.reserve(4096 + 256 * record.events.events().size());
-  PrettyWriter w(&out);
+  PrettyWriter w(&out, layout == ReportLayout::kOneLine);
   // Keys in sorted order, as in SessionReport's std::map.
   w.BeginObject();
   w.StringField("certificate",
@@ -375,7 +369,7 @@ std::string SessionReportText(const Scenario& scenario,
   w.EndObject();
   w.StringField("verdict", VerdictName(verdict));
   w.EndObject();
-  out += '\n';
+  if (layout == ReportLayout::kPretty) out += '\n';
   return out;
 }
 

@@ -16,16 +16,20 @@ namespace starttls::server {
                                            const SessionRecord& record,
                                            const Verdict& verdict);
 
-// DumpReport(SessionReport(...)), byte for byte, written directly: the
-// per-session report file without building a JSON tree.
-[[nodiscard]] std::string SessionReportText(const Scenario& scenario,
-                                            const SessionRecord& record,
-                                            const Verdict& verdict);
+// How SessionReportText() lays a report out.
+enum class ReportLayout {
+  // DumpReport(SessionReport(...)), byte for byte: the per-session file.
+  kPretty,
+  // The same tokens on one line, for a JSON Lines stream: kPretty without
+  // its line breaks and indentation (strings hold none: theirs are escaped)
+  // and without a final line feed.
+  kOneLine,
+};
 
-// `report` (SessionReportText's output) on one line, for a JSON Lines
-// stream: the line breaks and indentation between tokens are dropped
-// (strings hold none: theirs are escaped).
-[[nodiscard]] std::string OnOneLine(std::string_view report);
+// A session's report written directly, without building a JSON tree.
+[[nodiscard]] std::string SessionReportText(
+    const Scenario& scenario, const SessionRecord& record,
+    const Verdict& verdict, ReportLayout layout = ReportLayout::kPretty);
 
 // Serializes a report; bytes that are not UTF-8 become U+FFFD.
 [[nodiscard]] std::string DumpReport(const nlohmann::json& report);

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <string_view>
+
 namespace starttls::server {
 namespace {
 
@@ -43,10 +47,10 @@ TEST(SessionReport, EachReasonCarriesItsKindAndItsOracle) {
   EXPECT_FALSE(reasons[1].contains("expected"));
 }
 
-// The per-session file is written by SessionReportText(); every other
-// rendering (the aggregate, the HTML report) comes from SessionReport(). Both
-// must agree to the byte, including nlohmann's number formatting, escaping
-// and U+FFFD for bytes that are not UTF-8.
+// The server writes reports with SessionReportText() (the stream's lines,
+// the per-session files); the in-process server (FakeSmtpServer) hands out
+// SessionReport()'s tree. Both must agree to the byte, including nlohmann's
+// number formatting, escaping and U+FFFD for bytes that are not UTF-8.
 TEST(SessionReportText, EqualsTheDumpedTree) {
   Scenario scenario;
   scenario.summary = "summary with \"quotes\", \\ and \t tab \x7f \x01";
@@ -118,7 +122,19 @@ TEST(SessionReportText, EqualsTheDumpedTree) {
             DumpReport(SessionReport(bare, empty, none)));
 }
 
-TEST(OnOneLine, IsTheSameReportOnOneLine) {
+// The pretty layout without its line breaks and the indentation after them.
+std::string WithoutBreaks(std::string_view pretty) {
+  std::string out;
+  for (size_t at = 0; at < pretty.size();) {
+    size_t lf = std::min(pretty.find('\n', at), pretty.size());
+    out.append(pretty.substr(at, lf - at));
+    at = lf + 1;
+    while (at < pretty.size() && pretty[at] == ' ') ++at;
+  }
+  return out;
+}
+
+TEST(SessionReportText, OneLineIsThePrettyReportWithoutItsBreaks) {
   Scenario scenario;
   scenario.summary = "two  spaces,\n   and a line break kept as an escape";
   SessionRecord record;
@@ -127,11 +143,18 @@ TEST(OnOneLine, IsTheSameReportOnOneLine) {
   record.events.Mark(Event::Kind::kClosed, Peer::kClient, "");
   Verdict verdict = Judge(scenario, record);
   std::string line =
-      OnOneLine(SessionReportText(scenario, record, verdict));
+      SessionReportText(scenario, record, verdict, ReportLayout::kOneLine);
   EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(line, WithoutBreaks(SessionReportText(scenario, record, verdict)));
   EXPECT_EQ(nlohmann::json::parse(line),
             SessionReport(scenario, record, verdict));
-  EXPECT_EQ(OnOneLine("{\n  \"a\": [\n    1,\n    2\n  ]\n}"),
+  // Empty containers and the bare report too.
+  Scenario bare;
+  SessionRecord empty;
+  Verdict none = Judge(bare, empty);
+  EXPECT_EQ(SessionReportText(bare, empty, none, ReportLayout::kOneLine),
+            WithoutBreaks(SessionReportText(bare, empty, none)));
+  EXPECT_EQ(WithoutBreaks("{\n  \"a\": [\n    1,\n    2\n  ]\n}"),
             "{\"a\": [1,2]}");
 }
 

@@ -372,15 +372,16 @@ class Server {
     Verdict verdict = Judge(scenario, *record, bad_certificate);
     // Written without a JSON tree: building and dumping one cost a quarter of
     // a session's CPU.
-    const std::string text = SessionReportText(scenario, *record, verdict);
+    std::string line =
+        SessionReportText(scenario, *record, verdict, ReportLayout::kOneLine);
+    line += '\n';
     tl::expected<void, std::string> written;
     if (options_.session_files) {
       written = WriteNewFileAtomically(
           run_dir_ / "sessions" /
               fmt::format("{:04}-{}.json", n, scenario.name),
-          text);
+          SessionReportText(scenario, *record, verdict));
     }
-    const std::string line = OnOneLine(text) + '\n';
     {
       std::lock_guard lock(mu_);
       if (!written) internal_errors_.push_back(written.error());
