@@ -18,7 +18,7 @@ namespace starttls::server {
 
 // How SessionReportText() lays a report out.
 enum class ReportLayout {
-  // DumpReport(SessionReport(...)), byte for byte: the per-session file.
+  // DumpReport(SessionReport(...)), byte for byte: a per-session file.
   kPretty,
   // The same tokens on one line, for a JSON Lines stream: kPretty without
   // its line breaks and indentation (strings hold none: theirs are escaped)
