@@ -30,51 +30,23 @@ done
 [ $# -ge 1 ] || { echo "usage: $0 [--runs R] [--sessions N] BINARY..." >&2; exit 2; }
 [ -x "$LOAD" ] || { echo "ab_mock.sh: $LOAD missing: build first" >&2; exit 1; }
 OUT=$(mktemp -d /tmp/starttls-ab.XXXXXX)
-TLS=(--tls-version 1.3 --groups X25519 --sni mail.example.test)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 SERVERS=()
 i=0
 for bin in "$@"; do
   i=$((i + 1))
   "$bin" serve "$ROOT/bench/scenarios/serve.smtp" --threads 1 --run-dir "$OUT/run$i" \
-    >"$OUT/ready$i" 2>"$OUT/err$i" &
+    >"$OUT/b$i.ready" 2>"$OUT/b$i.err" &
   PIDS+=($!)
   pid=$!
-  port=
-  for _ in $(seq 200); do  # 10 s
-    port=$(sed -n 's/^READY port=\([0-9]*\).*/\1/p' "$OUT/ready$i")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { echo "ab_mock.sh: $bin: no READY line" >&2; cat "$OUT/err$i" >&2; exit 1; }
+  port=$(wait_ready "$OUT/b$i.ready")
   SERVERS+=("b$i starttls $port $pid")
 done
 
-PKI=$OUT/run1/pki/valid
-awk '/BEGIN/{n++} n<2' "$PKI/chain.pem" >"$OUT/leaf.pem"
-awk '/BEGIN/{n++} n>=2' "$PKI/chain.pem" >"$OUT/intermediate.pem"
-SPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-openssl s_server -accept "127.0.0.1:$SPORT" -quiet -rev \
-  -cert "$OUT/leaf.pem" -key "$PKI/key.pem" -cert_chain "$OUT/intermediate.pem" \
-  -tls1_3 -groups X25519 -no-CAfile -no-CApath -no-CAstore \
-  </dev/null >/dev/null 2>"$OUT/s_server.err" &
-PIDS+=($!)
-SPID=$!
-# Listening: state 0A in /proc/net/tcp (reading it opens no connection).
-HEXPORT=$(printf ':%04X ' "$SPORT")
-for _ in $(seq 200); do
-  grep -q "$HEXPORT[0-9A-F:]* 0A" /proc/net/tcp && break
-  kill -0 "$SPID" 2>/dev/null || { cat "$OUT/s_server.err" >&2; exit 1; }
-  sleep 0.05
-done
-SERVERS+=("s_server tls $SPORT $SPID")
+start_s_server "$OUT/run1/pki/valid"
+SERVERS+=("s_server tls $SSERVER_PORT $SSERVER_PID")
 
 for s in "${SERVERS[@]}"; do
   read -r name mode port pid <<<"$s"

@@ -52,44 +52,8 @@ OUT=${OUT:-$(mktemp -d /tmp/starttls-bench.XXXXXX)}
 mkdir -p "$OUT"
 # Every held session is a descriptor on both sides.
 ulimit -n "$(ulimit -Hn)"
-TLS=(--tls-version 1.3 --groups X25519 --sni mail.example.test)
-
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-# wait_ready FILE: waits for a READY line in FILE and prints its port.
-wait_ready() {
-  for _ in $(seq 200); do
-    if grep -q '^READY' "$1" 2>/dev/null; then
-      sed -n 's/^READY port=\([0-9]*\).*/\1/p' "$1"
-      return
-    fi
-    sleep 0.05
-  done
-  echo "run.sh: no READY in $1" >&2
-  cat "$1" "${1%.ready}.err" >&2 || true
-  exit 1
-}
-
-# wait_listen PORT PID: waits until something listens on 127.0.0.1:PORT
-# (/proc/net/tcp, state 0A; reading it opens no connection) while PID lives.
-wait_listen() {
-  local want
-  want=$(printf '0100007F:%04X' "$1")
-  for _ in $(seq 200); do
-    if awk -v w="$want" '$2 == w && $4 == "0A" {found=1} END {exit !found}' /proc/net/tcp; then
-      return
-    fi
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "run.sh: nothing listens on port $1" >&2
-  exit 1
-}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # start_mock NAME THREADS [EXTRA...]: sets PORT and PID.
 start_mock() {
@@ -145,20 +109,7 @@ if ! skipped compare; then
   start_mock mock2 2
   MOCK2_PID=$PID MOCK2_PORT=$PORT
   PKI=$OUT/mock1.run/pki/valid
-  # s_server -cert takes the leaf only; the intermediate goes with -cert_chain.
-  awk '/BEGIN/{n++} n==1' "$PKI/chain.pem" >"$OUT/leaf.pem"
-  awk '/BEGIN/{n++} n>=2' "$PKI/chain.pem" >"$OUT/intermediate.pem"
-  SSERVER_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  # No CA file, path or store: s_server would otherwise search them on every
-  # handshake, which is work the reference need not do. -rev keeps it off
-  # stdin (it answers lines reversed; the generator sends none).
-  openssl s_server -accept "127.0.0.1:$SSERVER_PORT" -quiet -rev \
-    -cert "$OUT/leaf.pem" -key "$PKI/key.pem" -cert_chain "$OUT/intermediate.pem" \
-    -tls1_3 -groups X25519 -no-CAfile -no-CApath -no-CAstore \
-    </dev/null >"$OUT/s_server.out" 2>"$OUT/s_server.err" &
-  SSERVER_PID=$!
-  PIDS+=("$SSERVER_PID")
-  wait_listen "$SSERVER_PORT" "$SSERVER_PID"
+  start_s_server "$PKI"
   "$PY" "$ROOT/bench/aiosmtpd_server.py" "$PKI/chain.pem" "$PKI/key.pem" \
     >"$OUT/aiosmtpd.ready" 2>"$OUT/aiosmtpd.err" &
   AIO_PID=$!
