@@ -4,11 +4,14 @@
 # environment) beside openssl s_server's bare handshakes, measured in
 # interleaved runs so that all of them share the machine's state:
 #
-#   bench/ab_mock.sh [--runs R] [--sessions N] BINARY...
+#   bench/ab_mock.sh [--runs R] [--sessions N] [--scenario FILE --mode tls]
+#                    BINARY...
 #
-# Each BINARY runs `serve bench/scenarios/serve.smtp --threads 1` (a wrapper
-# must exec the binary, so that the pid the generator reads CPU from is the
-# server's). Load: bench's starttls-load, 4 connections, TLS 1.3, X25519,
+# Each BINARY runs `serve FILE --threads 1` (a wrapper must exec the binary,
+# so that the pid the generator reads CPU from is the server's). FILE is
+# bench/scenarios/serve.smtp (full STARTTLS sessions) unless given;
+# bench/scenarios/bare-tls.smtp with --mode tls makes starttls-mock answer
+# bare handshakes as s_server does. Load: bench's starttls-load, 4 connections, TLS 1.3, X25519,
 # 200 warm-up sessions per server, then R runs of N sessions each, server by
 # server. Prints, per server, the median CPU µs per session, and the median
 # over runs of its ratio to s_server and to the first BINARY.
@@ -19,15 +22,20 @@ LOAD=$BUILD/bin/starttls-load
 PY=/usr/bin/python3
 RUNS=5
 SESSIONS=2000
+SCENARIO=$ROOT/bench/scenarios/serve.smtp
+MODE=starttls
+USAGE="usage: $0 [--runs R] [--sessions N] [--scenario FILE] [--mode starttls|tls] BINARY..."
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) RUNS=$2; shift 2 ;;
     --sessions) SESSIONS=$2; shift 2 ;;
-    -*) echo "usage: $0 [--runs R] [--sessions N] BINARY..." >&2; exit 2 ;;
+    --scenario) SCENARIO=$2; shift 2 ;;
+    --mode) MODE=$2; shift 2 ;;
+    -*) echo "$USAGE" >&2; exit 2 ;;
     *) break ;;
   esac
 done
-[ $# -ge 1 ] || { echo "usage: $0 [--runs R] [--sessions N] BINARY..." >&2; exit 2; }
+[ $# -ge 1 ] || { echo "$USAGE" >&2; exit 2; }
 [ -x "$LOAD" ] || { echo "ab_mock.sh: $LOAD missing: build first" >&2; exit 1; }
 OUT=$(mktemp -d /tmp/starttls-ab.XXXXXX)
 # shellcheck source=bench/lib.sh
@@ -37,12 +45,12 @@ SERVERS=()
 i=0
 for bin in "$@"; do
   i=$((i + 1))
-  "$bin" serve "$ROOT/bench/scenarios/serve.smtp" --threads 1 --run-dir "$OUT/run$i" \
+  "$bin" serve "$SCENARIO" --threads 1 --run-dir "$OUT/run$i" \
     >"$OUT/b$i.ready" 2>"$OUT/b$i.err" &
   PIDS+=($!)
   pid=$!
   port=$(wait_ready "$OUT/b$i.ready")
-  SERVERS+=("b$i starttls $port $pid")
+  SERVERS+=("b$i $MODE $port $pid")
 done
 
 start_s_server "$OUT/run1/pki/valid"
