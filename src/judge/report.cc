@@ -48,8 +48,9 @@ json EventJson(const Event& e) {
 // Writes JSON exactly as nlohmann::json::dump(2, ' ', false,
 // error_handler_t::replace) lays out the same values, without building a
 // tree: SessionReportText() must stay byte for byte equal to
-// DumpReport(SessionReport()), which report_test checks. Objects are written
-// with their keys in sorted order, as nlohmann's std::map holds them.
+// DumpReport(SessionReport()), which report_test checks; on one line, the
+// same without the line breaks and indentation. Objects are written with
+// their keys in sorted order, as nlohmann's std::map holds them.
 class PrettyWriter {
  public:
   // `one_line`: no line breaks or indentation between tokens.
