@@ -9,9 +9,10 @@
 //   starttls: greeting, EHLO, STARTTLS, handshake, EHLO, [one message,] QUIT
 //   tls:      connect, handshake, close
 // then reports sessions/s, latency percentiles, errors by kind and, given
-// --server-pid, the server's CPU time for the run (user and system, from
-// its clock_getcpuclockid clock, else /proc/PID/stat, before and after) and
-// its memory (/proc/PID/status).
+// --server-pid, the server's CPU time for the run (from its
+// clock_getcpuclockid clock, else /proc/PID/stat, before and after), its
+// split into user and kernel time (/proc/PID/stat, in 10 ms ticks), its
+// context switches and its memory (/proc/PID/status).
 //
 // --hold N first opens N sessions up to the handshake (starttls: and the EHLO
 // after it), keeps them open, samples the server's memory, then runs the load
@@ -358,6 +359,14 @@ asio::awaitable<void> Holder(asio::io_context& io, Shared& shared,
 
 struct ProcSample {
   double cpu_s = 0;  // utime + stime
+  // The same split in user and kernel time, in the kernel's 10 ms ticks:
+  // coarse, so that a split is read over a window of a second or more.
+  double user_s = 0;
+  double system_s = 0;
+  // Context switches the server gave up the CPU for (waiting) and was made
+  // to (preempted).
+  long voluntary_switches = 0;
+  long involuntary_switches = 0;
   long rss_kb = 0;
   long hwm_kb = 0;
 };
@@ -376,7 +385,9 @@ std::optional<ProcSample> SampleProcess(int pid) {
   if (f.size() < 13) return std::nullopt;
   double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   ProcSample sample;
-  sample.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / ticks;
+  sample.user_s = std::stod(f[11]) / ticks;
+  sample.system_s = std::stod(f[12]) / ticks;
+  sample.cpu_s = sample.user_s + sample.system_s;
   // The same total in nanoseconds where the kernel gives it (the ticks of
   // /proc/PID/stat are 10 ms: 5% of a 200-session window).
   clockid_t clock;
@@ -389,6 +400,12 @@ std::optional<ProcSample> SampleProcess(int pid) {
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("VmRSS:", 0) == 0) sample.rss_kb = std::stol(line.substr(6));
     if (line.rfind("VmHWM:", 0) == 0) sample.hwm_kb = std::stol(line.substr(6));
+    if (line.rfind("voluntary_ctxt_switches:", 0) == 0) {
+      sample.voluntary_switches = std::stol(line.substr(24));
+    }
+    if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+      sample.involuntary_switches = std::stol(line.substr(27));
+    }
   }
   return sample;
 }
@@ -576,11 +593,23 @@ int main(int argc, char** argv) {
   out["client_cpu_us_per_session"] = ok > 0 ? client_cpu * 1e6 / ok : 0.0;
   if (before && after) {
     double cpu = after->cpu_s - before->cpu_s;
-    out["server"] = {{"pid", o.server_pid},
-                     {"cpu_s", cpu},
-                     {"cpu_us_per_session", ok > 0 ? cpu * 1e6 / ok : 0.0},
-                     {"rss_kb", after->rss_kb},
-                     {"hwm_kb", after->hwm_kb}};
+    auto per_session = [ok](double total) { return ok > 0 ? total / ok : 0.0; };
+    out["server"] = {
+        {"pid", o.server_pid},
+        {"cpu_s", cpu},
+        {"cpu_us_per_session", per_session(cpu * 1e6)},
+        {"user_us_per_session",
+         per_session((after->user_s - before->user_s) * 1e6)},
+        {"system_us_per_session",
+         per_session((after->system_s - before->system_s) * 1e6)},
+        {"voluntary_switches_per_session",
+         per_session(static_cast<double>(after->voluntary_switches -
+                                         before->voluntary_switches))},
+        {"involuntary_switches_per_session",
+         per_session(static_cast<double>(after->involuntary_switches -
+                                         before->involuntary_switches))},
+        {"rss_kb", after->rss_kb},
+        {"hwm_kb", after->hwm_kb}};
   }
 
   // Let go of the held sessions.
