@@ -5,9 +5,10 @@ only (the session reports `starttls-mock serve` writes to
 <run-dir>/sessions.jsonl, to sessions/ with --session-files, or to --report's
 file).
 
-    fuzz/seed_corpus.py [--reports DIR]...
+    fuzz/seed_corpus.py [--reports DIR]... [--corpus DIR]
 
 Files are named by content hash, so running it again adds only new seeds.
+--corpus writes under another folder than fuzz/corpus.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import argparse
 import hashlib
 import json
 import ssl
+import sys
 from pathlib import Path
 
 FUZZ = Path(__file__).resolve().parent
 ROOT = FUZZ.parent
-CORPUS = FUZZ / "corpus"
+# Where put() writes; main() sets it from --corpus.
+corpus = FUZZ / "corpus"
 
 # The session target's scenarios (session_target.cc) and client kinds.
 N_SESSION_SCENARIOS = 14
@@ -32,7 +35,7 @@ CORRECT_CLIENT = (b"EHLO client.example.test\r\nMAIL FROM:<a@example.test>\r\n"
 
 
 def put(target: str, data: bytes) -> None:
-    d = CORPUS / target
+    d = corpus / target
     d.mkdir(parents=True, exist_ok=True)
     (d / hashlib.sha1(data).hexdigest()[:16]).write_bytes(data)
 
@@ -133,22 +136,36 @@ def import_text() -> None:
                 put("import", bytes([auto]) + text)
 
 
+class BadReport(Exception):
+    """A report that is not JSON; the message is `file:line:col: why`."""
+
+
+def parse(text: str, path: Path, line: int = 0):
+    """`text` as JSON; `line` is its line in `path` when it is one line of a
+    stream (the error's own line otherwise)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BadReport(f"{path}:{line or e.lineno}:{e.colno}: {e.msg}") from None
+
+
 def sessions_in(folder: Path):
     """Every session report under `folder`: the lines of each JSON Lines
     stream, each session file, and the sessions of each aggregate report."""
     for path in sorted(folder.rglob("*.json*")):
         if path.suffix == ".jsonl":
-            yield from (json.loads(line) for line in path.read_text().splitlines()
-                        if line.strip())
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if line.strip():
+                    yield parse(line, path, number)
         elif path.suffix == ".json":
-            report = json.loads(path.read_text())
+            report = parse(path.read_text(), path)
             if isinstance(report, dict):
                 yield from report.get("sessions", [report])
 
 
-def from_reports(folder: Path) -> None:
+def from_reports(sessions: list) -> None:
     """The client's bytes of each recorded session, plain and inside TLS."""
-    for session in sessions_in(folder):
+    for session in sessions:
         if "events" not in session:
             continue
         plain = b"".join(e.get("data", "").encode() for e in session["events"]
@@ -163,9 +180,12 @@ def from_reports(folder: Path) -> None:
 
 
 def main() -> None:
+    global corpus
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=Path, action="append", default=[])
+    parser.add_argument("--corpus", type=Path, default=corpus)
     args = parser.parse_args()
+    corpus = args.corpus
     if not args.reports:
         # The ClientHello differs on every run, so these are written only
         # when no reports are given.
@@ -173,8 +193,13 @@ def main() -> None:
         handmade()
         import_text()
         pop3()
-    for folder in args.reports:
-        from_reports(folder)
+    # Every report is read before the first seed is written: a bad one
+    # leaves the corpus as it was.
+    try:
+        sessions = [s for folder in args.reports for s in sessions_in(folder)]
+    except BadReport as e:
+        sys.exit(f"seed_corpus.py: {e}")
+    from_reports(sessions)
 
 
 if __name__ == "__main__":

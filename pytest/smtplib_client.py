@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import smtplib
-import socket
 import ssl
 import sys
 import time

@@ -511,7 +511,7 @@ def test_a_silent_client_fails_with_hang_in_bounded_time(starttls_server, tmp_pa
     scenario = write_scenario(tmp_path, "hotmail-2009", "Timeout: 1s\n")
     server = starttls_server(scenario, sessions=1)
     started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10):
         assert server.wait(timeout=15) == 0, "the server ended the session itself"
         took = time.monotonic() - started
     [report] = server.sessions_reports()
