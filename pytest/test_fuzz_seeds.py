@@ -25,9 +25,7 @@ def test_recorded_sessions_become_one_seed_per_distinct_client_dialogue(
         starttls_server, tmp_path):
     server = starttls_server(harness.scenario_file("hotmail-2009"),
                              extra_args=["--session-files"])
-    for _ in range(2):
-        done = harness.run_client(harness.reference_client(server))
-        assert done.returncode == 0, done.stderr
+    harness.run_reference_sessions(server, 2)
     assert server.stop() == 0, server.stderr
     # Each session is in the stream, in its own file and in the aggregate.
     assert len(harness.streamed_sessions(server.stream_path)) == 2

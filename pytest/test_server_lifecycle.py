@@ -245,9 +245,7 @@ def wait_for_streamed(server: harness.MockServer, count: int, timeout: float = 3
 
 def test_the_report_streams_each_session_and_the_file_comes_at_the_end(starttls_server):
     server = starttls_server(harness.scenario_file("hotmail-2009"))
-    for _ in range(3):
-        done = harness.run_client(harness.reference_client(server))
-        assert done.returncode == 0, done.stderr
+    harness.run_reference_sessions(server, 3)
     streamed = wait_for_streamed(server, 3)
     # While the run goes on the file holds the run's facts and no session;
     # the harness's report() reads the stream.
@@ -268,9 +266,7 @@ def test_the_report_streams_each_session_and_the_file_comes_at_the_end(starttls_
 def test_session_files_hold_the_same_reports_as_the_stream(starttls_server):
     server = starttls_server(harness.scenario_file("hotmail-2009"),
                              extra_args=["--session-files"])
-    for _ in range(2):
-        done = harness.run_client(harness.reference_client(server))
-        assert done.returncode == 0, done.stderr
+    harness.run_reference_sessions(server, 2)
     assert server.stop() == 0, server.stderr
     files = sorted((server.run_dir / "sessions").iterdir())
     assert [f.name for f in files] == ["0001-hotmail-2009.json", "0002-hotmail-2009.json"]

@@ -320,6 +320,14 @@ def reference_client(server: MockServer, servername: str = "mail.example.test",
             *(extra or [])]
 
 
+def run_reference_sessions(server: MockServer, count: int) -> None:
+    """Runs the reference client against `server` `count` times, one after
+    the other; each must succeed."""
+    for _ in range(count):
+        done = run_client(reference_client(server))
+        assert done.returncode == 0, done.stderr
+
+
 def relative(scenario: Path) -> str:
     """A scenario's name as the reports and pins write it: its path under
     scenarios/ or under a folder given to user_scenarios(), or its file name
