@@ -30,7 +30,9 @@ class WireTest : public ::testing::Test {
     wire_ = std::make_unique<Wire>(acceptor.accept(), &log_);
   }
 
-  // Runs one Wire operation to completion on this thread.
+  // Runs one Wire operation to completion on this thread: until it is done,
+  // not until the io_context is out of work (the Wire's deadline timer may
+  // stay armed between operations).
   template <typename T>
   T Run(asio::awaitable<T> op) {
     std::optional<T> out;
@@ -39,8 +41,9 @@ class WireTest : public ::testing::Test {
       out.emplace(std::move(value));
     });
     io_.restart();
-    io_.run();
-    return std::move(*out);
+    while (!out.has_value() && io_.run_one() > 0) {
+    }
+    return std::move(out.value());
   }
 
   void ClientSends(std::string_view bytes) {
@@ -73,6 +76,41 @@ TEST_F(WireTest, ReadLineGivesUpAtTheDeadline) {
   auto line = Run(wire_->ReadLine(100, In(milliseconds(50))));
   ASSERT_FALSE(line.has_value());
   EXPECT_EQ(line.error().kind, WireError::Kind::kTimeout);
+}
+
+TEST_F(WireTest, AWaitWithAnEarlierDeadlineThanThePendingExpiryEndsOnTime) {
+  ClientSends("EHLO a\r\n");
+  ASSERT_TRUE(Run(wire_->ReadLine(100, In(milliseconds(30000)))).has_value());
+  // The timer is still armed for the first wait's 30 s; this wait must not
+  // be held to them.
+  auto started = std::chrono::steady_clock::now();
+  auto line = Run(wire_->ReadLine(100, In(milliseconds(50))));
+  ASSERT_FALSE(line.has_value());
+  EXPECT_EQ(line.error().kind, WireError::Kind::kTimeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - started,
+            std::chrono::seconds(20));
+}
+
+TEST_F(WireTest, AnExpiryLeftFromAnEarlierWaitDoesNotEndALaterOne) {
+  ClientSends("EHLO a\r\n");
+  ASSERT_TRUE(Run(wire_->ReadLine(100, In(milliseconds(20)))).has_value());
+  // The first wait's expiry, 20 ms out, comes during this one.
+  auto started = std::chrono::steady_clock::now();
+  auto line = Run(wire_->ReadLine(100, In(milliseconds(300))));
+  ASSERT_FALSE(line.has_value());
+  EXPECT_EQ(line.error().kind, WireError::Kind::kTimeout);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, milliseconds(300));
+}
+
+TEST_F(WireTest, AfterCloseNothingOfTheWireIsLeftOnTheIoContext) {
+  ClientSends("EHLO a\r\n");
+  ASSERT_TRUE(Run(wire_->ReadLine(100, In(milliseconds(30000)))).has_value());
+  client_.shutdown(tcp::socket::shutdown_send);  // ends the linger at once
+  asio::co_spawn(io_, wire_->Close(In(milliseconds(30000))), asio::detached);
+  io_.restart();
+  // Out of work once Close() is done, long before the 30 s deadlines.
+  io_.run_for(std::chrono::seconds(10));
+  EXPECT_TRUE(io_.stopped());
 }
 
 TEST_F(WireTest, ReadLineRefusesOverlongLines) {
