@@ -43,17 +43,17 @@ Stream Collect(const std::vector<Event>& events, Peer from, Layer layer) {
       continue;
     }
     s.chunks.push_back({i, e.offset, e.bytes});
-    for (size_t k = 0; k < e.bytes.size(); ++k) {
-      if (e.bytes[k] != '\n') {
-        partial += e.bytes[k];
-        continue;
-      }
-      uint64_t end = e.offset + k + 1;
+    std::string_view rest = e.bytes;
+    for (size_t nl; (nl = rest.find('\n')) != std::string_view::npos;) {
+      partial.append(rest.substr(0, nl));
+      uint64_t end = e.offset + (e.bytes.size() - rest.size()) + nl + 1;
       uint64_t begin = end - partial.size() - 1;
       if (!partial.empty() && partial.back() == '\r') partial.pop_back();
       s.lines.push_back({std::move(partial), begin, end, i});
       partial.clear();
+      rest.remove_prefix(nl + 1);
     }
+    partial.append(rest);
   }
   return s;
 }
