@@ -40,43 +40,28 @@ Wire::~Wire() { *self_ = nullptr; }
 
 void Wire::BeginWait(Deadline deadline) {
   timed_out_ = false;
-  waiting_ = true;
-  wait_deadline_ = deadline;
-  // A pending expiry at or before this deadline is left as it is: OnTimer()
-  // moves it on to the deadline then.
-  if (!armed_ || armed_at_ > deadline) ArmTimer(deadline);
-}
-
-void Wire::EndWait() {
-  // The timer stays armed: the next wait, usually with a later deadline,
-  // keeps it, where cancelling and re-arming it for every read and write
-  // cost each of them a trip through the timer queue (and the reactor's
-  // timerfd) and a cancelled handler.
-  waiting_ = false;
-}
-
-void Wire::ArmTimer(Deadline at) {
   armed_ = true;
-  armed_at_ = at;
   uint64_t generation = ++generation_;
-  timer_.expires_at(at);
+  timer_.expires_at(deadline);
   timer_.async_wait([self = self_, generation](const asio::error_code& ec) {
     if (ec || *self == nullptr) return;
     (*self)->OnTimer(generation);
   });
 }
 
+void Wire::EndWait() {
+  // A wait ends with nothing left pending on the io_context (run() returns
+  // once the Wire is idle). Cancelling does not touch the reactor's timerfd.
+  if (armed_) {
+    timer_.cancel();
+    DisarmTimer();
+  }
+}
+
 void Wire::OnTimer(uint64_t generation) {
-  // An expiry already queued when the timer was re-armed or taken over.
+  // An expiry already queued when the wait ended or the timer was taken over.
   if (generation != generation_) return;
   armed_ = false;
-  // No wait in progress: the timer is left unarmed, and the io_context can
-  // run out of work.
-  if (!waiting_) return;
-  if (std::chrono::steady_clock::now() < wait_deadline_) {
-    ArmTimer(wait_deadline_);
-    return;
-  }
   timed_out_ = true;
   asio::error_code ignored;
   socket_.cancel(ignored);
@@ -588,16 +573,6 @@ void Wire::RecordUnreadTls() {
 
 asio::awaitable<void> Wire::Close(Deadline deadline,
                                   const CloseOptions& options) {
-  // Whichever way Close() returns, nothing of this Wire is left pending on
-  // the io_context: the deadline timer kept armed between waits goes.
-  struct ReleaseTimer {
-    Wire* wire;
-    ~ReleaseTimer() {
-      if (!wire->armed_) return;
-      wire->timer_.cancel();
-      wire->DisarmTimer();
-    }
-  } release{this};
   // However the session ended (a reset while the server was writing
   // included), what the client had already sent is on the record.
   RecordUnreadTls();

@@ -91,9 +91,7 @@ class Wire {
   // `deadline`, and never long) for the client's FIN. Client bytes inside
   // TLS that were received but never read are decrypted and recorded first
   // (and again after the wait), so the record holds everything the client
-  // sent, also when the session ended on a failed write. Afterwards nothing
-  // of the Wire is pending on the io_context (between other operations its
-  // deadline timer may be: see BeginWait()).
+  // sent, also when the session ended on a failed write.
   asio::awaitable<void> Close(Deadline deadline,
                               const CloseOptions& options = kDefaultClose);
 
@@ -131,18 +129,12 @@ class Wire {
   // fails with operation_aborted and timed_out_ set. One timer per Wire and a
   // plain socket operation, instead of racing a new timer wait against every
   // operation (an Asio parallel group: two child coroutines, cancellation
-  // slots and an extra event-loop round per read). The timer is re-armed
-  // only when a wait's deadline comes before its pending expiry; an expiry
-  // that comes before the wait's deadline re-arms it for the rest. So after
-  // a wait, the timer may stay pending until that wait's deadline (or until
-  // the next wait takes it over): whoever runs the io_context runs it until
-  // the operation it awaits is done, not until the context is out of work.
+  // slots and an extra event-loop round per read).
   void BeginWait(Deadline deadline);
   void EndWait();
-  void ArmTimer(Deadline at);
-  // timer_ fired for the arming numbered `generation`.
+  // timer_ fired for the wait numbered `generation`.
   void OnTimer(uint64_t generation);
-  // Forgets the pending expiry of timer_, which the caller cancels or takes
+  // Forgets the pending wait on timer_, which the caller cancels or takes
   // over (Pause()); a late expiry of it is then ignored.
   void DisarmTimer() {
     armed_ = false;
@@ -167,12 +159,9 @@ class Wire {
   // The deadline of the socket operation in progress (BeginWait()), or a
   // Pause().
   asio::steady_timer timer_;
-  bool armed_ = false;        // timer_ has an expiry pending, at armed_at_
-  Deadline armed_at_{};       // when timer_ expires, if armed_
-  uint64_t generation_ = 0;   // numbers armings; stale expiries differ
-  bool waiting_ = false;      // a socket operation is between Begin/EndWait
-  Deadline wait_deadline_{};  // and must end by this
-  bool timed_out_ = false;    // the last wait's deadline passed
+  bool armed_ = false;       // a deadline wait on timer_ is pending
+  uint64_t generation_ = 0;  // numbers deadline waits; stale expiries differ
+  bool timed_out_ = false;   // the last wait's deadline passed
   // *self_ is this Wire until it is destroyed: a timer handler already queued
   // when the Wire goes away must not touch it.
   std::shared_ptr<Wire*> self_;

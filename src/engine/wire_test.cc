@@ -31,8 +31,7 @@ class WireTest : public ::testing::Test {
   }
 
   // Runs one Wire operation to completion on this thread: until it is done,
-  // not until the io_context is out of work (the Wire's deadline timer may
-  // stay armed between operations).
+  // not until the io_context is out of work.
   template <typename T>
   T Run(asio::awaitable<T> op) {
     std::optional<T> out;
@@ -78,11 +77,10 @@ TEST_F(WireTest, ReadLineGivesUpAtTheDeadline) {
   EXPECT_EQ(line.error().kind, WireError::Kind::kTimeout);
 }
 
-TEST_F(WireTest, AWaitWithAnEarlierDeadlineThanThePendingExpiryEndsOnTime) {
+TEST_F(WireTest, AWaitEndsAtItsOwnDeadlineAfterOneWithALaterDeadline) {
   ClientSends("EHLO a\r\n");
   ASSERT_TRUE(Run(wire_->ReadLine(100, In(milliseconds(30000)))).has_value());
-  // The timer is still armed for the first wait's 30 s; this wait must not
-  // be held to them.
+  // Not held to the first wait's 30 s.
   auto started = std::chrono::steady_clock::now();
   auto line = Run(wire_->ReadLine(100, In(milliseconds(50))));
   ASSERT_FALSE(line.has_value());
@@ -91,10 +89,10 @@ TEST_F(WireTest, AWaitWithAnEarlierDeadlineThanThePendingExpiryEndsOnTime) {
             std::chrono::seconds(20));
 }
 
-TEST_F(WireTest, AnExpiryLeftFromAnEarlierWaitDoesNotEndALaterOne) {
+TEST_F(WireTest, TheDeadlineOfAFinishedWaitDoesNotEndALaterOne) {
   ClientSends("EHLO a\r\n");
   ASSERT_TRUE(Run(wire_->ReadLine(100, In(milliseconds(20)))).has_value());
-  // The first wait's expiry, 20 ms out, comes during this one.
+  // The first wait's deadline, 20 ms out, passes during this one.
   auto started = std::chrono::steady_clock::now();
   auto line = Run(wire_->ReadLine(100, In(milliseconds(300))));
   ASSERT_FALSE(line.has_value());
