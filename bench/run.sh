@@ -175,10 +175,14 @@ fi
 if ! skipped threads; then
   echo
   echo "## server threads: sessions/s, generator with 2 threads and $((CONCURRENCY * 2)) connections"
-  start_mock thr1 1
-  T1_PID=$PID T1_PORT=$PORT
-  start_mock thr2 2
-  T2_PID=$PID T2_PORT=$PORT
+  # Read below through ${!pid_var} and ${!port_var}.
+  # shellcheck disable=SC2034
+  {
+    start_mock thr1 1
+    T1_PID=$PID T1_PORT=$PORT
+    start_mock thr2 2
+    T2_PID=$PID T2_PORT=$PORT
+  }
   for run in $(seq "$RUNS"); do
     for t in 1 2; do
       pid_var=T${t}_PID port_var=T${t}_PORT
