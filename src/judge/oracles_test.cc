@@ -113,6 +113,35 @@ TEST(Oracles, ACorrectStartTlsSessionTripsNothing) {
   EXPECT_THAT(t.Run(), IsEmpty());
 }
 
+// Lines are joined across the reads that carried them.
+
+TEST(Oracles, AStartTlsLineInPiecesIsOneLineAndTripsNothing) {
+  Transcript t;
+  UpToStartTls(t);
+  t.C("STAR");
+  t.C("TTLS\r");
+  t.C("\n");
+  t.S("220 2.0.0 go ahead\r\n");
+  t.Handshake();
+  t.TlsC("EHLO c\r\n");
+  t.TlsS("250 mx\r\n");
+  t.TlsC("QUIT\r\n");
+  EXPECT_THAT(t.Run(), IsEmpty());
+}
+
+TEST(Oracles, EarlyTlsFiresAfterAStartTlsLineInPieces) {
+  Transcript t;
+  UpToStartTls(t);
+  t.C("STAR");
+  size_t rest =
+      t.C(std::string("TTLS\r\n") + std::string(Transcript::kClientHello));
+  t.S("220 go\r\n");
+  auto findings = t.Run();
+  ASSERT_THAT(Ids(findings), ElementsAre("early-tls"));
+  EXPECT_EQ(findings[0].evidence[0].event, rest);
+  EXPECT_EQ(findings[0].evidence[0].offset, 18u) << "EHLO c, STARTTLS";
+}
+
 // early-tls
 
 TEST(Oracles, EarlyTlsFiresWhenTheClientHelloComesBeforeThe220) {
